@@ -1,0 +1,19 @@
+"""DLN Lab entrypoint: page config and navigation only."""
+
+import streamlit as st
+
+st.set_page_config(page_title="DLN Lab", page_icon=":material/stacked_line_chart:", layout="wide")
+
+pages = {
+    "DLN Lab": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Explore": [
+        st.Page("pages/explorer.py", title="DLN explorer", icon=":material/ssid_chart:", url_path="explorer"),
+        st.Page("pages/embeddings.py", title="Word embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+    ],
+    "Theory": [
+        st.Page("pages/scaling.py", title="Theory & scaling", icon=":material/functions:", url_path="scaling"),
+    ],
+    "Runs": [st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs")],
+}
+
+st.navigation(pages).run()
