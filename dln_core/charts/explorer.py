@@ -1,0 +1,337 @@
+"""Chart builders for the DLN explorer page: documented frames in, Altair / Plotly objects out.
+
+Pure functions (no streamlit). Inputs are the frames of ``docs/API.md`` (``history``, ``modes``,
+``mode_summary``, ``alignment``, ``updates``) and plain arrays for the landscape views. Conventions
+follow THEORY.md §1: loss is ½‖·‖², the time axis is either the step k or t = η·k and says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+TIME_TITLES = {"step": "step k (log)", "t": "time t = η·k (log)"}
+CURVE_DASH = {  # line style per curve kind: solid measured, dashed theory (THEORY §2)
+    "measured": [1, 0],
+    "theory (gradient flow)": [6, 4],
+    "theory (finite η)": [2, 2],
+}
+CURRENT_COLOUR = "#d62728"
+
+
+def _time_field(time_axis: str) -> str:
+    if time_axis not in TIME_TITLES:
+        raise ValueError(f"time_axis must be 'step' or 't', got {time_axis!r}")
+    return time_axis
+
+
+def _positive_time(df: pd.DataFrame, field: str) -> pd.DataFrame:
+    """Rows drawable on a log time axis (step 0 / t = 0 has no log position)."""
+    return df[df[field] > 0]
+
+
+def nearest_snapshot(steps: Sequence[int], step: int) -> int:
+    """The recorded step closest to ``step`` (snapshots are log-spaced, so exact hits are rare)."""
+    arr = np.asarray(steps)
+    if arr.size == 0:
+        raise ValueError("no snapshots")
+    return int(arr[np.argmin(np.abs(arr - step))])
+
+
+def _current_rule(x_value: float | None, field: str) -> alt.Chart | None:
+    if x_value is None or x_value <= 0:
+        return None
+    return (
+        alt.Chart(pd.DataFrame({field: [x_value]}))
+        .mark_rule(color=CURRENT_COLOUR, strokeWidth=2)
+        .encode(x=alt.X(f"{field}:Q"), tooltip=[alt.Tooltip(f"{field}:Q", title="current")])
+    )
+
+
+def _current_x(history: pd.DataFrame, current_step: int | None, field: str) -> float | None:
+    if current_step is None:
+        return None
+    row = history.loc[history["step"] == current_step]
+    if row.empty:
+        return None
+    return float(row[field].iloc[0])
+
+
+def loss_chart(
+    history: pd.DataFrame,
+    plateau_levels: Sequence[float] = (),
+    current_step: int | None = None,
+    time_axis: str = "step",
+    log_y: bool = False,
+) -> alt.LayerChart:
+    """Loss vs time (log x), faint rules at the saddle plateaus ½Σ_{i>k}λ_i² (THEORY §5), and a
+    red rule at the current snapshot."""
+    field = _time_field(time_axis)
+    data = _positive_time(history[["step", "t", "loss"]], field)
+    if log_y:
+        data = data[data["loss"] > 0]
+    y = alt.Y("loss:Q", title="loss ½‖·‖²")
+    if log_y:
+        y = y.scale(type="log")
+    line = (
+        alt.Chart(data)
+        .mark_line(color="#1f4e79", strokeWidth=2)
+        .encode(
+            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            y=y,
+            tooltip=["step:Q", alt.Tooltip("t:Q", format=".4g"), alt.Tooltip("loss:Q", format=".5g")],
+        )
+    )
+    layers: list[alt.Chart] = [line]
+    levels = [float(v) for v in plateau_levels if not (log_y and v <= 0)]
+    if levels:
+        guide = pd.DataFrame({"plateau": levels, "modes learned": range(len(levels))})
+        layers.append(
+            alt.Chart(guide)
+            .mark_rule(color="gray", opacity=0.4, strokeDash=[3, 3])
+            .encode(y="plateau:Q", tooltip=["modes learned:Q", alt.Tooltip("plateau:Q", format=".4g")])
+        )
+    rule = _current_rule(_current_x(history, current_step, field), field)
+    if rule is not None:
+        layers.append(rule)
+    return alt.layer(*layers).properties(height=300)
+
+
+def mode_curves_frame(modes: pd.DataFrame, show_gd: bool = False) -> pd.DataFrame:
+    """Long frame (step, t, mode, lambda, curve, u) of measured and theory mode strengths."""
+    # rename first: melt's value column is also called "u"
+    wide = modes.rename(columns={"u": "measured"})
+    value_cols = {"measured": "measured", "theory_gf": "theory (gradient flow)"}
+    if show_gd:
+        value_cols["theory_gd"] = "theory (finite η)"
+    long = wide.melt(
+        id_vars=["step", "t", "mode", "lambda"],
+        value_vars=list(value_cols),
+        var_name="curve",
+        value_name="u",
+    )
+    long["curve"] = long["curve"].map(value_cols)
+    return long.dropna(subset=["u"])
+
+
+def modes_chart(
+    modes: pd.DataFrame,
+    show_gd: bool = False,
+    current_step: int | None = None,
+    time_axis: str = "step",
+) -> alt.LayerChart:
+    """Mode strengths u_i = u*_iᵀ W v*_i: solid measured, dashed gradient-flow theory, dotted finite-η
+    theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i."""
+    field = _time_field(time_axis)
+    data = _positive_time(mode_curves_frame(modes, show_gd), field)
+    kinds = [k for k in CURVE_DASH if k in set(data["curve"])]
+    lines = (
+        alt.Chart(data)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            y=alt.Y("u:Q", title="mode strength u_i"),
+            color=alt.Color("mode:N", title="mode").scale(scheme="category10"),
+            strokeDash=alt.StrokeDash("curve:N", title="curve").scale(
+                domain=kinds, range=[CURVE_DASH[k] for k in kinds]
+            ),
+            detail="curve:N",
+            tooltip=["mode:N", "curve:N", "step:Q", alt.Tooltip("u:Q", format=".4g")],
+        )
+    )
+    targets = modes.groupby("mode", as_index=False)["lambda"].first()
+    target_rules = (
+        alt.Chart(targets)
+        .mark_rule(opacity=0.25)
+        .encode(y="lambda:Q", color=alt.Color("mode:N"), tooltip=["mode:N", "lambda:Q"])
+    )
+    layers = [lines, target_rules]
+    x_now = None
+    if current_step is not None:
+        hit = modes.loc[modes["step"] == current_step, field]
+        x_now = float(hit.iloc[0]) if not hit.empty else None
+    rule = _current_rule(x_now, field)
+    if rule is not None:
+        layers.append(rule)
+    return alt.layer(*layers).properties(height=300)
+
+
+def halfway_table(mode_summary: pd.DataFrame) -> pd.DataFrame:
+    """Display table of halfway steps per mode, measured vs gradient-flow theory (THEORY §2, τ½)."""
+    out = pd.DataFrame(
+        {
+            "mode": mode_summary["mode"].astype(int),
+            "λ": mode_summary["lambda"],
+            "u(0)": mode_summary["u0"],
+            "halfway step (measured)": mode_summary["halfway_step"],
+            "halfway step (theory)": mode_summary["halfway_step_theory"],
+        }
+    )
+    measured = pd.to_numeric(out["halfway step (measured)"], errors="coerce")
+    theory = pd.to_numeric(out["halfway step (theory)"], errors="coerce")
+    out["measured / theory"] = measured / theory
+    return out
+
+
+def alignment_frame(alignment: pd.DataFrame, step: int) -> pd.DataFrame:
+    """Overlap entries at the recorded snapshot nearest to ``step``."""
+    at = nearest_snapshot(alignment["step"].unique(), step)
+    return alignment[alignment["step"] == at]
+
+
+def alignment_chart(alignment: pd.DataFrame, step: int, columns: int = 4) -> alt.FacetChart:
+    """Heatmaps of the overlap matrices U*ᵀU_L, V_1ᵀV*, V_{l+1}ᵀU_l at one snapshot.
+
+    Diverging red-blue centred on 0 (blue = +1, red = −1); aligned weights give diagonal ±1 blocks.
+    """
+    data = alignment_frame(alignment, step)
+    order = list(dict.fromkeys(data["pair"]))  # keep the documented order: weight–target, then layers
+    rect = (
+        alt.Chart()
+        .mark_rect()
+        .encode(
+            x=alt.X("col:O", title=None),
+            y=alt.Y("row:O", title=None),
+            color=alt.Color("value:Q", title="overlap").scale(
+                scheme="redblue", domain=[-1, 1], domainMid=0
+            ),
+            tooltip=["pair:N", "row:O", "col:O", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(width=130, height=130)
+    )
+    return alt.layer(rect, data=data).facet(
+        facet=alt.Facet("pair:N", sort=order, title=None), columns=columns
+    )
+
+
+def _metric_chart(
+    history: pd.DataFrame, column: str, title: str, current_step: int | None, time_axis: str
+) -> alt.LayerChart:
+    field = _time_field(time_axis)
+    data = _positive_time(history[["step", "t", column]], field).dropna(subset=[column])
+    line = (
+        alt.Chart(data)
+        .mark_line(color="#2ca02c")
+        .encode(
+            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            y=alt.Y(f"{column}:Q", title=title),
+            tooltip=["step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
+        )
+    )
+    layers = [line]
+    rule = _current_rule(_current_x(history, current_step, field), field)
+    if rule is not None:
+        layers.append(rule)
+    return alt.layer(*layers).properties(height=220)
+
+
+def balance_chart(
+    history: pd.DataFrame, current_step: int | None = None, time_axis: str = "step"
+) -> alt.LayerChart:
+    """Drift of the conserved quantity, max_l ‖H_l(k) − H_l(0)‖_F (THEORY §3): zero under gradient
+    flow, O(η²) per step under GD."""
+    return _metric_chart(history, "balance_drift", "balancedness drift", current_step, time_axis)
+
+
+def update_rank_chart(
+    history: pd.DataFrame, current_step: int | None = None, time_axis: str = "step"
+) -> alt.LayerChart:
+    """Mean effective rank of each step's update ΔW_l (the article's low-rank-update claim)."""
+    return _metric_chart(history, "update_eff_rank", "update effective rank", current_step, time_axis)
+
+
+def update_spectrum_chart(updates: pd.DataFrame, step: int) -> alt.Chart:
+    """Singular values of each layer's update at one snapshot, relative to that layer's largest."""
+    at = nearest_snapshot(updates["step"].unique(), step)
+    data = updates[updates["step"] == at].copy()
+    top = data.groupby("layer")["value"].transform("max")
+    data["relative"] = np.where(top > 0, data["value"] / top.where(top > 0, 1.0), 0.0)
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("index:O", title="singular value index"),
+            y=alt.Y("relative:Q", title="σ / σ_max of ΔW_l").scale(domain=[0, 1]),
+            column=alt.Column("layer:O", title="layer"),
+            tooltip=["layer:O", "index:O", alt.Tooltip("value:Q", format=".3g")],
+        )
+        .properties(width=90, height=160)
+    )
+
+
+def landscape_figure(
+    w1: np.ndarray,
+    w2: np.ndarray,
+    loss: np.ndarray,
+    path: pd.DataFrame | None = None,
+    current: tuple[float, float, float] | None = None,
+    title: str = "",
+) -> go.Figure:
+    """3-D loss surface over the top two modes' per-layer strengths (THEORY §5), with the training
+    path (red line) and the current point (red ball). ``loss[i, j]`` is at (w1[j], w2[i])."""
+    fig = go.Figure(
+        go.Surface(
+            x=w1, y=w2, z=loss, colorscale="Viridis", opacity=0.85, showscale=False, name="loss"
+        )
+    )
+    if path is not None and len(path):
+        fig.add_trace(
+            go.Scatter3d(
+                x=path["w1"], y=path["w2"], z=path["loss"], mode="lines",
+                line={"color": CURRENT_COLOUR, "width": 5}, name="training path",
+            )
+        )
+    if current is not None:
+        fig.add_trace(
+            go.Scatter3d(
+                x=[current[0]], y=[current[1]], z=[current[2]], mode="markers",
+                marker={"color": CURRENT_COLOUR, "size": 6}, name="now",
+            )
+        )
+    fig.update_layout(
+        title=title or None,
+        scene={"xaxis_title": "w₁ (mode 1)", "yaxis_title": "w₂ (mode 2)", "zaxis_title": "loss"},
+        margin={"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
+        height=420,
+        showlegend=False,
+    )
+    return fig
+
+
+def saddle_figure(
+    a: np.ndarray,
+    b: np.ndarray,
+    loss: np.ndarray,
+    paths: Sequence[pd.DataFrame] = (),
+    lam: float | None = None,
+) -> go.Figure:
+    """Single-mode L = 2 surface ½(λ − ab)² (THEORY §5): the strict saddle at the origin, the
+    hyperbola of minima ab = λ and gradient-flow paths (each keeps a² − b² constant)."""
+    fig = go.Figure(
+        go.Surface(x=a, y=b, z=loss, colorscale="Cividis", opacity=0.85, showscale=False, name="loss")
+    )
+    for p in paths:
+        fig.add_trace(
+            go.Scatter3d(
+                x=p["a"], y=p["b"], z=p["loss"], mode="lines",
+                line={"color": CURRENT_COLOUR, "width": 4}, name="gradient flow",
+            )
+        )
+    saddle_loss = 0.5 * lam**2 if lam is not None else float(np.max(loss))
+    fig.add_trace(
+        go.Scatter3d(
+            x=[0.0], y=[0.0], z=[saddle_loss], mode="markers",
+            marker={"color": "black", "size": 6, "symbol": "diamond"}, name="saddle",
+        )
+    )
+    fig.update_layout(
+        scene={"xaxis_title": "a (layer 1)", "yaxis_title": "b (layer 2)", "zaxis_title": "loss"},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        height=420,
+        showlegend=False,
+    )
+    return fig

@@ -1,0 +1,175 @@
+"""Unit tests of the explorer chart builders on small synthetic frames (docs/API.md columns)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dln_core.charts import explorer as ch
+
+STEPS = [0, 1, 3, 10, 30, 100, 300]
+LAMBDA = [6.0, 4.0]
+LR = 0.01
+
+
+def _history() -> pd.DataFrame:
+    k = np.array(STEPS)
+    return pd.DataFrame(
+        {
+            "step": k,
+            "t": LR * k,
+            "loss": 26.0 * np.exp(-k / 100.0),
+            "mode_1": 6.0 * (1 - np.exp(-k / 50.0)),
+            "mode_2": 4.0 * (1 - np.exp(-k / 150.0)),
+            "balance_drift": 1e-6 * k,
+            "update_eff_rank": np.linspace(2.0, 1.0, len(k)),
+        }
+    )
+
+
+def _modes() -> pd.DataFrame:
+    rows = []
+    for k in STEPS:
+        for i, lam in enumerate(LAMBDA, start=1):
+            u = lam * (1 - np.exp(-k / (50.0 * i)))
+            rows.append((k, LR * k, i, lam, u, 1.01 * u, 0.99 * u))
+    return pd.DataFrame(rows, columns=["step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd"])
+
+
+def _alignment() -> pd.DataFrame:
+    rows = []
+    for k in (0, 100):
+        for pair in ("U*ᵀU_L", "V_1ᵀV*", "V_2ᵀU_1"):
+            for r in range(2):
+                for c in range(2):
+                    value = (1.0 if r == c else 0.0) if k else (0.5 if r == c else -0.5)
+                    rows.append((k, pair, r + 1, c + 1, value))
+    return pd.DataFrame(rows, columns=["step", "pair", "row", "col", "value"])
+
+
+def _spec(chart) -> dict:
+    return chart.to_dict()
+
+
+def _datasets(spec: dict) -> list[list[dict]]:
+    return list(spec.get("datasets", {}).values())
+
+
+def test_nearest_snapshot_picks_closest_recorded_step():
+    assert ch.nearest_snapshot(STEPS, 12) == 10
+    assert ch.nearest_snapshot(STEPS, 250) == 300
+    with pytest.raises(ValueError):
+        ch.nearest_snapshot([], 3)
+
+
+def test_loss_chart_log_x_plateau_rules_and_current_marker():
+    spec = _spec(ch.loss_chart(_history(), plateau_levels=[26.0, 8.0, 0.0], current_step=30))
+    layers = spec["layer"]
+    assert layers[0]["encoding"]["x"]["scale"]["type"] == "log"
+    # step 0 cannot sit on a log axis and is dropped; every other snapshot is drawn
+    data = {json.dumps(d, sort_keys=True) for d in _datasets(spec)}
+    loss_rows = next(d for d in _datasets(spec) if d and "loss" in d[0])
+    assert sorted(r["step"] for r in loss_rows) == STEPS[1:]
+    plateaus = next(d for d in _datasets(spec) if d and "plateau" in d[0])
+    assert [r["plateau"] for r in plateaus] == [26.0, 8.0, 0.0]
+    current = next(d for d in _datasets(spec) if d and list(d[0]) == ["step"])
+    assert current == [{"step": 30}]
+    assert len(layers) == 3 and data
+
+
+def test_loss_chart_time_axis_uses_t_and_no_marker_without_step():
+    spec = _spec(ch.loss_chart(_history(), time_axis="t"))
+    assert spec["layer"][0]["encoding"]["x"]["field"] == "t"
+    assert len(spec["layer"]) == 1
+    with pytest.raises(ValueError):
+        ch.loss_chart(_history(), time_axis="epoch")
+
+
+def test_modes_chart_theory_is_dashed_and_measured_solid():
+    spec = _spec(ch.modes_chart(_modes(), show_gd=True, current_step=100))
+    dash = spec["layer"][0]["encoding"]["strokeDash"]["scale"]
+    styles = dict(zip(dash["domain"], dash["range"]))
+    assert styles["measured"] == [1, 0]
+    assert styles["theory (gradient flow)"] == [6, 4]
+    assert styles["theory (finite η)"] == [2, 2]
+    assert spec["layer"][0]["encoding"]["color"]["field"] == "mode"
+
+
+def test_mode_curves_frame_gd_toggle():
+    without = ch.mode_curves_frame(_modes(), show_gd=False)
+    with_gd = ch.mode_curves_frame(_modes(), show_gd=True)
+    assert set(without["curve"]) == {"measured", "theory (gradient flow)"}
+    assert len(with_gd) == len(without) * 3 // 2
+    m = _modes()
+    row = without[(without["step"] == 100) & (without["mode"] == 2) & (without["curve"] == "measured")]
+    expected = m[(m["step"] == 100) & (m["mode"] == 2)]["u"].iloc[0]
+    assert row["u"].iloc[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_halfway_table_ratio():
+    summary = pd.DataFrame(
+        {
+            "mode": [1, 2],
+            "lambda": LAMBDA,
+            "u0": [1e-5, 2e-5],
+            "halfway_step": [110, None],
+            "halfway_step_theory": [100.0, 250.0],
+        }
+    )
+    table = ch.halfway_table(summary)
+    assert table["measured / theory"].iloc[0] == pytest.approx(1.1, rel=1e-12)
+    assert np.isnan(table["measured / theory"].iloc[1])
+
+
+def test_alignment_chart_diverging_and_snapshot_selection():
+    al = _alignment()
+    frame = ch.alignment_frame(al, 80)  # nearest recorded snapshot is 100
+    assert set(frame["step"]) == {100}
+    assert len(frame) == 12
+    spec = _spec(ch.alignment_chart(al, 80))
+    colour = spec["spec"]["layer"][0]["encoding"]["color"]["scale"]
+    assert colour["scheme"] == "redblue" and colour["domainMid"] == 0
+    assert spec["facet"]["sort"] == ["U*ᵀU_L", "V_1ᵀV*", "V_2ᵀU_1"]
+    values = [r["value"] for r in _datasets(spec)[0]]
+    assert sorted(values) == [0.0] * 6 + [1.0] * 6
+
+
+def test_balance_and_update_rank_charts_plot_their_columns():
+    h = _history()
+    bal = _spec(ch.balance_chart(h, current_step=10))
+    rank = _spec(ch.update_rank_chart(h))
+    assert bal["layer"][0]["encoding"]["y"]["field"] == "balance_drift"
+    assert rank["layer"][0]["encoding"]["y"]["field"] == "update_eff_rank"
+    assert len(bal["layer"]) == 2 and len(rank["layer"]) == 1
+
+
+def test_update_spectrum_relative_to_top():
+    updates = pd.DataFrame(
+        {
+            "step": [5, 5, 5, 5],
+            "layer": [1, 1, 2, 2],
+            "index": [1, 2, 1, 2],
+            "value": [2.0, 0.5, 0.0, 0.0],
+            "eff_rank": [1.2, 1.2, 0.0, 0.0],
+        }
+    )
+    spec = _spec(ch.update_spectrum_chart(updates, 4))
+    rel = {(r["layer"], r["index"]): r["relative"] for r in _datasets(spec)[0]}
+    assert rel[(1, 1)] == pytest.approx(1.0) and rel[(1, 2)] == pytest.approx(0.25)
+    assert rel[(2, 1)] == 0.0  # a zero update stays 0, no division by zero
+
+
+def test_landscape_and_saddle_figures():
+    w = np.linspace(-3, 3, 5)
+    z = np.add.outer(w**2, w**2)
+    path = pd.DataFrame({"w1": [0.1, 1.0], "w2": [0.1, 0.2], "loss": [5.0, 3.0]})
+    fig = ch.landscape_figure(w, w, z, path=path, current=(1.0, 0.2, 3.0))
+    kinds = [t.type for t in fig.data]
+    assert kinds == ["surface", "scatter3d", "scatter3d"]
+    assert list(fig.data[1].x) == [0.1, 1.0]
+    sad = ch.saddle_figure(w, w, z, paths=[pd.DataFrame({"a": [0.1], "b": [0.2], "loss": [1.0]})], lam=2.0)
+    assert [t.type for t in sad.data] == ["surface", "scatter3d", "scatter3d"]
+    assert sad.data[-1].z[0] == pytest.approx(2.0)
