@@ -1,0 +1,511 @@
+"""Embedded on-disk run store: save, list, load, delete and export runs (no server, no database).
+
+Layout (format version 1)::
+
+    <home>/runs/<run_id>/meta.json        kind, name, created, config (RunConfig.to_flat()), summary,
+                                          and one entry per frame file (file name, rows, bytes, sha256)
+    <home>/runs/<run_id>/<frame>.parquet  one file per named DataFrame (history, modes, ...)
+    <home>/runs/<run_id>/<array>.npy      optional arrays (a train run's final weights)
+
+``home`` is the ``DLN_LAB_HOME`` environment variable, default ``~/.dln_lab``.
+
+Writes are atomic: a run is assembled in a hidden temporary directory next to its final place, every
+file and the directory are fsynced, and only then is the directory renamed into place. A crash
+mid-write therefore leaves a hidden ``.tmp-*`` directory that listing ignores (and removes once it is
+stale), never a half entry that looks complete. A corrupt entry (bad JSON, missing or truncated
+frame file) is reported in :attr:`RunStore.problems` (and ``list().attrs["problems"]``, and a
+``logging`` warning) and skipped; it never breaks listing.
+
+The stored history frame is the engine's (``frames.HISTORY_COLUMNS``: step, t = lr·step per THEORY
+§1, loss ½‖·‖², mode_i, theory_i, ...); the store never recomputes anything, it only keeps frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+KINDS = ("train", "sweep", "embed")
+META_FILE = "meta.json"
+# frames a RunResult carries (docs/API.md, engine.RunResult); saved in this order
+RESULT_FRAMES = ("history", "modes", "mode_summary", "alignment", "layer_sv", "updates", "balance")
+# a leftover temp dir older than this is from a dead writer and may be removed
+STALE_SECONDS = 600.0
+
+_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # frame / array names become file names
+
+
+class StoreError(Exception):
+    """Base class for run-store errors."""
+
+
+class RunNotFoundError(StoreError, KeyError):
+    """No run with that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class CorruptRunError(StoreError):
+    """A run entry exists but cannot be read (bad JSON, missing or garbled file)."""
+
+
+@dataclass
+class StoredRun:
+    """One run read back from the store: its meta dict and its named DataFrames."""
+
+    run_id: str
+    meta: dict
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.meta["kind"]
+
+    @property
+    def name(self) -> str | None:
+        return self.meta.get("name")
+
+    @property
+    def created(self) -> str:
+        return self.meta["created"]
+
+    @property
+    def config_flat(self) -> dict:
+        """The flat config (``RunConfig.to_flat()``) the run was saved with ({} if none)."""
+        return dict(self.meta.get("config") or {})
+
+    @property
+    def summary(self) -> dict:
+        return dict(self.meta.get("summary") or {})
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """A stored frame by name; KeyError naming the available frames if absent."""
+        try:
+            return self.frames[name]
+        except KeyError:
+            raise KeyError(f"run {self.run_id} has no frame {name!r}; it has {sorted(self.frames)}") from None
+
+    # the frames the pages read for a train run (engine.RunResult field names)
+    history = property(lambda self: self.frame("history"))
+    modes = property(lambda self: self.frame("modes"))
+    mode_summary = property(lambda self: self.frame("mode_summary"))
+    alignment = property(lambda self: self.frame("alignment"))
+    layer_sv = property(lambda self: self.frame("layer_sv"))
+    updates = property(lambda self: self.frame("updates"))
+    balance = property(lambda self: self.frame("balance"))
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Final per-layer weights W_1 … W_L if they were saved (train runs), else []."""
+        keys = sorted((k for k in self.arrays if re.fullmatch(r"W\d+", k)), key=lambda k: int(k[1:]))
+        return [self.arrays[k] for k in keys]
+
+    def config(self):
+        """The saved configuration as a ``RunConfig`` (imported lazily: the store works without it)."""
+        from .config import RunConfig
+
+        return RunConfig.from_flat(self.config_flat)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def default_home() -> Path:
+    """``$DLN_LAB_HOME`` or ``~/.dln_lab``."""
+    env = os.environ.get("DLN_LAB_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".dln_lab"
+
+
+def new_run_id(now: _dt.datetime | None = None) -> str:
+    """Short, sortable, unique: UTC time to the millisecond + 4 random hex digits.
+
+    e.g. ``20261129-081347123-a1b2``; ids sort in creation order (to the ms), and the random suffix
+    keeps two processes saving in the same millisecond apart.
+    """
+    now = now or _dt.datetime.now(_dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
+
+
+def to_jsonable(value: Any) -> Any:
+    """numpy scalars/arrays, tuples and Paths -> plain JSON types; non-finite floats -> None.
+
+    None for NaN/inf keeps the meta file strict JSON (readable by any tool, not just Python).
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _fsync_dir(path: Path) -> None:
+    # directory fsync makes the rename itself durable; not supported everywhere (e.g. Windows)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> dict:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _has_parquet_magic(path: Path, size: int) -> bool:
+    # a parquet file starts and ends with b"PAR1": catches most garbling without parsing the file
+    if size < 8:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(-4, os.SEEK_END)
+        return head == b"PAR1" and fh.read(4) == b"PAR1"
+
+
+def _compact_halfway(values: Any) -> str:
+    """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
+    if not isinstance(values, (list, tuple)):
+        return ""
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            out.append("–")
+        else:
+            out.append(f"{v:g}" if isinstance(v, float) else str(v))
+    return ", ".join(out)
+
+
+def _result_parts(result: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np.ndarray]]:
+    """Frames, meta and arrays of an ``engine.RunResult`` (duck-typed: no engine import needed)."""
+    frames = {
+        n: getattr(result, n) for n in RESULT_FRAMES if isinstance(getattr(result, n, None), pd.DataFrame)
+    }
+    config = getattr(result, "config", None)
+    meta = {
+        "config": config.to_flat() if config is not None else None,
+        "summary": dict(getattr(result, "summary", {}) or {}),
+    }
+    weights = getattr(result, "weights", None) or []
+    arrays = {f"W{i + 1}": np.asarray(w) for i, w in enumerate(weights)}
+    return frames, meta, arrays
+
+
+# ---------------------------------------------------------------- the store
+
+
+class RunStore:
+    """The run store rooted at ``home`` (default: :func:`default_home`), runs under ``home/runs``."""
+
+    def __init__(self, home: str | os.PathLike | None = None) -> None:
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.root = self.home / "runs"
+        self.problems: list[str] = []  # filled by list(): one message per skipped entry
+
+    # -- writing
+
+    def save(
+        self, result_or_frames: Any, kind: str = "train", name: str | None = None, meta: Mapping | None = None
+    ) -> str:
+        """Save an ``engine.RunResult`` (all its frames, config, summary, final weights) or a dict
+        of DataFrames; returns the new run id. ``meta`` adds/overrides meta keys (e.g. config)."""
+        if isinstance(result_or_frames, Mapping):
+            frames, base, arrays = dict(result_or_frames), {}, {}
+        else:
+            frames, base, arrays = _result_parts(result_or_frames)
+        base.update(meta or {})
+        if name is not None:
+            base["name"] = name
+        return self.save_frames(frames, base, kind=kind, arrays=arrays)
+
+    def save_frames(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        meta: Mapping | None = None,
+        kind: str = "train",
+        arrays: Mapping[str, np.ndarray] | None = None,
+    ) -> str:
+        """The primitive: write named frames (+ optional arrays) and a meta dict atomically."""
+        if kind not in KINDS:
+            raise ValueError(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        for label, names in (("frame", frames), ("array", arrays or {})):
+            for n in names:
+                if not _NAME_RE.match(str(n)):
+                    raise ValueError(
+                        f"{label} name: letters, digits and _ (starting with a letter), got {n!r}"
+                    )
+        for n, df in frames.items():
+            if not isinstance(df, pd.DataFrame):
+                raise TypeError(f"frame {n!r} is a {type(df).__name__}, not a DataFrame")
+        self.root.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(8):  # a clash needs the same ms and the same 16 random bits
+            run_id = new_run_id()
+            try:
+                self._write_entry(run_id, frames, dict(meta or {}), kind, dict(arrays or {}))
+                return run_id
+            except FileExistsError:
+                continue
+        raise StoreError("could not find a free run id")
+
+    def _write_entry(
+        self,
+        run_id: str,
+        frames: Mapping[str, pd.DataFrame],
+        meta: dict,
+        kind: str,
+        arrays: Mapping[str, np.ndarray],
+    ) -> None:
+        final = self.root / run_id
+        if final.exists():
+            raise FileExistsError(final)
+        tmp = self.root / f".tmp-{run_id}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        try:
+            frame_entries = {}
+            for n, df in frames.items():
+                buf = io.BytesIO()
+                df.to_parquet(buf, engine="pyarrow")
+                frame_entries[n] = _write_bytes(tmp / f"{n}.parquet", buf.getvalue())
+            array_entries = {}
+            for n, arr in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(arr), allow_pickle=False)
+                array_entries[n] = _write_bytes(tmp / f"{n}.npy", buf.getvalue())
+            meta = to_jsonable(meta)
+            meta.update(
+                format_version=FORMAT_VERSION,
+                run_id=run_id,
+                kind=kind,
+                name=meta.get("name"),
+                created=_dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"),
+                frames=frame_entries,
+                arrays=array_entries,
+            )
+            # meta.json last: inside the temp dir it is the marker that every other file is complete
+            _write_bytes(tmp / META_FILE, json.dumps(meta, indent=1, allow_nan=False).encode())
+            _fsync_dir(tmp)
+            # rename fails (ENOTEMPTY/EEXIST) rather than overwrite if the id was taken meanwhile
+            try:
+                os.rename(tmp, final)
+            except OSError as exc:
+                if final.exists():
+                    raise FileExistsError(final) from exc
+                raise
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run. It disappears atomically (renamed aside first, then removed)."""
+        path = self._path(run_id)
+        if not path.is_dir():
+            raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+        trash = self.root / f".trash-{run_id}-{secrets.token_hex(4)}"
+        os.rename(path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # -- reading
+
+    def _path(self, run_id: str) -> Path:
+        # ids become directory names: refuse anything that could escape the runs directory
+        if not isinstance(run_id, str) or not _ID_RE.match(run_id):
+            raise RunNotFoundError(f"not a run id: {run_id!r}")
+        return self.root / run_id
+
+    def _read_meta(self, path: Path, verify: bool = False) -> dict:
+        """Parse and check one entry's meta.json and that its files are present and complete.
+
+        Raises CorruptRunError with a one-line reason. Cheap by default: sizes and the parquet magic
+        bytes at both ends; ``verify=True`` also checks every file's sha256 (load() always does).
+        """
+        try:
+            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CorruptRunError(f"{path.name}: missing {META_FILE}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptRunError(f"{path.name}: unreadable {META_FILE} ({exc})") from None
+        if not isinstance(meta, dict):
+            raise CorruptRunError(f"{path.name}: {META_FILE} is not a JSON object")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CorruptRunError(f"{path.name}: unsupported format_version {version!r}")
+        if meta.get("kind") not in KINDS or not isinstance(meta.get("created"), str):
+            raise CorruptRunError(f"{path.name}: meta lacks a valid kind/created")
+        for section in ("frames", "arrays"):
+            entries = meta.get(section, {})
+            if not isinstance(entries, dict):
+                raise CorruptRunError(f"{path.name}: meta '{section}' is not an object")
+            for n, entry in entries.items():
+                try:
+                    fpath = path / entry["file"]
+                    size = fpath.stat().st_size
+                except (OSError, KeyError, TypeError):
+                    raise CorruptRunError(f"{path.name}: {section[:-1]} {n!r} file missing") from None
+                if fpath.parent != path or size != entry.get("bytes"):
+                    raise CorruptRunError(f"{path.name}: {section[:-1]} {n!r} file truncated or altered")
+                if section == "frames" and not _has_parquet_magic(fpath, size):
+                    raise CorruptRunError(f"{path.name}: frame {n!r} is not a parquet file (garbled)")
+                if verify and _sha256(fpath) != entry.get("sha256"):
+                    raise CorruptRunError(
+                        f"{path.name}: {section[:-1]} {n!r} fails its checksum (garbled file)"
+                    )
+        meta["run_id"] = path.name  # the directory name is the id, whatever the JSON says
+        return meta
+
+    def _clean_stale(self) -> None:
+        now = time.time()
+        for p in self.root.iterdir():
+            if not p.name.startswith((".tmp-", ".trash-")):
+                continue
+            with contextlib.suppress(OSError):
+                if p.name.startswith(".trash-") or now - p.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(p, ignore_errors=True)
+
+    def entries(self, verify: bool = False) -> list[dict]:
+        """Meta dicts of all complete, readable runs (newest first); fills :attr:`problems`.
+
+        ``verify=True`` also checksums every file (slower; reads all the data)."""
+        self.problems = []
+        if not self.root.is_dir():
+            return []
+        self._clean_stale()
+        metas = []
+        for p in sorted(self.root.iterdir(), reverse=True):
+            if p.name.startswith(".") or not p.is_dir():
+                continue  # in-progress / interrupted writes and stray files are not runs
+            try:
+                metas.append(self._read_meta(p, verify))
+            except CorruptRunError as exc:
+                self.problems.append(str(exc))
+                log.warning("run store: skipping corrupt entry %s", exc)
+        metas.sort(key=lambda m: (m["created"], m["run_id"]), reverse=True)
+        return metas
+
+    def list(self, verify: bool = False) -> pd.DataFrame:
+        """One row per run, newest first: run_id, kind, name, created, the flat config columns,
+        final_loss, diverged, steps_run, halfway_steps (compact per-mode string).
+
+        Corrupt entries are skipped; their messages are in ``self.problems`` and ``df.attrs["problems"]``.
+        ``verify=True`` checksums every file too (see :meth:`entries`).
+        """
+        rows = []
+        for m in self.entries(verify):
+            summary = m.get("summary") or {}
+            row = {"run_id": m["run_id"], "kind": m["kind"], "name": m.get("name"), "created": m["created"]}
+            for k, v in (m.get("config") or {}).items():
+                # nested values (e.g. a matrix) as JSON text, so every cell is a scalar
+                row.setdefault(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
+            row["final_loss"] = summary.get("final_loss")
+            row["diverged"] = summary.get("diverged")
+            row["steps_run"] = summary.get("steps")
+            row["halfway_steps"] = _compact_halfway(summary.get("halfway_step"))
+            rows.append(row)
+        fixed = ["run_id", "kind", "name", "created", "final_loss", "diverged", "steps_run", "halfway_steps"]
+        df = pd.DataFrame(rows, columns=None if rows else fixed)
+        if rows:
+            df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
+            df["final_loss"] = pd.to_numeric(df["final_loss"], errors="coerce")
+        df.attrs["problems"] = list(self.problems)
+        return df
+
+    def load(self, run_id: str, frames: Iterable[str] | None = None) -> StoredRun:
+        """Read a run back (all frames, or only the named ones). Verifies checksums.
+
+        RunNotFoundError if there is no such run; CorruptRunError if it cannot be read.
+        """
+        path = self._path(run_id)
+        if not path.is_dir():
+            raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+        meta = self._read_meta(path)
+        wanted = list(meta["frames"]) if frames is None else list(frames)
+        out = StoredRun(run_id=run_id, meta=meta)
+        for n in wanted:
+            entry = meta["frames"].get(n)
+            if entry is None:
+                raise KeyError(f"run {run_id} has no frame {n!r}; it has {sorted(meta['frames'])}")
+            out.frames[n] = pd.read_parquet(
+                io.BytesIO(self._verified_bytes(path, n, entry)), engine="pyarrow"
+            )
+        for n, entry in meta["arrays"].items():
+            out.arrays[n] = np.load(io.BytesIO(self._verified_bytes(path, n, entry)), allow_pickle=False)
+        return out
+
+    @staticmethod
+    def _verified_bytes(path: Path, name: str, entry: dict) -> bytes:
+        data = (path / entry["file"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise CorruptRunError(f"{path.name}: {name!r} fails its checksum (garbled file)")
+        return data
+
+    # -- export
+
+    def export_frame(self, run_ids: Iterable[str], frame: str = "history") -> pd.DataFrame:
+        """Tidy export: one row per run × snapshot (rows of ``frame``), ``run_id``, kind and name first,
+        then the run's flat config columns, then the frame's own columns."""
+        parts = []
+        for rid in run_ids:
+            run = self.load(rid, frames=[frame])
+            df = run.frames[frame].reset_index(drop=True)
+            head = {"run_id": rid, "kind": run.kind, "name": run.name}
+            for k, v in run.config_flat.items():
+                if k not in head and k not in df.columns:  # the frame's own value wins a name clash
+                    head[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
+            cfg = pd.DataFrame({k: [v] * len(df) for k, v in head.items()}, index=df.index)
+            parts.append(pd.concat([cfg, df], axis=1))
+        if not parts:
+            return pd.DataFrame(columns=["run_id", "kind", "name"])
+        return pd.concat(parts, ignore_index=True)
+
+    def export_csv(self, run_ids: Iterable[str], frame: str = "history") -> str:
+        """:meth:`export_frame` as CSV text (full float precision)."""
+        return self.export_frame(run_ids, frame).to_csv(index=False)
