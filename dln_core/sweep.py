@@ -1,0 +1,442 @@
+"""Sweeps: a grid of configurations → batched runs → one tidy summary frame (THEORY.md §2, §6).
+
+A sweep varies any of depth, init scale, learning rate, target singular values and seed; everything
+else (init scheme, target kind, width, input covariance, steps, snapshot spacing) is fixed for the
+whole sweep and given as a flat config dict (the keys of :meth:`RunConfig.to_flat`).
+
+Members that share a shape (same target, network, steps and snapshot schedule) run as ONE call to
+:func:`dln_core.engine.run_batch`; grouping is automatic. The summary has one row per
+(member, mode): the member's config, the measured halfway and rise times, and their gradient-flow
+predictions from the *measured* initial strength u0 (THEORY.md §2: use the measured u_i(0), not
+init_scale**L). With the ``aligned`` init (the default for scaling sweeps) u0 = init_scale**L exactly,
+so the scaling laws show without alignment transients.
+
+Time is gradient-flow time t = lr·step (THEORY.md §1) in every ``*_time`` column.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+from .limits import Limits, check_cap, current_limits
+
+Progress = Callable[[float, str], None]
+
+# Columns of the sweep summary, one row per (member, mode). Config columns first.
+CONFIG_COLUMNS = [
+    "member",
+    "depth",
+    "width",
+    "init_scheme",
+    "init_scale",
+    "lr",
+    "seed",
+    "singular_values",
+    "input_kind",
+    "steps",
+]
+SUMMARY_COLUMNS = [
+    *CONFIG_COLUMNS,
+    "mode",
+    "lambda",
+    "input_variance",
+    "u0",
+    "halfway_step",
+    "halfway_time",
+    "halfway_step_theory",
+    "halfway_time_theory",
+    "tau_half_theory",
+    "tau_half_asymptotic",
+    "rise_time",
+    "rise_time_theory",
+    "final_loss",
+    "converged",
+    "diverged",
+    "diverged_step",
+    "outcome",
+]
+
+# A member "converged" when its final loss is this close (relative to the loss at the origin)
+# to the global minimum; a member that neither converged nor diverged is "oscillating/slow".
+CONVERGED_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A grid: the cartesian product of the axis tuples, on top of the fixed ``base`` flat config.
+
+    ``singular_values`` entries are comma strings (e.g. ``"6,4,3"``); an empty tuple keeps the base
+    target. ``base`` holds any other flat key of :meth:`RunConfig.make` (init_scheme, target_kind,
+    width, steps, record, input_kind, ...).
+    """
+
+    depths: tuple[int, ...] = (2,)
+    init_scales: tuple[float, ...] = (1e-2,)
+    lrs: tuple[float, ...] = (0.02,)
+    seeds: tuple[int, ...] = (0,)
+    singular_values: tuple[str, ...] = ()
+    base: dict = field(default_factory=lambda: {"init_scheme": "aligned", "steps": 2000})
+
+    def __post_init__(self) -> None:
+        for name in ("depths", "init_scales", "lrs", "seeds"):
+            if len(getattr(self, name)) == 0:
+                raise ConfigError(name, "needs at least one value", ())
+
+    @property
+    def size(self) -> int:
+        n_sv = max(1, len(self.singular_values))
+        return len(self.depths) * len(self.init_scales) * len(self.lrs) * len(self.seeds) * n_sv
+
+
+@dataclass
+class SweepResult:
+    """What a sweep returns: the summary frame plus cost figures (and optionally the raw results)."""
+
+    summary: pd.DataFrame
+    wall_time_s: float
+    network_steps: int
+    n_members: int
+    n_batches: int
+    results: list = field(default_factory=list)  # RunResult per member, if keep_results=True
+
+
+# --------------------------------------------------------------------------------------------
+# grid → members → batches
+
+
+def build_members(spec: SweepSpec) -> list:
+    """All member configs of the grid, in a stable order (depth, sv, scale, lr, seed)."""
+    from .config import RunConfig
+
+    sv_axis: Sequence[str | None] = spec.singular_values or (None,)
+    members = []
+    for depth, sv, scale, lr, seed in itertools.product(
+        spec.depths, sv_axis, spec.init_scales, spec.lrs, spec.seeds
+    ):
+        flat = dict(spec.base)
+        flat.update(depth=int(depth), init_scale=float(scale), lr=float(lr), seed=int(seed))
+        if sv is not None:
+            flat["singular_values"] = sv
+            if flat.get("target_kind", "article") == "article":
+                flat["target_kind"] = "spectrum"
+        members.append(RunConfig.make(**flat))
+    return members
+
+
+def member_steps(cfg) -> int:
+    """Steps a member may run (an upper bound when steps="auto")."""
+    steps = cfg.optim.steps
+    if isinstance(steps, int):
+        return steps
+    return current_limits().max_steps
+
+
+def check_sweep_limits(members: Sequence, limits: Limits) -> None:
+    """Refuse a sweep over the caps: too many networks, or too many network-steps in total."""
+    check_cap("sweep size", len(members), limits.max_batch, "networks per sweep")
+    total = sum(member_steps(c) for c in members)
+    check_cap("sweep network-steps", total, limits.max_network_steps, "networks × steps")
+    for cfg in members:
+        cfg.check_limits(limits)
+
+
+def shape_key(cfg):
+    """Members with equal keys can share one engine batch (engine.run_batch's contract):
+    everything but the init (scale, seed, scheme) and the learning rate."""
+    from .config import InitConfig
+
+    return replace(cfg, init=InitConfig(), optim=replace(cfg.optim, lr=0.01))
+
+
+def group_by_shape(members: Sequence) -> list[list[int]]:
+    """Indices of members grouped into batches, in order of first appearance."""
+    groups: dict = {}
+    for i, cfg in enumerate(members):
+        groups.setdefault(shape_key(cfg), []).append(i)
+    return list(groups.values())
+
+
+# --------------------------------------------------------------------------------------------
+# running
+
+
+def run_members(
+    members: Sequence,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
+) -> tuple[list, int]:
+    """Run configs grouped by shape, one engine batch per group. Returns (results, n_batches)."""
+    from .engine import run_batch
+
+    limits = limits or current_limits()
+    check_sweep_limits(members, limits)
+    groups = group_by_shape(members)
+    weights = [sum(member_steps(members[i]) for i in g) for g in groups]
+    total = float(sum(weights)) or 1.0
+    results: list = [None] * len(members)
+    done = 0.0
+    for gi, (group, w) in enumerate(zip(groups, weights)):
+        label = f"batch {gi + 1}/{len(groups)}: {len(group)} networks, depth {members[group[0]].network.depth}"
+
+        def on_batch(frac: float, _done=done, _w=w, _label=label) -> None:
+            if progress is not None:
+                progress(min(1.0, (_done + frac * _w) / total), _label)
+
+        if progress is not None:
+            progress(done / total, label)
+        batch = run_batch([members[i] for i in group], progress=on_batch)
+        for i, res in zip(group, batch):
+            results[i] = res
+        done += w
+    if progress is not None:
+        progress(1.0, f"done: {len(members)} networks in {len(groups)} batches")
+    return results, len(groups)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
+    keep_results: bool = False,
+) -> SweepResult:
+    """Build the grid, refuse it if over the caps, run it batched, and summarise it."""
+    members = build_members(spec)
+    t0 = time.perf_counter()
+    results, n_batches = run_members(members, progress=progress, limits=limits)
+    wall = time.perf_counter() - t0
+    summary = summarize(results)
+    network_steps = int(sum(int(r.summary["steps"]) for r in results))
+    return SweepResult(
+        summary=summary,
+        wall_time_s=wall,
+        network_steps=network_steps,
+        n_members=len(members),
+        n_batches=n_batches,
+        results=list(results) if keep_results else [],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+
+
+def input_variances(problem) -> np.ndarray:
+    """d_i per mode: Σxx eigenvalue along v*_i for commuting inputs, 1 when whitened, NaN otherwise."""
+    r = len(problem.lambda_star)
+    if problem.input_eigenvalues is not None:
+        return np.asarray(problem.input_eigenvalues, dtype=float)[:r]
+    if np.allclose(problem.sigma_xx, np.eye(problem.sigma_xx.shape[0])):
+        return np.ones(r)
+    return np.full(r, np.nan)
+
+
+def crossing_time(t: np.ndarray, u: np.ndarray, level: float) -> float:
+    """First time u(t) reaches ``level`` (linear interpolation between snapshots); NaN if never."""
+    above = np.nonzero(u >= level)[0]
+    if len(above) == 0:
+        return math.nan
+    k = int(above[0])
+    if k == 0:
+        return float(t[0])
+    u0, u1 = u[k - 1], u[k]
+    frac = (level - u0) / (u1 - u0) if u1 != u0 else 1.0
+    return float(t[k - 1] + frac * (t[k] - t[k - 1]))
+
+
+def measured_rise_time(t: np.ndarray, u: np.ndarray, target: float) -> float:
+    """Time from 10 % to 90 % of the mode's target (NaN if it starts above 10 % or never gets to 90 %)."""
+    if not np.isfinite(target) or target <= 0 or u[0] >= 0.1 * target:
+        return math.nan
+    return crossing_time(t, u, 0.9 * target) - crossing_time(t, u, 0.1 * target)
+
+
+def theory_rise_time(lam: float, depth: int, d: float = 1.0) -> float:
+    """Gradient-flow time from 10 % to 90 % of the target λ/d (THEORY.md §2 closed form, with d)."""
+    from . import theory
+
+    if not np.isfinite(d) or d <= 0:
+        return math.nan
+    target = lam / d
+    return float(
+        np.asarray(theory.time_to_reach(0.1 * target, 0.9 * target, lam, depth, d)).reshape(-1)[0]
+    )
+
+
+def _scalar(x) -> float:
+    return float(np.asarray(x, dtype=float).reshape(-1)[0])
+
+
+def summarize_one(index: int, result) -> list[dict]:
+    """Summary rows (one per mode) of one member's RunResult."""
+    from . import theory
+
+    cfg = result.config
+    s = result.summary
+    flat = cfg.to_flat()
+    depth = cfg.network.depth
+    lr = cfg.optim.lr
+    problem = result.problem
+    lam = np.asarray(s["lambda_star"], dtype=float)
+    u0 = np.asarray(s["u0"], dtype=float)
+    d = input_variances(problem)
+    diverged = bool(s["diverged"])
+    levels = s.get("plateau_levels") or [0.5 * float(np.sum(lam**2))]
+    final_loss = float(s["final_loss"])
+    # converged: close to the global minimum loss (relative to the loss at the origin)
+    min_loss = float(levels[-1]) if len(levels) else 0.0
+    scale = max(float(levels[0]) if len(levels) else 1.0, 1e-12)
+    converged = (not diverged) and np.isfinite(final_loss) and (final_loss - min_loss) <= CONVERGED_RTOL * scale
+    outcome = "diverged" if diverged else ("converged" if converged else "not converged")
+    modes = result.modes
+    rows = []
+    for i in range(len(lam)):
+        hs = s["halfway_step"][i]
+        hst = s["halfway_step_theory"][i]
+        mode_frame = modes[modes["mode"] == i + 1].sort_values("step")
+        tt = mode_frame["t"].to_numpy(float)
+        uu = mode_frame["u"].to_numpy(float)
+        ok = u0[i] > 0 and np.isfinite(d[i])
+        tau = _scalar(theory.tau_half(lam[i], u0[i], depth, d[i])) if ok else math.nan
+        tau_asym = (
+            _scalar(theory.tau_half_asymptotic(lam[i], u0[i], depth))
+            if u0[i] > 0 and d[i] == 1.0 and depth >= 2
+            else math.nan
+        )
+        rows.append(
+            {
+                "member": index,
+                "depth": depth,
+                "width": flat.get("width"),
+                "init_scheme": cfg.init.scheme,
+                "init_scale": cfg.init.scale,
+                "lr": lr,
+                "seed": cfg.init.seed,
+                "singular_values": ",".join(f"{v:g}" for v in lam),
+                "input_kind": cfg.target.input_kind,
+                "steps": int(s["steps"]),
+                "mode": i + 1,
+                "lambda": lam[i],
+                "input_variance": d[i],
+                "u0": u0[i],
+                "halfway_step": math.nan if hs is None else float(hs),
+                "halfway_time": math.nan if hs is None else lr * float(hs),
+                "halfway_step_theory": math.nan if hst is None else float(hst),
+                "halfway_time_theory": math.nan if hst is None else lr * float(hst),
+                "tau_half_theory": tau,
+                "tau_half_asymptotic": tau_asym,
+                "rise_time": math.nan if diverged or len(tt) == 0 else measured_rise_time(tt, uu, lam[i] / d[i]),
+                "rise_time_theory": theory_rise_time(lam[i], depth, d[i]) if depth >= 2 else math.nan,
+                "final_loss": final_loss,
+                "converged": bool(converged),
+                "diverged": diverged,
+                "diverged_step": s.get("diverged_step"),
+                "outcome": outcome,
+            }
+        )
+    return rows
+
+
+def summarize(results: Sequence) -> pd.DataFrame:
+    """The tidy sweep summary: one row per (member, mode), columns :data:`SUMMARY_COLUMNS`."""
+    rows = [row for i, res in enumerate(results) for row in summarize_one(i, res)]
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    frame["diverged_step"] = frame["diverged_step"].astype("Int64")
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# fitting the scaling laws (THEORY.md §2: log law at L = 2, power law 1 − 2/L beyond)
+
+
+@dataclass(frozen=True)
+class Fit:
+    slope: float
+    intercept: float
+    r2: float
+    n: int
+
+
+def _linfit(x: np.ndarray, y: np.ndarray) -> Fit:
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 2 or np.ptp(x) == 0:
+        return Fit(math.nan, math.nan, math.nan, len(x))
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    ss = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss if ss > 0 else 1.0
+    return Fit(float(slope), float(intercept), r2, len(x))
+
+
+def fit_power_law(u0, tau) -> Fit:
+    """Slope of log τ against log u0 (the power-law exponent; −(1 − 2/L) predicted for L > 2)."""
+    u0 = np.asarray(u0, float)
+    tau = np.asarray(tau, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _linfit(np.log(u0), np.log(tau))
+
+
+def fit_log_law(u0, tau) -> Fit:
+    """Slope of τ against ln(1/u0) (the L = 2 law; 1/(2λ) predicted)."""
+    u0 = np.asarray(u0, float)
+    tau = np.asarray(tau, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _linfit(np.log(1.0 / u0), tau)
+
+
+def predicted_exponent(depth: int, lam: float) -> tuple[str, float]:
+    """(law, predicted slope): ("log", 1/(2λ)) at L = 2, ("power", −(1 − 2/L)) for L > 2."""
+    if depth == 2:
+        return "log", 1.0 / (2.0 * lam)
+    return "power", -(1.0 - 2.0 / depth)
+
+
+def fit_scaling(summary: pd.DataFrame, mode: int = 1) -> pd.DataFrame:
+    """Per depth: the fitted slope of the measured halfway times, the same fit applied to the exact
+    theory at the same u0 (finite-u0 corrections included) and the asymptotic prediction."""
+    rows = []
+    sel = summary[(summary["mode"] == mode) & ~summary["diverged"].astype(bool)]
+    for depth, g in sel.groupby("depth"):
+        depth = int(depth)
+        if depth < 2:
+            continue
+        lam = float(g["lambda"].iloc[0])
+        law, predicted = predicted_exponent(depth, lam)
+        fitter = fit_log_law if law == "log" else fit_power_law
+        meas = fitter(g["u0"], g["halfway_time"])
+        theo = fitter(g["u0"], g["tau_half_theory"])
+        rows.append(
+            {
+                "depth": depth,
+                "law": "τ vs ln(1/u0)" if law == "log" else "log τ vs log u0",
+                "fitted_slope": meas.slope,
+                "theory_slope_same_u0": theo.slope,
+                "predicted_slope": predicted,
+                "r2": meas.r2,
+                "n_points": meas.n,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["depth", "law", "fitted_slope", "theory_slope_same_u0", "predicted_slope", "r2", "n_points"],
+    )
+
+
+def theory_halfway_curve(lam: float, depths: Sequence[int], u0_min: float, u0_max: float, n: int = 60) -> pd.DataFrame:
+    """Dense gradient-flow halfway-time curves τ½(u0) per depth (THEORY.md §2), for chart lines."""
+    from . import theory
+
+    u0 = np.geomspace(u0_min, u0_max, n)
+    frames = []
+    for depth in depths:
+        tau = np.asarray(theory.tau_half(lam, u0, int(depth)), dtype=float).reshape(-1)
+        frames.append(pd.DataFrame({"depth": int(depth), "u0": u0, "tau_half_theory": tau}))
+    return pd.concat(frames, ignore_index=True)
