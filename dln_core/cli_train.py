@@ -1,0 +1,205 @@
+"""``python -m dln_core train``: train one deep linear network headless.
+
+stdout gets exactly one JSON object: ``halfway_step`` and ``halfway_step_theory`` (per mode, in mode
+order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·‖², THEORY §1; null if it is
+not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``, and
+``run_id`` with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame
+(step, t = lr·step, loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank)
+atomically. ``--save`` stores the run (dln_core.store) and prints its id on stderr.
+
+Bad arguments raise ConfigError (or an argparse error); the dispatcher in cli.py turns either into one
+stderr line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from .errors import ConfigError
+
+TARGET_HELP = "article | hierarchy | comma list of singular values (e.g. 6,4,3) | path to a CSV matrix"
+SUMMARY_KEYS = (
+    "halfway_step",
+    "halfway_step_theory",
+    "final_loss",
+    "diverged",
+    "diverged_step",
+    "steps",
+    "wall_time_s",
+    "lambda_star",
+    "u0",
+)
+
+
+def _finite_float(text: str) -> float:
+    # argparse's float accepts "nan"/"inf"; no option here has a meaning for them
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def _floats(field: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(field, "must be a comma-separated list of numbers", text) from None
+    if not all(math.isfinite(v) for v in values):
+        raise ConfigError(field, "must be finite numbers", text)
+    return values
+
+
+def parse_steps(text: str) -> int | str:
+    """``auto`` or a positive integer (``20000`` or ``2e4``)."""
+    text = text.strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value == int(value) and value >= 1):
+        raise ConfigError("steps", "must be a positive integer or 'auto'", text)
+    return int(value)
+
+
+def parse_target(text: str) -> dict:
+    """--target → TargetConfig keyword arguments (kind, and singular_values or matrix)."""
+    text = text.strip()
+    if text in ("article", "hierarchy"):
+        return {"kind": text}
+    try:
+        return {"kind": "spectrum", "singular_values": _floats("target", text)}
+    except ConfigError:
+        pass  # not a number list: it must be a CSV path
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigError("target", f"{TARGET_HELP} (no such file)", text)
+    from .targets import load_matrix_csv
+
+    return {"kind": "matrix", "matrix": load_matrix_csv(path)}
+
+
+def _given(**kw) -> dict:
+    """Only the options the user set: the rest keep the config dataclasses' defaults."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def build_config(args: argparse.Namespace):
+    """The RunConfig of the parsed arguments. Options left unset keep the config's defaults."""
+    target = parse_target(args.target)
+    if args.input_eigenvalues is not None:
+        target["input_eigenvalues"] = _floats("input-eigenvalues", args.input_eigenvalues)
+    target.update(
+        _given(
+            rotate_seed=args.rotate_seed,
+            n_out=args.n_out,
+            n_in=args.n_in,
+            input_kind=args.input_kind,
+            input_seed=args.input_seed,
+        )
+    )
+    optim = _given(
+        lr=args.lr, record=args.every, n_snapshots=args.snapshots, device=args.device, dtype=args.dtype
+    )
+    if args.steps is not None:
+        optim["steps"] = parse_steps(args.steps)
+    # imported after the cheap parsing above, so a typo is reported without loading the engine
+    from .config import InitConfig, NetworkConfig, OptimConfig, RunConfig, TargetConfig
+
+    return RunConfig(
+        target=TargetConfig(**target),
+        network=NetworkConfig(**_given(depth=args.depth, width=args.width)),
+        init=InitConfig(
+            **_given(scheme=args.init, scale=args.init_scale, lambda_b=args.lambda_b, seed=args.seed)
+        ),
+        optim=OptimConfig(**optim),
+    )
+
+
+def _check_csv_path(path: str) -> Path:
+    # fail before training, not after a long run
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError("csv", "must be a file path, not a directory", path)
+    if not p.parent.is_dir():
+        raise ConfigError("csv", "its directory must exist", path)
+    return p
+
+
+def summary_json(summary: dict, extra: dict | None = None) -> str:
+    """The one stdout line: the summary keys, strict JSON (non-finite numbers become null)."""
+    from .store import to_jsonable
+
+    out = {k: summary.get(k) for k in SUMMARY_KEYS}
+    out.update(extra or {})
+    return json.dumps(to_jsonable(out), allow_nan=False)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .limits import current_limits
+
+    cfg = build_config(args)
+    cfg.check_limits(current_limits())
+    csv_path = _check_csv_path(args.csv) if args.csv else None
+
+    from .engine import run
+
+    result = run(cfg)
+    extra: dict = {}
+    if args.save:
+        from .store import RunStore
+
+        extra["run_id"] = RunStore().save(result, kind="train", name=args.name)
+        print(f"saved run {extra['run_id']}", file=sys.stderr)
+    if csv_path is not None:
+        from .store import atomic_write_bytes
+
+        atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
+        extra["csv"] = str(csv_path)
+    print(summary_json(result.summary, extra))
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``train`` on the dispatcher's subparsers (dln_core/cli.py)."""
+    p = subparsers.add_parser(
+        "train",
+        help="train one deep linear network; one JSON summary on stdout",
+        description=__doc__.split("\n\n")[0],
+    )
+    t = p.add_argument_group("target (Σyx, Σxx)")
+    t.add_argument("--target", default="article", help=TARGET_HELP + " (default: article)")
+    t.add_argument("--rotate-seed", type=int, help="random orthogonal U*, V* from this seed")
+    t.add_argument("--n-out", type=int, help="output dimension for a spectrum target")
+    t.add_argument("--n-in", type=int, help="input dimension for a spectrum target")
+    t.add_argument("--input-kind", help="whitened | commuting | rotated (default whitened)")
+    t.add_argument("--input-eigenvalues", help="comma list: eigenvalues of Σxx")
+    t.add_argument("--input-seed", type=int, help="rotation seed for --input-kind rotated")
+    n = p.add_argument_group("network and init")
+    n.add_argument("--depth", type=int, help="number of layers L (default 2)")
+    n.add_argument("--width", type=int, help="hidden width (default max(n_in, n_out))")
+    n.add_argument("--init", help="gaussian | near-identity | aligned | lambda-balanced")
+    n.add_argument("--init-scale", type=_finite_float, help="init scale (meaning depends on --init)")
+    n.add_argument("--lambda-b", type=_finite_float, help="λ_b for --init lambda-balanced (L = 2)")
+    n.add_argument("--seed", type=int, help="init seed")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--lr", type=_finite_float, help="GD step η (loss ½‖·‖², time t = η·step)")
+    o.add_argument("--steps", help="number of GD steps, or 'auto' (default)")
+    o.add_argument("--every", type=int, help="record every N steps (default: log-spaced snapshots)")
+    o.add_argument("--snapshots", type=int, help="number of log-spaced snapshots (default 200)")
+    o.add_argument("--dtype", help="float64 (default) | float32")
+    o.add_argument("--device", help="auto (default) | cpu | cuda")
+    out = p.add_argument_group("output")
+    out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
+    out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
+    out.add_argument("--name", help="a name for the saved run")
+    p.set_defaults(func=run_train)
+    return p
