@@ -275,3 +275,18 @@ def test_export_csv_one_row_per_run_and_snapshot(home):
     assert df.loc[df.run_id == a, "lr"].tolist() == [0.01] * 4
     np.testing.assert_allclose(df.loc[df.run_id == b, "loss"].to_numpy(), h2["loss"].to_numpy(), rtol=1e-15)
     assert np.array_equal(df.loc[df.run_id == a, "step"].to_numpy(), h1["step"].to_numpy())
+
+
+def test_atomic_write_bytes_crash_keeps_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "history.csv"
+    store_mod.atomic_write_bytes(target, b"step,loss\n0,1.0\n")
+    assert target.read_bytes() == b"step,loss\n0,1.0\n"
+
+    def crash(src, dst):
+        raise KeyboardInterrupt  # interrupted between writing the temp file and the rename
+
+    monkeypatch.setattr(store_mod.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store_mod.atomic_write_bytes(target, b"step,loss\n0,2.0\n1,")
+    assert target.read_bytes() == b"step,loss\n0,1.0\n"  # old complete file untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temp file left behind

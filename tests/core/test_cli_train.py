@@ -1,0 +1,224 @@
+"""``python -m dln_core train``: JSON summary, history CSV, --save, bad input (dln_core/cli_train.py).
+
+End-to-end runs go through a subprocess (the real entry point); each is small (2000 steps at lr 0.04,
+t = 80 in gradient-flow time, THEORY §1) so the file stays fast on a shared machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dln_core import cli
+from dln_core.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLE = [6.0, 4.0, 3.0, 2.0, 1.0, 0.5]
+FAST = [
+    "--target",
+    "article",
+    "--depth",
+    "2",
+    "--init",
+    "near-identity",
+    "--init-scale",
+    "1e-3",
+    "--lr",
+    "0.04",
+    "--steps",
+    "2000",
+    "--seed",
+    "0",
+]
+
+
+def _env(home: Path, **extra) -> dict:
+    env = dict(os.environ, DLN_LAB_HOME=str(home), OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env.pop("DLN_LAB_PROFILE", None)
+    env.update(extra)
+    return env
+
+
+def train(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dln_core", "train", *args],
+        cwd=ROOT,
+        env=_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def article_run(tmp_path_factory):
+    """One fast article run with --csv and --save, shared by the tests that read its outputs."""
+    tmp = tmp_path_factory.mktemp("cli")
+    csv = tmp / "hist.csv"
+    proc = train([*FAST, "--every", "100", "--csv", str(csv), "--save", "--name", "art"], tmp / "home")
+    assert proc.returncode == 0, proc.stderr
+    return {"proc": proc, "out": json.loads(proc.stdout), "csv": csv, "home": tmp / "home", "tmp": tmp}
+
+
+def test_stdout_is_one_json_object_with_the_summary_keys(article_run):
+    proc, out = article_run["proc"], article_run["out"]
+    assert len(proc.stdout.strip().splitlines()) == 1
+    for key in (
+        "halfway_step",
+        "halfway_step_theory",
+        "final_loss",
+        "diverged",
+        "steps",
+        "diverged_step",
+        "wall_time_s",
+        "run_id",
+    ):
+        assert key in out, key
+    assert out["steps"] == 2000
+    assert out["diverged"] is False and out["diverged_step"] is None
+    assert out["wall_time_s"] > 0
+
+
+def test_article_depth2_small_init_learns_every_mode_in_order(article_run):
+    out = article_run["out"]
+    # t = 80 is many time constants past the slowest mode (λ = 0.5, τ½ ≈ ln(0.5/1e-6)/1 ≈ 13)
+    assert out["final_loss"] < 1e-6
+    half, theory = out["halfway_step"], out["halfway_step_theory"]
+    assert len(half) == len(theory) == len(ARTICLE)
+    assert None not in half and None not in theory
+    # stronger modes first (saddle to saddle, THEORY §5): strictly increasing in mode order
+    assert all(a < b for a, b in zip(half, half[1:])), half
+    # GD halfway step vs gradient-flow theory from the measured u_i(0); finite η (ηλ ≤ 0.24)
+    # makes GD slightly slower, hence the loose-but-failing-on-real-bugs 20 % tolerance
+    np.testing.assert_allclose(np.asarray(half, float), np.asarray(theory, float), rtol=0.2)
+    # the L = 2 closed form, τ½ = ln(λ/u0 − 1)/(2λ), with u0 ≈ init_scale² = 1e-6 (near-identity)
+    tau = np.log(np.array(ARTICLE) / 1e-6 - 1) / (2 * np.array(ARTICLE))
+    np.testing.assert_allclose(np.asarray(theory, float) * 0.04, tau, rtol=0.15)
+
+
+def test_csv_has_the_history_columns(article_run):
+    df = pd.read_csv(article_run["csv"])
+    r = len(ARTICLE)
+    needed = [
+        "step",
+        "t",
+        "loss",
+        *(f"mode_{i}" for i in range(1, r + 1)),
+        *(f"theory_{i}" for i in range(1, r + 1)),
+        "alignment",
+        "balance_drift",
+        "update_eff_rank",
+    ]
+    missing = [c for c in needed if c not in df.columns]
+    assert not missing, missing
+    # --every 100 over 2000 steps: 0, 100, ..., 2000
+    assert df["step"].tolist() == list(range(0, 2001, 100))
+    np.testing.assert_allclose(df["t"], 0.04 * df["step"], rtol=1e-12, atol=1e-12)
+    assert df["loss"].iloc[0] == pytest.approx(0.5 * sum(v * v for v in ARTICLE), rel=1e-3)
+    assert df["loss"].iloc[-1] == pytest.approx(article_run["out"]["final_loss"], rel=1e-6, abs=1e-12)
+    np.testing.assert_allclose(df[[f"mode_{i}" for i in range(1, r + 1)]].iloc[-1], ARTICLE, rtol=1e-3)
+    assert not list(article_run["tmp"].glob(".*.part"))  # the atomic write left no temp file
+
+
+def test_save_prints_id_on_stderr_and_lists_the_run(article_run):
+    out, proc = article_run["out"], article_run["proc"]
+    assert out["run_id"] in proc.stderr
+    store = RunStore(article_run["home"])
+    listed = store.list()
+    assert listed["run_id"].tolist() == [out["run_id"]]
+    row = listed.iloc[0]
+    assert row["kind"] == "train" and row["name"] == "art"
+    assert row["depth"] == 2 and row["lr"] == pytest.approx(0.04)
+    assert row["final_loss"] == pytest.approx(out["final_loss"], rel=1e-9, abs=1e-15)
+    run = store.load(out["run_id"])
+    csv = pd.read_csv(article_run["csv"])
+    np.testing.assert_allclose(run.history["loss"], csv["loss"], rtol=1e-12)
+    for name in ("history", "modes", "mode_summary", "alignment"):
+        assert len(run.frame(name)) > 0, name
+    assert run.summary["halfway_step"] == out["halfway_step"]
+
+
+def test_spectrum_target_and_depth3(tmp_path):
+    proc = train(
+        ["--target", "3,1", "--depth", "3", "--init-scale", "0.1", "--lr", "0.05", "--steps", "600"],
+        tmp_path / "home",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["halfway_step"]) == 2 and out["steps"] == 600
+    assert "run_id" not in out and not (tmp_path / "home").exists()  # no --save: nothing stored
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--depth", "0"], "depth"),
+        (["--depth", "two"], "--depth"),
+        (["--lr", "-0.1"], "lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--target", "6,4,x"], "target"),
+        (["--target", "no/such/matrix.csv"], "target"),
+        (["--steps", "lots"], "steps"),
+        (["--steps", "0"], "steps"),
+        (["--csv", "no/such/dir/h.csv"], "csv"),
+        (["--bogus-flag"], "bogus"),
+    ],
+    ids=[
+        "depth0",
+        "depth-text",
+        "lr-neg",
+        "lr-nan",
+        "target-garbled",
+        "target-missing-csv",
+        "steps-garbage",
+        "steps-zero",
+        "csv-missing-dir",
+        "unknown-flag",
+    ],
+)
+def test_bad_input_exit_2_one_stderr_line(tmp_path, args, field):
+    proc = train(["--steps", "10", *args], tmp_path / "home")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and field in lines[0]
+    assert proc.stdout == ""
+
+
+def test_over_cap_is_refused(tmp_path):
+    proc = train(["--steps", "2000"], tmp_path / "home", DLN_LAB_MAX_STEPS="1000")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "steps" in proc.stderr and "1000" in proc.stderr
+
+
+def test_matrix_csv_target(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("2,0\n0,1\n")
+    proc = train(
+        ["--target", str(m), "--depth", "2", "--init-scale", "1e-2", "--lr", "0.1", "--steps", "500"],
+        tmp_path / "home",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["final_loss"] < 1e-6 and len(out["halfway_step"]) == 2
+
+
+def test_interrupted_run_writes_no_csv(tmp_path, monkeypatch):
+    """Ctrl-C during training: exit 130, and neither the CSV nor a temp file appears."""
+    import dln_core.engine as engine
+
+    def interrupted(cfg, progress=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "run", interrupted)
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path / "home"))
+    csv = tmp_path / "h.csv"
+    assert cli.main(["train", *FAST, "--csv", str(csv), "--save"]) == 130
+    assert list(tmp_path.iterdir()) == []
