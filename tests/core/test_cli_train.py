@@ -6,6 +6,7 @@ t = 80 in gradient-flow time, THEORY §1) so the file stays fast on a shared mac
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -94,7 +95,7 @@ def test_article_depth2_small_init_learns_every_mode_in_order(article_run):
     assert len(half) == len(theory) == len(ARTICLE)
     assert None not in half and None not in theory
     # stronger modes first (saddle to saddle, THEORY §5): strictly increasing in mode order
-    assert all(a < b for a, b in zip(half, half[1:])), half
+    assert all(a < b for a, b in itertools.pairwise(half)), half
     # GD halfway step vs gradient-flow theory from the measured u_i(0); finite η (ηλ ≤ 0.24)
     # makes GD slightly slower, hence the loose-but-failing-on-real-bugs 20 % tolerance
     np.testing.assert_allclose(np.asarray(half, float), np.asarray(theory, float), rtol=0.2)
