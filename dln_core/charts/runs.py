@@ -1,0 +1,134 @@
+"""Table and overlay builders for the Runs page: frames in, DataFrames / Altair charts out.
+
+Pure functions (no streamlit). A run is described by its flat config (``RunConfig.to_flat()``), its
+``summary`` dict and its ``history`` frame (docs/API.md). Loss is ½‖·‖², time is the step k or
+t = η·k (THEORY.md §1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+# config columns worth a glance in the table, in this order (the rest stay in the CSV export)
+CONFIG_COLUMNS = (
+    "target_kind", "depth", "width", "init_scheme", "init_scale", "lr", "steps", "seed",
+)
+SUMMARY_COLUMNS = ("final_loss", "diverged", "steps_run", "halfway_steps")
+
+
+def compact_halfway(values) -> str:
+    """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
+    if not isinstance(values, (list, tuple)):
+        return ""
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            out.append("–")
+        else:
+            out.append(f"{v:g}" if isinstance(v, float) else str(v))
+    return ", ".join(out)
+
+
+def session_row(label: str, flat_config: Mapping, summary: Mapping) -> dict:
+    """One table row for a run kept in this browser session (same columns as a saved run)."""
+    row = {"source": "session", "run_id": None, "name": label}
+    row.update({k: flat_config.get(k) for k in CONFIG_COLUMNS})
+    row["final_loss"] = summary.get("final_loss")
+    row["diverged"] = summary.get("diverged")
+    row["steps_run"] = summary.get("steps")
+    row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
+    return row
+
+
+def runs_table(saved: pd.DataFrame | None, session: Sequence[dict] = ()) -> pd.DataFrame:
+    """Saved train runs (``RunStore.list()``) and session rows in one table, newest saved first.
+
+    Columns: source, run_id, name, the config columns, final_loss, diverged, steps_run, halfway_steps.
+    """
+    columns = ["source", "run_id", "name", *CONFIG_COLUMNS, *SUMMARY_COLUMNS]
+    parts = []
+    if saved is not None and len(saved):
+        s = saved[saved["kind"] == "train"] if "kind" in saved else saved
+        s = s.assign(source="saved").reindex(columns=columns)
+        parts.append(s)
+    if session:
+        parts.append(pd.DataFrame(list(session)).reindex(columns=columns))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    table["final_loss"] = pd.to_numeric(table["final_loss"], errors="coerce")
+    return table
+
+
+def _stack(histories: Mapping[str, pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    parts = [h.reindex(columns=list(columns)).assign(run=label) for label, h in histories.items()]
+    if not parts:
+        return pd.DataFrame(columns=[*columns, "run"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _x(time_axis: str) -> alt.X:
+    titles = {"step": "step k (log)", "t": "time t = η·k (log)"}
+    if time_axis not in titles:
+        raise ValueError(f"time_axis must be 'step' or 't', got {time_axis!r}")
+    return alt.X(f"{time_axis}:Q", title=titles[time_axis]).scale(type="log")
+
+
+def overlay_loss_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "step") -> alt.Chart:
+    """Loss curves of several runs on one log-time axis, one colour per run."""
+    data = _stack(histories, ["step", "t", "loss"])
+    data = data[data[time_axis] > 0]  # step 0 has no position on a log axis
+    return (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=_x(time_axis),
+            y=alt.Y("loss:Q", title="loss ½‖·‖²"),
+            color=alt.Color("run:N", title="run"),
+            tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".5g")],
+        )
+        .properties(height=320)
+    )
+
+
+def mode_columns(history: pd.DataFrame) -> list[str]:
+    """The measured mode-strength columns ``mode_1 … mode_r`` of a history frame, in mode order."""
+    cols = [c for c in history.columns if c.startswith("mode_") and c[5:].isdigit()]
+    return sorted(cols, key=lambda c: int(c[5:]))
+
+
+def overlay_modes_frame(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long frame (run, step, t, mode, u) of the measured mode strengths of several runs."""
+    parts = []
+    for label, h in histories.items():
+        cols = mode_columns(h)
+        if not cols:
+            continue
+        long = h[["step", "t", *cols]].melt(id_vars=["step", "t"], var_name="mode", value_name="u")
+        long["mode"] = long["mode"].str[5:].astype(int)
+        parts.append(long.assign(run=label))
+    if not parts:
+        return pd.DataFrame(columns=["step", "t", "mode", "u", "run"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def overlay_modes_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "step") -> alt.Chart:
+    """Measured mode strengths u_i (THEORY §1) of several runs: colour = run, one line per mode."""
+    data = overlay_modes_frame(histories)
+    data = data[data[time_axis] > 0]
+    return (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=_x(time_axis),
+            y=alt.Y("u:Q", title="mode strength u_i"),
+            color=alt.Color("run:N", title="run"),
+            detail="mode:N",
+            tooltip=["run:N", "mode:N", "step:Q", alt.Tooltip("u:Q", format=".4g")],
+        )
+        .properties(height=320)
+    )
