@@ -1,0 +1,449 @@
+"""Exact theory for deep linear networks: mode curves, plateau times, exact matrix solutions, sharpness.
+
+Convention (THEORY.md §1), stated once for the whole module: the loss is ½‖·‖² (convention H) and
+gradient-flow time is ``t = lr * k`` for GD step k. Mode strength u_i is the projection u*_iᵀ W v*_i.
+
+Every function is pure numpy/scipy and vectorised over modes: ``lam``, ``u0`` and ``d`` broadcast to
+shape (r,); times or steps are (T,) and curves come back as (T, r).
+
+Commuting (non-whitened) inputs enter through ``d`` (the input variance of that mode, THEORY §6):
+du/dt = L|u|^{2−2/L}(λ − d u). Putting v = d·u and τ = d^{2/L−1}·t turns this into the whitened law
+dv/dτ = L|v|^{2−2/L}(λ − v), so every curve is computed in whitened units and mapped back.
+
+Sign conventions (THEORY §2 extended to u ≤ 0): a balanced aligned mode with L ≥ 2 and u0 < 0 (an odd
+number of layers pointing the wrong way) obeys the same law with |u|; its magnitude decays towards the
+saddle u = 0 and never grows, and u0 = 0 stays at 0 forever. At L = 1 the mode is linear and crosses 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import hyp2f1
+
+from .errors import ConfigError
+
+__all__ = [
+    "balanced_minimum",
+    "commuting_targets",
+    "lambda_balanced_init",
+    "lambda_balanced_solution",
+    "learning_order",
+    "max_stable_lr",
+    "mode_curve_gd",
+    "mode_curve_gf",
+    "plateau_levels",
+    "rise_time",
+    "sharpness_balanced",
+    "sharpness_numeric",
+    "tau_half",
+    "tau_half_asymptotic",
+    "time_to_reach",
+]
+
+# Inversion in the logit/log variable: beyond |x| = 35 the answer equals its limit to double precision.
+_X_CAP = 35.0
+_BISECT_ITERS = 48
+_NEWTON_ITERS = 3
+
+
+# ----------------------------------------------------------------------------------------- validation
+def _check_depth(depth) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ConfigError("depth", "must be an integer >= 1", depth)
+    return int(depth)
+
+
+def _as_array(name: str, value, *, min_value: float | None = None, strict: bool = False) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(name, "must be a number or an array of numbers", value) from None
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError(name, "must be finite", value)
+    if min_value is not None:
+        bad = arr <= min_value if strict else arr < min_value
+        if np.any(bad):
+            op = ">" if strict else ">="
+            raise ConfigError(name, f"must be {op} {min_value:g}", value)
+    return arr
+
+
+def _mode_params(lam, u0, d):
+    """Validate and broadcast λ ≥ 0, u0, d > 0 to common 1-D arrays of length r."""
+    lam = _as_array("lam", lam, min_value=0.0)
+    u0 = _as_array("u0", u0)
+    d = _as_array("d", d, min_value=0.0, strict=True)
+    lam, u0, d = np.broadcast_arrays(np.atleast_1d(lam), np.atleast_1d(u0), np.atleast_1d(d))
+    if lam.ndim != 1:
+        raise ConfigError("lam", "must be a scalar or a 1-D array over modes", lam.shape)
+    return lam.astype(float), u0.astype(float), d.astype(float)
+
+
+# ------------------------------------------------------------------ whitened closed forms (THEORY §2)
+def _beta(L: int) -> float:
+    return 1.0 - 2.0 / L
+
+
+# Gauss–Legendre nodes for the smooth remainder near w = 1 (see _near_one): 32 nodes reach ~1e-16.
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+
+
+def _near_one(w, p, value_at_half):
+    """∫ s^p/(1−s) ds continued from s = 1/2 to w ∈ (1/2, 1), accurate as w → 1.
+
+    scipy's ₂F₁ loses all accuracy within ~1e-15 of z = 1 in this degenerate (c = a + b) case, so the
+    log singularity is split off exactly: ∫_{1/2}^{w} s^p/(1−s) ds = −ln(2(1−w)) + ∫_{1/2}^{w} (s^p−1)/(1−s) ds,
+    and the second integrand is smooth on [1/2, 1] (Gauss–Legendre).
+    """
+    w = np.asarray(w, float)
+    half_len = 0.5 * (w - 0.5)
+    s = 0.5 + half_len[..., None] * (_GL_X + 1.0)
+    smooth = np.expm1(p * np.log(s)) / (1.0 - s)
+    remainder = half_len * np.sum(smooth * _GL_W, axis=-1)
+    return value_at_half - np.log(2.0 * (1.0 - w)) + remainder
+
+
+def _F_below(w, beta):
+    """Antiderivative of w^{−1−β}/(1−w) on (0, 1): F(w) = −(w^{−β}/β)·₂F₁(1, −β; 1−β; w) (THEORY §2)."""
+    w = np.asarray(w, float)
+    f_half = -(0.5 ** (-beta) / beta) * hyp2f1(1.0, -beta, 1.0 - beta, 0.5)
+    with np.errstate(all="ignore"):
+        direct = -(w ** (-beta) / beta) * hyp2f1(1.0, -beta, 1.0 - beta, np.minimum(w, 0.5))
+    return np.where(w <= 0.5, direct, _near_one(np.maximum(w, 0.5), -1.0 - beta, f_half))
+
+
+def _F_above(z, beta):
+    """Antiderivative of z^{β}/(1−z) on (0, 1), z = 1/w for a mode above its target (w > 1).
+
+    Substituting w = 1/z in THEORY §2's integral gives z^{1+β}/(1+β)·₂F₁(1, 1+β; 2+β; z).
+    """
+    z = np.asarray(z, float)
+    f_half = 0.5 ** (1.0 + beta) / (1.0 + beta) * hyp2f1(1.0, 1.0 + beta, 2.0 + beta, 0.5)
+    direct = z ** (1.0 + beta) / (1.0 + beta) * hyp2f1(1.0, 1.0 + beta, 2.0 + beta, np.minimum(z, 0.5))
+    return np.where(z <= 0.5, direct, _near_one(np.maximum(z, 0.5), beta, f_half))
+
+
+def _F_negative(w, beta):
+    """Antiderivative of w^{−1−β}/(1+w), w = |u|/λ for a negative mode: F of THEORY §2 at −w."""
+    return -(w ** (-beta) / beta) * hyp2f1(1.0, -beta, 1.0 - beta, -w)
+
+
+def _tau_whitened(v0, v, lam, L):
+    """Gradient-flow time for dv/dτ = L|v|^{2−2/L}(λ − v) to go from v0 to v (THEORY §2).
+
+    Elementwise over equal-shape arrays; 0 when v == v0, +inf when v is not on the forward path.
+    """
+    v0, v, lam = np.broadcast_arrays(*(np.asarray(a, float) for a in (v0, v, lam)))
+    out = np.full(v0.shape, np.inf)
+    same = v == v0
+    out[same] = 0.0
+    todo = ~same
+    with np.errstate(all="ignore"):
+        if L == 1:
+            # dv/dτ = λ − v: exponential relaxation; reachable iff v lies strictly between v0 and λ.
+            ok = todo & ((v - v0) * (lam - v) > 0)
+            out[ok] = np.log((lam[ok] - v0[ok]) / (lam[ok] - v[ok]))
+            return out
+        k = 2.0 - 2.0 / L  # exponent of |v| in the rate
+        zero = todo & (lam == 0)
+        # λ = 0: |v| decays as a power law, d|v|/dτ = −L |v|^{k+1}; the sign never changes.
+        okz = zero & (v * v0 > 0) & (np.abs(v) < np.abs(v0))
+        out[okz] = (np.abs(v[okz]) ** (-k) - np.abs(v0[okz]) ** (-k)) / (k * L)
+        pos = todo & (lam > 0)
+        grow = pos & (v0 > 0) & (v0 < v) & (v < lam)
+        above = pos & (v0 > lam) & (v < v0) & (v > lam)
+        neg = pos & (v0 < 0) & (v > v0) & (v < 0)
+        if L == 2:
+            # Logistic law: τ = ln(v(λ−v0) / (v0(λ−v))) / (2λ), both for growth and decay from above.
+            gg = grow | above
+            out[gg] = np.log(v[gg] * (lam[gg] - v0[gg]) / (v0[gg] * (lam[gg] - v[gg]))) / (2 * lam[gg])
+            q0, q, lm = -v0[neg], -v[neg], lam[neg]
+            out[neg] = np.log(q0 * (lm + q) / (q * (lm + q0))) / (2 * lm)
+            return out
+        beta = _beta(L)
+        c = lam ** (-1.0 - beta) / L  # λ^{2/L−2}/L
+        w0, w = v0 / lam, v / lam
+        # v/λ can round to exactly 1 although v ≠ λ; the hypergeometric F is singular there: τ = inf.
+        grow &= w < 1.0
+        above &= 1.0 / w < 1.0
+        out[grow] = c[grow] * (_F_below(w[grow], beta) - _F_below(w0[grow], beta))
+        out[above] = c[above] * (_F_above(1 / w[above], beta) - _F_above(1 / w0[above], beta))
+        out[neg] = c[neg] * (_F_negative(-w0[neg], beta) - _F_negative(-w[neg], beta))
+    return out
+
+
+def _rate_whitened(v, lam, L):
+    """dv/dτ = L|v|^{2−2/L}(λ − v), the whitened mode law (THEORY §2, Eq. 11)."""
+    return L * np.abs(v) ** (2.0 - 2.0 / L) * (lam - v)
+
+
+def _invert_regime(tau, v0, lam, L, to_v, dv_dx, x_lo, x_hi):
+    """Solve τ(v0 → v(x)) = tau for x by bisection then Newton (t is increasing in x on [x_lo, x_hi]).
+
+    Bisection is robust; a few Newton steps with the exact derivative dτ/dx = (dv/dx)/rate polish the
+    root to machine precision. Points with tau beyond τ(x_hi) return v(x_hi) (the limit, to ~1e-16).
+    """
+    lo, hi = x_lo.copy(), x_hi.copy()
+    with np.errstate(all="ignore"):
+        t_hi = _tau_whitened(v0, to_v(hi), lam, L)
+        done = t_hi <= tau
+        for _ in range(_BISECT_ITERS):
+            mid = 0.5 * (lo + hi)
+            below = _tau_whitened(v0, to_v(mid), lam, L) < tau
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        x = 0.5 * (lo + hi)
+        for _ in range(_NEWTON_ITERS):
+            v = to_v(x)
+            g = _tau_whitened(v0, v, lam, L) - tau
+            slope = dv_dx(x, v) / _rate_whitened(v, lam, L)
+            step = np.where(np.isfinite(g) & (slope > 0), g / slope, 0.0)
+            x = np.clip(x - step, x_lo, x_hi)
+        x = np.where(done, x_hi, x)
+    return to_v(x)
+
+
+def _curve_whitened(tau, v0, lam, L):
+    """v(τ) for dv/dτ = L|v|^{2−2/L}(λ − v), elementwise over equal-shape arrays (THEORY §2)."""
+    tau, v0, lam = (np.array(a, dtype=float) for a in np.broadcast_arrays(tau, v0, lam))
+    out = v0.copy()
+    move = (tau > 0) & (v0 != lam) & ((v0 != 0) | (L == 1))
+    if not np.any(move):
+        return out
+    with np.errstate(all="ignore"):
+        if L == 1:
+            out[move] = (lam + (v0 - lam) * np.exp(-tau))[move]
+            return out
+        k = 2.0 - 2.0 / L
+        zero = move & (lam == 0)
+        a0 = np.abs(v0[zero])
+        out[zero] = np.sign(v0[zero]) * (a0 ** (-k) + k * L * tau[zero]) ** (-1.0 / k)
+        pos = move & (lam > 0)
+        grow_or_above = pos & (v0 > 0)
+        neg = pos & (v0 < 0)
+        if L == 2:
+            # Logistic (THEORY §2): v = λ v0 / (v0 + (λ − v0) e^{−2λτ}); written to avoid overflow.
+            m, lm, t = v0[grow_or_above], lam[grow_or_above], tau[grow_or_above]
+            out[grow_or_above] = lm * m / (m + (lm - m) * np.exp(-2 * lm * t))
+            q0, lm, t = -v0[neg], lam[neg], tau[neg]
+            e = np.exp(-2 * lm * t)
+            out[neg] = -lm * q0 * e / ((q0 + lm) - q0 * e)
+            return out
+        grow = pos & (v0 > 0) & (v0 < lam)
+        above = pos & (v0 > lam)
+        if np.any(grow):
+            t, m, lm = tau[grow], v0[grow], lam[grow]
+            x0 = np.log(m / (lm - m))  # logit of w = v/λ
+            out[grow] = _invert_regime(
+                t, m, lm, L,
+                to_v=lambda x, lm=lm: lm / (1.0 + np.exp(-x)),
+                dv_dx=lambda x, v, lm=lm: v * (lm - v) / lm,
+                x_lo=x0, x_hi=np.maximum(x0, _X_CAP),
+            )
+        if np.any(above):
+            t, m, lm = tau[above], v0[above], lam[above]
+            x0 = np.log(m / lm - 1.0)  # log of w − 1, decreasing in time: invert in y = −x
+            out[above] = _invert_regime(
+                t, m, lm, L,
+                to_v=lambda y, lm=lm: lm * (1.0 + np.exp(-y)),
+                dv_dx=lambda y, v, lm=lm: lm - v,
+                x_lo=-x0, x_hi=np.maximum(-x0, _X_CAP),
+            )
+        if np.any(neg):
+            t, m, lm = tau[neg], v0[neg], lam[neg]
+            beta = _beta(L)
+            w0 = -m / lm
+            # |v| decreases with time: invert in y = −ln(|v|/λ). Lower-bound the integrand by
+            # w^{−1−β}/(1+w0) to get a w small enough that τ(w) ≥ tau: a guaranteed bracket end.
+            c = lm ** (-1.0 - beta) / L
+            w_lo = (w0 ** (-beta) + t * beta * (1.0 + w0) / c) ** (-1.0 / beta)
+            out[neg] = _invert_regime(
+                t, m, lm, L,
+                to_v=lambda y, lm=lm: -lm * np.exp(-y),
+                dv_dx=lambda y, v: -v,
+                x_lo=-np.log(w0), x_hi=-np.log(w_lo) + 1.0,
+            )
+    return out
+
+
+# ----------------------------------------------------------------------------- public: gradient flow
+def mode_curve_gf(t, lam, u0, depth, d=1.0) -> np.ndarray:
+    """Gradient-flow mode strengths u_i(t), shape (T, r) (THEORY §2, Eq. 11; commuting inputs §6).
+
+    Solves du/dt = L|u|^{2−2/L}(λ − d u) exactly: L = 1 exponential, L = 2 logistic, L > 2 by inverting
+    the hypergeometric time-to-reach formula with bisection + Newton in a logit/log variable (so u0
+    down to 1e-30 works). u0 ≤ 0 at L ≥ 2 never grows: u0 = 0 stays, u0 < 0 decays towards 0.
+    """
+    L = _check_depth(depth)
+    t = _as_array("t", t, min_value=0.0)
+    t = np.atleast_1d(t)
+    if t.ndim != 1:
+        raise ConfigError("t", "must be a scalar or a 1-D array of times", t.shape)
+    lam, u0, d = _mode_params(lam, u0, d)
+    tau = t[:, None] * d[None, :] ** (2.0 / L - 1.0)  # whitened time, see module docstring
+    v = _curve_whitened(tau, (d * u0)[None, :], lam[None, :], L)
+    return v / d[None, :]
+
+
+def time_to_reach(u0, u, lam, depth, d=1.0) -> np.ndarray:
+    """Exact gradient-flow time to go from u0 to u (THEORY §2 closed form; §6 for ``d``).
+
+    Broadcasts its arguments; +inf where u is not on the forward path from u0 (e.g. beyond λ/d, or
+    u0 ≤ 0 < u at L ≥ 2), 0 where u == u0.
+    """
+    L = _check_depth(depth)
+    lam = _as_array("lam", lam, min_value=0.0)
+    u0 = _as_array("u0", u0)
+    u = _as_array("u", u)
+    d = _as_array("d", d, min_value=0.0, strict=True)
+    u0, u, lam, d = np.broadcast_arrays(u0, u, lam, d)
+    tau = _tau_whitened(d * u0, d * u, lam, L)
+    t = tau / d ** (2.0 / L - 1.0)
+    return t if t.ndim else float(t)
+
+
+def tau_half(lam, u0, depth, d=1.0) -> np.ndarray:
+    """Exact gradient-flow halfway time: u reaches half its target λ/(2d) (THEORY §2).
+
+    0 if u0 is already at or past halfway, +inf if the mode never gets there (u0 ≤ 0 at L ≥ 2),
+    nan for λ = 0 (no target to be half way to).
+    """
+    L = _check_depth(depth)
+    lam, u0, d = _mode_params(lam, u0, d)
+    half = lam / (2 * d)
+    out = time_to_reach(u0, half, lam, L, d)
+    out = np.where(u0 >= half, 0.0, out)
+    return np.where(lam == 0, np.nan, out)
+
+
+def tau_half_asymptotic(lam, u0, depth, d=1.0) -> np.ndarray:
+    """Small-init halfway time (THEORY §2): the leading terms as u0 → 0.
+
+    L = 1: ln 2; L = 2: ln(λ/u0)/(2λ); L > 2: u0^{−(1−2/L)}/(λ(L−2)) + C_L λ^{−(2−2/L)} with
+    C_L = F(1/2)/L. Commuting inputs (``d``) use the whitened rescaling of the module docstring.
+    """
+    L = _check_depth(depth)
+    lam, u0, d = _mode_params(lam, u0, d)
+    if np.any(lam <= 0) or np.any(u0 <= 0):
+        raise ConfigError("lam, u0", "must be > 0 for the small-init asymptotics", (lam, u0))
+    v0 = d * u0
+    if L == 1:
+        tau = np.full(lam.shape, np.log(2.0))
+    elif L == 2:
+        tau = np.log(lam / v0) / (2 * lam)
+    else:
+        beta = _beta(L)
+        c_l = float(_F_below(0.5, beta)) / L
+        tau = v0 ** (-beta) / (lam * (L - 2)) + c_l * lam ** (-(2.0 - 2.0 / L))
+    return tau / d ** (2.0 / L - 1.0)
+
+
+def rise_time(lam, u0, depth, lo=0.1, hi=0.9, d=1.0) -> np.ndarray:
+    """Gradient-flow time for u to rise from lo·λ/d to hi·λ/d (THEORY §2): the sharpness of a drop.
+
+    The law is autonomous, so this does not depend on u0 as long as u0 < lo·λ/d; if u0 is already
+    above lo·λ/d the rise is timed from u0. Divide by :func:`tau_half` for the plateau-sharpness ratio.
+    """
+    L = _check_depth(depth)
+    if not 0.0 < lo < hi < 1.0:
+        raise ConfigError("lo, hi", "must satisfy 0 < lo < hi < 1", (lo, hi))
+    lam, u0, d = _mode_params(lam, u0, d)
+    target = lam / d
+    start = np.maximum(u0, lo * target)
+    return time_to_reach(start, hi * target, lam, L, d)
+
+
+def plateau_levels(lambda_star) -> np.ndarray:
+    """Loss plateaus ½ Σ_{i>k} λ_i² for k = 0..r, shape (r+1,) (THEORY §5, saddle-to-saddle)."""
+    lam = _as_array("lambda_star", lambda_star, min_value=0.0)
+    lam = np.sort(np.atleast_1d(lam).ravel())[::-1]
+    sq = lam**2
+    tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
+    return 0.5 * tail
+
+
+def commuting_targets(s, d) -> np.ndarray:
+    """Commuting inputs (THEORY §6): mode i converges to s_i/d_i (cross-covariance sv / input variance)."""
+    s = _as_array("s", s, min_value=0.0)
+    d = _as_array("d", d, min_value=0.0, strict=True)
+    return np.asarray(s / d, dtype=float)
+
+
+def learning_order(s, d, u0, depth) -> np.ndarray:
+    """1-based mode indices in the order they are learned (by exact tau_half; THEORY §2, §6).
+
+    With commuting inputs the speed is set by s_i and the target by s_i/d_i, so the order can differ
+    from the order of the targets. Ties keep index order; never-learned modes (inf/nan) come last.
+    """
+    times = tau_half(s, u0, depth, d)
+    key = np.where(np.isfinite(times), times, np.inf)
+    return np.argsort(key, kind="stable") + 1
+
+
+# ----------------------------------------------------------------------------- finite step size (GD)
+def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
+    """Exact finite-step GD recursion for balanced aligned modes, u at the given steps: (K, r) (THEORY §2).
+
+    Per layer strength s = |u|^{1/L}, σ = sign(u) (for odd L the sign is carried by s itself). GD on
+    ½ d s^{2L} − λ s^L (the loss (H) of one mode with Σxx = diag(d)) gives s ← s + η σ s^{L−1}(λ − d σ s^L)
+    for every layer, so balance is kept and the recursion is exact. Steps may be sparse and unsorted;
+    iteration stops early once every mode is on a fixed point or a 2-cycle. Divergence gives inf/nan.
+    """
+    L = _check_depth(depth)
+    lr = float(_as_array("lr", lr, min_value=0.0, strict=True))
+    steps_arr = np.atleast_1d(np.asarray(steps))
+    if steps_arr.ndim != 1 or steps_arr.size == 0 or not np.all(np.isfinite(steps_arr.astype(float))):
+        raise ConfigError("steps", "must be a non-empty 1-D array of integers >= 0", steps)
+    if np.any(steps_arr.astype(float) != np.round(steps_arr.astype(float))) or np.any(steps_arr < 0):
+        raise ConfigError("steps", "must be integers >= 0", steps)
+    steps_arr = steps_arr.astype(np.int64)
+    lam, u0, d = _mode_params(lam, u0, d)
+    if L % 2 == 1:
+        sigma = np.ones_like(u0)
+        s = np.sign(u0) * np.abs(u0) ** (1.0 / L)
+    else:
+        sigma = np.where(u0 < 0, -1.0, 1.0)
+        s = np.abs(u0) ** (1.0 / L)
+
+    def to_u(x):
+        return sigma * x**L
+
+    wanted = np.unique(steps_arr)
+    found: dict[int, np.ndarray] = {}
+    j = 0
+    if wanted[0] == 0:
+        found[0] = to_u(s)
+        j = 1
+    k, kmax = 0, int(wanted[-1])
+    s_prev = np.full_like(s, np.nan)
+    with np.errstate(all="ignore"):
+        while k < kmax:
+            s_new = s + lr * sigma * s ** (L - 1) * (lam - d * sigma * s**L)
+            k += 1
+            if k == wanted[j]:
+                found[k] = to_u(s_new)
+                j += 1
+            if np.array_equal(s_new, s_prev, equal_nan=True):
+                # Period 2 (fixed points included): s_{k+m} = s_k for even m, s_{k-1} for odd m.
+                for kk in wanted[j:]:
+                    found[int(kk)] = to_u(s_new if (kk - k) % 2 == 0 else s)
+                break
+            s_prev, s = s, s_new
+    return np.stack([found[int(k)] for k in steps_arr])
+
+
+def sharpness_balanced(lambda_max, depth) -> np.ndarray:
+    """Top Hessian eigenvalue at a balanced global minimum, whitened: L λ_max^{2−2/L} (THEORY §6)."""
+    L = _check_depth(depth)
+    lam = _as_array("lambda_max", lambda_max, min_value=0.0)
+    out = L * lam ** (2.0 - 2.0 / L)
+    return out if np.ndim(out) else float(out)
+
+
+def max_stable_lr(sharpness) -> np.ndarray:
+    """Largest stable GD step at a minimum with this sharpness: 2 / sharpness (THEORY §6)."""
+    sh = _as_array("sharpness", sharpness, min_value=0.0, strict=True)
+    out = 2.0 / sh
+    return out if np.ndim(out) else float(out)
