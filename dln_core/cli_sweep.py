@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .errors import ConfigError
+from .sweep import parse_floats, parse_ints
 
 # the CSV must carry at least these columns (the rest of sweep.SUMMARY_COLUMNS follow)
 REQUIRED_CSV_COLUMNS = [
@@ -30,23 +31,6 @@ REQUIRED_CSV_COLUMNS = [
     "halfway_step_theory",
     "diverged",
 ]
-
-
-def _floats(field: str, text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(field, "must be a comma-separated list of numbers", text) from None
-    if not values:
-        raise ConfigError(field, "must list at least one number", text)
-    return values
-
-
-def _ints(field: str, text: str) -> tuple[int, ...]:
-    values = _floats(field, text)
-    if any(v != int(v) for v in values):
-        raise ConfigError(field, "must be a comma-separated list of integers", text)
-    return tuple(int(v) for v in values)
 
 
 def target_options(text: str) -> tuple[dict, tuple[str, ...]]:
@@ -69,7 +53,7 @@ def target_options(text: str) -> tuple[dict, tuple[str, ...]]:
     if not spectra:
         raise ConfigError("target", "article | hierarchy | comma singular values | CSV path", text)
     for s in spectra:
-        _floats("target", s)
+        parse_floats("target", s, positive=True)
     if len(spectra) == 1:
         return {"target_kind": "spectrum", "singular_values": spectra[0]}, ()
     return {"target_kind": "spectrum"}, tuple(spectra)
@@ -90,9 +74,9 @@ def build_spec(args):
     if args.every is not None:
         base["record"] = args.every
     return SweepSpec(
-        depths=_ints("depth", args.depth),
-        init_scales=_floats("init-scale", args.init_scale),
-        lrs=_floats("lr", args.lr),
+        depths=parse_ints("depth", args.depth),
+        init_scales=parse_floats("init-scale", args.init_scale, positive=True),
+        lrs=parse_floats("lr", args.lr, positive=True),
         seeds=tuple(range(args.seeds)),
         singular_values=sv_axis,
         base=base,

@@ -1,0 +1,215 @@
+"""Theory & scaling: batched sweeps that put the article's laws to the test (thin page).
+
+Widgets → one cached call into ``dln_core.sweep`` per figure → charts from ``dln_core.charts.scaling``.
+Only the chosen study is computed, so the page opens quickly; bad input shows an error and keeps the
+previous results on screen.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dln_core import sweep
+from dln_core.charts import scaling as charts
+from pages._shared import run_store, show_error
+
+st.title("Theory & scaling")
+st.markdown(
+    """
+Each study below trains a whole family of small networks at once (one batched tensor program per
+shape) and sets the measurements against closed-form predictions. Time is always gradient-flow time
+t = η·k and the loss is ½‖·‖². Unless a study says otherwise the weights start **exactly aligned and
+balanced** ("aligned" init): then each mode starts at u0 = (init scale)^L, so the laws are not blurred
+by the short alignment phase a random start goes through first.
+"""
+)
+
+
+@st.cache_data(show_spinner="Running the sweep…", max_entries=48)
+def compute(study: str, params: dict) -> dict:
+    """The one cached call per figure: ``sweep.study_<study>(**params)`` → dict of DataFrames."""
+    return getattr(sweep, f"study_{study}")(**params)
+
+
+def offer_downloads(frames: dict, stem: str, meta: dict) -> None:
+    """CSV download per frame, and a button saving the whole study to the run store."""
+    cols = st.columns(len(frames) + 1)
+    for col, (name, frame) in zip(cols, frames.items()):
+        col.download_button(
+            f"{name}.csv", frame.to_csv(index=False), file_name=f"{stem}_{name}.csv", mime="text/csv",
+            icon=":material/download:", key=f"dl_{stem}_{name}",
+        )
+    if cols[-1].button("Save to run store", key=f"save_{stem}", icon=":material/save:"):
+        store = run_store()
+        if store is None:
+            st.warning("The run store is not available on this server.")
+        else:
+            try:
+                run_id = store.save_frames(frames, {"name": f"sweep: {stem}", "study": stem, "params": meta},
+                                           kind="sweep")
+                st.success(f"Saved as {run_id} (see the Runs page).")
+            except Exception as exc:  # a full or read-only disk must not break the page
+                show_error(exc, "Saving failed")
+
+
+def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None:
+    """Compute a study with the submitted parameters; on bad input show the error and fall back to
+    the last parameters that worked (so the previous results stay on screen)."""
+    key = f"scaling_params_{study}"
+    params = st.session_state.get(key, defaults)
+    if submitted:
+        try:
+            new = parse()
+            data = compute(study, new)
+            st.session_state[key] = new
+            return data
+        except Exception as exc:
+            show_error(exc)
+    try:
+        return compute(study, params)
+    except Exception as exc:  # e.g. a cap lowered since: say so instead of a traceback
+        show_error(exc)
+        return None
+
+
+# ---------------------------------------------------------------------------------------- studies
+
+
+def study_scaling() -> None:
+    st.markdown(
+        """
+**How long is the plateau?** A mode starting at strength u0 waits before it jumps. For two layers the
+wait grows only like log(1/u0); for L ≥ 3 it grows like a power, u0^−(1−2/L), so shrinking the init
+costs much more time in deeper nets. Points are measured halfway times of mode 1 (u = λ/2), dashed
+lines the exact gradient-flow prediction. The table fits the measured points per depth.
+"""
+    )
+    defaults = {"depths": (2, 3, 4), "singular_values": "1", "u0_min": 1e-5, "u0_max": 1e-2, "n_points": 5,
+                "lr": 0.02}
+    with st.form("form_scaling"):
+        c = st.columns(5)
+        depths = c[0].text_input("depths L", "2,3,4")
+        sv = c[1].text_input("target singular values", "1", help="mode 1 (the largest) is timed")
+        u0_min = c[2].number_input("smallest u0", value=1e-5, format="%.1e", min_value=1e-12)
+        u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12)
+        n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1)
+        lr = st.number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
+        submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"depths": sweep.parse_ints("depths L", depths, 2, 12), "singular_values": sv,
+                "u0_min": float(u0_min), "u0_max": float(u0_max), "n_points": int(n_points), "lr": float(lr)}
+
+    data = run_study("scaling", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.halfway_vs_u0_chart(data["summary"], data["theory"]), width="stretch")
+    st.markdown("**Fitted slopes** (L = 2: slope of τ½ against ln(1/u0), predicted 1/(2λ); "
+                "L ≥ 3: slope of log τ½ against log u0, predicted −(1−2/L) as u0 → 0. The middle "
+                "column fits the exact theory at the same u0, which includes finite-u0 corrections.)")
+    st.dataframe(data["fits"], hide_index=True)
+    offer_downloads(data, "scaling", dict(st.session_state.get("scaling_params_scaling", defaults)))
+
+
+def study_learning_order() -> None:
+    st.markdown(
+        """
+**Which mode goes first?** The time a mode needs scales inversely with its singular value λ, so the
+strongest direction of the target is learned first and the weakest last. Points: measured halfway
+times of every mode of one network; dashed: the exact prediction from each mode's measured start.
+"""
+    )
+    defaults = {"singular_values": "6,4,3,2,1,0.5", "depth": 2, "init_scheme": "aligned", "init_scale": 1e-3,
+                "lr": 0.01, "seed": 0}
+    with st.form("form_order"):
+        c = st.columns(5)
+        sv = c[0].text_input("target singular values", "6,4,3,2,1,0.5")
+        depth = c[1].number_input("depth L", value=2, min_value=1, max_value=12, step=1)
+        scheme = c[2].selectbox("init", ["aligned", "near-identity", "gaussian"])
+        scale = c[3].number_input("init scale", value=1e-3, format="%.1e", min_value=1e-12)
+        lr = c[4].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6)
+        submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"singular_values": sv, "depth": int(depth), "init_scheme": scheme, "init_scale": float(scale),
+                "lr": float(lr), "seed": 0}
+
+    data = run_study("learning_order", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.learning_order_chart(data["summary"]), width="stretch")
+    st.dataframe(data["summary"][["mode", "lambda", "u0", "halfway_time", "tau_half_theory", "halfway_step",
+                                  "halfway_step_theory"]], hide_index=True)
+    offer_downloads(data, "learning_order", {})
+
+
+def study_sharpness() -> None:
+    st.markdown(
+        """
+**How sudden is the drop?** Compare the time a mode takes to climb from 10 % to 90 % of its target
+with the time it waited to get half way. Deeper networks wait longer and then jump faster, so the
+ratio shrinks with depth: the staircase gets crisper. Each depth is one network with a single mode,
+trained with a small step so that gradient descent follows gradient flow closely.
+"""
+    )
+    defaults = {"depths": (2, 3, 4, 5, 6), "lam": 1.0, "u0": 1e-3}
+    with st.form("form_sharp"):
+        c = st.columns(3)
+        depths = c[0].text_input("depths L", "2,3,4,5,6")
+        lam = c[1].number_input("singular value λ", value=1.0, min_value=1e-3)
+        u0 = c[2].number_input("initial strength u0", value=1e-3, format="%.1e", min_value=1e-12)
+        submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"depths": sweep.parse_ints("depths L", depths, 2, 12), "lam": float(lam), "u0": float(u0)}
+
+    data = run_study("sharpness", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.sharpness_chart(data["ratios"]), width="stretch")
+    st.dataframe(data["ratios"], hide_index=True)
+    offer_downloads(data, "sharpness", {})
+
+
+def study_stability() -> None:
+    st.markdown(
+        """
+**How large can the step be?** Near a minimum, gradient descent is stable only if η < 2 / sharpness,
+where sharpness is the largest curvature there. At the balanced minimum of a whitened problem that is
+L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numerically. Each dot is a run at
+η = factor × cap: below the bar runs converge, above it they oscillate or blow up.
+"""
+    )
+    defaults = {"depths": (2, 3), "singular_values": "6,4,3,2,1,0.5", "factors": (0.5, 0.8, 0.95, 1.05, 1.25, 2.0),
+                "input_eigenvalues": None}
+    with st.form("form_stab"):
+        c = st.columns(4)
+        depths = c[0].text_input("depths L", "2,3")
+        sv = c[1].text_input("target singular values", "6,4,3,2,1,0.5")
+        factors = c[2].text_input("η as multiples of the cap", "0.5,0.8,0.95,1.05,1.25,2")
+        ev = c[3].text_input("input variances (blank = whitened)", "",
+                             help="commuting Σxx: one variance per input direction")
+        submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"depths": sweep.parse_ints("depths L", depths, 1, 12), "singular_values": sv,
+                "factors": sweep.parse_floats("η multiples", factors, positive=True),
+                "input_eigenvalues": ev.strip() or None}
+
+    data = run_study("stability", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.stability_chart(data["summary"], data["caps"]), width="stretch")
+    st.dataframe(data["caps"], hide_index=True)
+    offer_downloads(data, "stability", {})
+
+
+STUDIES = {
+    "Plateau length vs init": study_scaling,
+    "Learning order": study_learning_order,
+    "Sharper steps with depth": study_sharpness,
+    "Step-size limit": study_stability,
+}
+
+choice = st.segmented_control("Study", list(STUDIES), default=next(iter(STUDIES)), key="scaling_study")
+STUDIES[choice or next(iter(STUDIES))]()

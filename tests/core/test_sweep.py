@@ -1,0 +1,117 @@
+"""Sweeps: grid → batches → summary, caps, fits, and the scaling laws they are built to test.
+
+Engine-backed tests use 1×1 or 2×2 problems with the aligned init (u0 = scale**L exactly) so they
+run in well under a second each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dln_core import sweep
+from dln_core.errors import ConfigError
+from dln_core.limits import LOCAL
+
+# ------------------------------------------------------------------------------ grid and batches
+
+
+def test_grid_is_the_cartesian_product_in_stable_order():
+    spec = sweep.SweepSpec(depths=(2, 3), init_scales=(1e-3, 1e-2), lrs=(0.01, 0.02), seeds=(0, 1),
+                           base={"init_scheme": "aligned", "steps": 100})
+    members = sweep.build_members(spec)
+    assert len(members) == spec.size == 16
+    assert [m.network.depth for m in members[:8]] == [2] * 8
+    assert {(m.init.scale, m.optim.lr, m.init.seed) for m in members[:8]} == {
+        (s, lr, seed) for s in (1e-3, 1e-2) for lr in (0.01, 0.02) for seed in (0, 1)
+    }
+    assert all(m.init.scheme == "aligned" and m.optim.steps == 100 for m in members)
+
+
+def test_singular_value_axis_switches_to_a_spectrum_target():
+    spec = sweep.SweepSpec(singular_values=("3,1", "2,1"), base={"steps": 10})
+    members = sweep.build_members(spec)
+    assert [m.target.kind for m in members] == ["spectrum", "spectrum"]
+    assert [m.target.singular_values for m in members] == [(3.0, 1.0), (2.0, 1.0)]
+
+
+def test_members_are_grouped_by_shape_only():
+    spec = sweep.SweepSpec(depths=(2, 3), init_scales=(1e-3, 1e-1), lrs=(0.01, 0.05), seeds=(0, 4),
+                           singular_values=("3,1", "2,1"), base={"steps": 50})
+    members = sweep.build_members(spec)
+    groups = sweep.group_by_shape(members)
+    assert len(groups) == 4  # 2 depths × 2 targets; scale, lr and seed batch together
+    assert sorted(i for g in groups for i in g) == list(range(len(members)))
+    for g in groups:
+        assert len({(members[i].network.depth, members[i].target) for i in g}) == 1
+
+
+def test_over_cap_sweeps_are_refused_naming_the_limit():
+    members = sweep.build_members(sweep.SweepSpec(init_scales=(1e-3, 1e-2, 1e-1), base={"steps": 1000}))
+    with pytest.raises(ConfigError, match=r"sweep size: at most 2 .*got 3"):
+        sweep.check_sweep_limits(members, replace(LOCAL, max_batch=2))
+    with pytest.raises(ConfigError, match=r"sweep network-steps: at most 2999 .*got 3000"):
+        sweep.check_sweep_limits(members, replace(LOCAL, max_network_steps=2999))
+    sweep.check_sweep_limits(members, replace(LOCAL, max_network_steps=3000))  # exactly at the cap is fine
+
+
+def test_run_members_refuses_before_running_anything():
+    calls = []
+    members = sweep.build_members(sweep.SweepSpec(init_scales=(1e-3, 1e-2), base={"steps": 10}))
+    with pytest.raises(ConfigError, match="sweep size"):
+        sweep.run_members(members, progress=lambda f, m: calls.append(f), limits=replace(LOCAL, max_batch=1))
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "call"),
+    [
+        ("depths", "2,x", lambda: sweep.parse_ints("depths", "2,x")),
+        ("depths", "0,2", lambda: sweep.parse_ints("depths", "0,2", 1, 12)),
+        ("depths", "2.5", lambda: sweep.parse_ints("depths", "2.5")),
+        ("lr", "", lambda: sweep.parse_floats("lr", "")),
+        ("lr", "-1", lambda: sweep.parse_floats("lr", "-1", positive=True)),
+    ],
+)
+def test_bad_lists_raise_one_config_error_naming_the_field(field, text, call):
+    with pytest.raises(ConfigError) as info:
+        call()
+    assert info.value.field == field
+
+
+# ------------------------------------------------------------------------------ fits and timing helpers
+
+
+def test_fits_recover_known_slopes_exactly():
+    u0 = np.geomspace(1e-8, 1e-3, 6)
+    fit = sweep.fit_power_law(u0, 3.0 * u0 ** (-1 / 3))
+    assert fit.slope == pytest.approx(-1 / 3, abs=1e-12) and fit.r2 == pytest.approx(1.0)
+    fit = sweep.fit_log_law(u0, 0.25 * np.log(1 / u0) + 2.0)
+    assert fit.slope == pytest.approx(0.25, abs=1e-12) and fit.intercept == pytest.approx(2.0, abs=1e-10)
+    assert math.isnan(sweep.fit_power_law([1e-3], [1.0]).slope)  # one point: no fit, not a crash
+
+
+def test_predicted_exponents():
+    assert sweep.predicted_exponent(2, 2.0) == ("log", 0.25)
+    assert sweep.predicted_exponent(3, 1.0) == ("power", pytest.approx(-1 / 3))
+    assert sweep.predicted_exponent(5, 1.0) == ("power", pytest.approx(-0.6))
+
+
+def test_measured_rise_time_of_a_logistic_matches_its_closed_form():
+    # L = 2: u = λ/(1 + (λ/u0 − 1)e^{−2λt}); 10 %→90 % takes ln(81)/(2λ). Fine snapshots: 1e-4 abs.
+    lam, u0 = 2.0, 1e-4
+    t = np.linspace(0, 6, 6001)
+    u = lam / (1 + (lam / u0 - 1) * np.exp(-2 * lam * t))
+    assert sweep.measured_rise_time(t, u, lam) == pytest.approx(np.log(81) / (2 * lam), abs=1e-4)
+    assert sweep.theory_rise_time(lam, u0, 2) == pytest.approx(np.log(81) / (2 * lam), rel=1e-9)
+    assert math.isnan(sweep.measured_rise_time(t, u + 0.5, lam))  # starts above 10 %: undefined
+
+
+def test_summary_frame_for_no_results_has_the_documented_columns():
+    frame = sweep.summarize([])
+    assert list(frame.columns) == sweep.SUMMARY_COLUMNS
+    assert isinstance(frame, pd.DataFrame)
