@@ -17,9 +17,8 @@ saddle u = 0 and never grows, and u0 = 0 stays at 0 forever. At L = 1 the mode i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import hyp2f1
 
 from .errors import ConfigError
@@ -447,3 +446,172 @@ def max_stable_lr(sharpness) -> np.ndarray:
     sh = _as_array("sharpness", sharpness, min_value=0.0, strict=True)
     out = 2.0 / sh
     return out if np.ndim(out) else float(out)
+
+
+# ------------------------------------------------------------- exact L = 2 matrix solution (THEORY §4)
+def lambda_balanced_init(W1, n_out, lambda_b=0.0, seed=0) -> np.ndarray:
+    """W2 = O (W1W1ᵀ + λ_b I)^{1/2} with random orthonormal columns O, so W2ᵀW2 − W1W1ᵀ = λ_b I (THEORY §4)."""
+    W1 = _as_array("W1", W1)
+    if W1.ndim != 2:
+        raise ConfigError("W1", "must be a 2-D array (hidden × n_in)", W1.shape)
+    n_h = W1.shape[0]
+    if not isinstance(n_out, (int, np.integer)) or n_out < n_h:
+        raise ConfigError("n_out", f"must be an integer >= the hidden width {n_h}", n_out)
+    evals, evecs = np.linalg.eigh(W1 @ W1.T + lambda_b * np.eye(n_h))
+    if evals.min() < -1e-12 * max(1.0, abs(evals).max()):
+        raise ConfigError("lambda_b", "must keep W1W1ᵀ + lambda_b I positive semi-definite", lambda_b)
+    root = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+    ortho, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n_out, n_h)))
+    return ortho @ root
+
+
+def lambda_balanced_solution(sigma_yx, W1_0, W2_0, t, lambda_b=0.0) -> np.ndarray:
+    """Exact whitened L = 2 gradient flow W2W1(t) from a λ-balanced start, shape (T, n_out, n_in) (THEORY §4).
+
+    P = QQᵀ, Q = [W1ᵀ; W2], follows the Riccati flow P(t) = e^{Ft}Q0[I + Q0ᵀ(∫₀ᵗe^{2Fs}ds)Q0]^{-1}Q0ᵀe^{Ft}.
+    The flow map is a semigroup, so it is applied in chunks Δ with |μ|Δ ≤ 2.5 (μ the eigenvalues of the
+    symmetric F): no exponential overflows and every Cholesky solve is well conditioned, for any t.
+    Q is kept in F's eigenbasis and updated as Q ← e^{FΔ} Q C^{-T} with CCᵀ = I + Qᵀ φ(F) Q; no inverses.
+    Cost grows like max(t)·max|μ| / 2.5 small dense solves (t = 1e4, λ = 6: about a second).
+    """
+    S = _as_array("sigma_yx", sigma_yx)
+    W1 = _as_array("W1_0", W1_0)
+    W2 = _as_array("W2_0", W2_0)
+    lambda_b = float(_as_array("lambda_b", lambda_b))
+    if S.ndim != 2 or W1.ndim != 2 or W2.ndim != 2:
+        raise ConfigError("sigma_yx, W1_0, W2_0", "must be 2-D arrays", (S.shape, W1.shape, W2.shape))
+    n_out, n_in = S.shape
+    n_h = W1.shape[0]
+    if W1.shape != (n_h, n_in) or W2.shape != (n_out, n_h):
+        raise ConfigError(
+            "W1_0, W2_0", f"must have shapes (h, {n_in}) and ({n_out}, h)", (W1.shape, W2.shape)
+        )
+    residual = W2.T @ W2 - W1 @ W1.T - lambda_b * np.eye(n_h)
+    scale = max(1.0, np.abs(W1).max() ** 2, np.abs(W2).max() ** 2)
+    if np.abs(residual).max() > 1e-8 * scale:
+        raise ConfigError(
+            "W1_0, W2_0", "must be lambda-balanced: W2ᵀW2 − W1W1ᵀ = lambda_b I", float(np.abs(residual).max())
+        )
+    t = np.atleast_1d(_as_array("t", t, min_value=0.0))
+    if t.ndim != 1:
+        raise ConfigError("t", "must be a scalar or a 1-D array of times", t.shape)
+
+    F = np.block([[-0.5 * lambda_b * np.eye(n_in), S.T], [S, 0.5 * lambda_b * np.eye(n_out)]])
+    mu, basis = np.linalg.eigh(F)
+    A = basis.T @ np.vstack([W1.T, W2])  # Q in F's eigenbasis
+    h_max = 2.5 / max(np.abs(mu).max(), 1e-300)
+
+    eye = np.eye(n_h)
+    out = np.empty((t.size, n_out, n_in))
+    now = 0.0
+    for idx in np.argsort(t, kind="stable"):
+        remaining = t[idx] - now
+        n_chunks = int(np.ceil(remaining / h_max)) if remaining > 0 else 0
+        if n_chunks:
+            dt = remaining / n_chunks
+            e = np.exp(mu * dt)[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                phi = np.where(mu != 0, np.expm1(2 * mu * dt) / (2 * mu), dt)[:, None]
+        for _ in range(n_chunks):
+            # One exact Riccati flow step of length dt (THEORY §4), in the eigenbasis of F.
+            chol = np.linalg.cholesky(eye + A.T @ (phi * A))
+            A = np.linalg.solve(chol, (e * A).T).T
+        now = t[idx]
+        Q = basis @ A
+        out[idx] = Q[n_in:] @ Q[:n_in].T  # lower-left block of P = W2 W1
+    return out
+
+
+# ------------------------------------------------------------------ sharpness and minima (THEORY §6)
+def balanced_minimum(sigma_yx, depth, width=None, sigma_xx=None) -> list[np.ndarray]:
+    """Weights [W_1, …, W_L] of a balanced global minimum of loss (H) (THEORY §3, §6).
+
+    The end-to-end optimum W* = Σyx Σxx^{-1} (Σyx when whitened) is split evenly: with W* = U S Vᵀ,
+    W_1 = R S^{1/L} Vᵀ, W_l = R S^{1/L} Rᵀ, W_L = U S^{1/L} Rᵀ (R = the first k unit vectors of the
+    hidden space, k = min(width, rank)). Every W_{l+1}ᵀW_{l+1} = W_lW_lᵀ, i.e. balanced. If width is
+    smaller than the rank, this is the balanced optimum restricted to the top-``width`` modes.
+    """
+    L = _check_depth(depth)
+    S = _as_array("sigma_yx", sigma_yx)
+    if S.ndim != 2:
+        raise ConfigError("sigma_yx", "must be a 2-D array", S.shape)
+    n_out, n_in = S.shape
+    if width is None:
+        width = max(n_out, n_in)
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ConfigError("width", "must be an integer >= 1", width)
+    target = S
+    if sigma_xx is not None:
+        sxx = _as_array("sigma_xx", sigma_xx)
+        if sxx.shape != (n_in, n_in):
+            raise ConfigError("sigma_xx", f"must be a ({n_in}, {n_in}) matrix", sxx.shape)
+        target = np.linalg.solve(sxx.T, S.T).T  # Σyx Σxx^{-1} without forming the inverse
+    if L == 1:
+        return [target.copy()]
+    U, sv, Vt = np.linalg.svd(target, full_matrices=False)
+    k = min(int(width), sv.size)
+    root = sv[:k] ** (1.0 / L)
+    R = np.eye(width)[:, :k]
+    Ws = [R @ (root[:, None] * Vt[:k])]
+    Ws += [R @ np.diag(root) @ R.T for _ in range(L - 2)]
+    Ws.append((U[:, :k] * root) @ R.T)
+    return Ws
+
+
+def _grad_and_hvp(sigma_xx, sigma_yx, Ws, Vs):
+    """Layer gradients of loss (H) (THEORY §1) and their exact directional derivative along Vs (= H·V).
+
+    ∇_{W_l} = (W_L…W_{l+1})ᵀ(WΣxx − Σyx)(W_{l−1}…W_1)ᵀ, differentiated by the product rule ("dual
+    numbers" on the chain products), so the Hessian-vector product has no finite-difference error.
+    """
+    L = len(Ws)
+    n_in = Ws[0].shape[1]
+    n_out = Ws[-1].shape[0]
+    pre, dpre = [np.eye(n_in)], [np.zeros((n_in, n_in))]  # pre[i] = W_i…W_1 (first i layers)
+    for W, V in zip(Ws, Vs):
+        pre.append(W @ pre[-1])
+        dpre.append(V @ pre[-2] + W @ dpre[-1])
+    post, dpost = [None] * L, [None] * L  # post[i] = W_L…W_{i+2} (layers after i, 0-based)
+    post[-1], dpost[-1] = np.eye(n_out), np.zeros((n_out, n_out))
+    for i in range(L - 2, -1, -1):
+        post[i] = post[i + 1] @ Ws[i + 1]
+        dpost[i] = dpost[i + 1] @ Ws[i + 1] + post[i + 1] @ Vs[i + 1]
+    R = pre[L] @ sigma_xx - sigma_yx
+    dR = dpre[L] @ sigma_xx
+    grads, hvps = [], []
+    for i in range(L):
+        grads.append(post[i].T @ R @ pre[i].T)
+        hvps.append(dpost[i].T @ R @ pre[i].T + post[i].T @ dR @ pre[i].T + post[i].T @ R @ dpre[i].T)
+    return grads, hvps
+
+
+def sharpness_numeric(sigma_xx, sigma_yx, weights, iters=50) -> float:
+    """Top (largest algebraic) Hessian eigenvalue of loss (H) at ``weights`` (THEORY §6).
+
+    Uses exact Hessian-vector products (:func:`_grad_and_hvp`). With ≤ 400 parameters the full Hessian
+    is assembled column by column from HVPs and diagonalised (exact); above that, Lanczos (scipy eigsh,
+    a Krylov-accelerated power iteration) with at most ``iters``·10 HVP iterations.
+    """
+    Ws = [_as_array("weights", W) for W in weights]
+    if not Ws or any(W.ndim != 2 for W in Ws):
+        raise ConfigError("weights", "must be a non-empty list of 2-D arrays", len(Ws))
+    sxx = _as_array("sigma_xx", sigma_xx)
+    syx = _as_array("sigma_yx", sigma_yx)
+    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 1:
+        raise ConfigError("iters", "must be an integer >= 1", iters)
+    shapes = [W.shape for W in Ws]
+    sizes = [W.size for W in Ws]
+    n = sum(sizes)
+    splits = np.cumsum(sizes)[:-1]
+
+    def hvp(v):
+        Vs = [p.reshape(sh) for p, sh in zip(np.split(np.asarray(v, float).ravel(), splits), shapes)]
+        return np.concatenate([h.ravel() for h in _grad_and_hvp(sxx, syx, Ws, Vs)[1]])
+
+    if n <= 400:
+        H = np.column_stack([hvp(e) for e in np.eye(n)])
+        return float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+    op = LinearOperator((n, n), matvec=hvp, dtype=float)
+    v0 = np.random.default_rng(0).standard_normal(n)
+    val = eigsh(op, k=1, which="LA", v0=v0, maxiter=10 * int(iters), tol=1e-12, return_eigenvectors=False)
+    return float(val[0])
