@@ -1,0 +1,432 @@
+"""Run configuration: frozen, validated dataclasses (the single source of truth for a run).
+
+Conventions follow THEORY.md §1: the loss is ½‖·‖² (convention H) and ``lr`` is the GD step η in that
+convention, so gradient-flow time is ``t = lr * step``. Every invalid value raises one
+:class:`~dln_core.errors.ConfigError` naming the *flat* field name (the same names as ``to_flat``,
+the CLI flags and the URL query) and the allowed range.
+
+Presets (:data:`PRESETS`) are the article widget's (lr, init scale) pairs converted to convention H
+(η_H = 2·η_widget; ARTICLE_WIDGETS.md, "Widget 2").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
+from typing import Any
+
+from .errors import ConfigError
+from .limits import Limits, check_cap
+
+TARGET_KINDS = ("article", "spectrum", "hierarchy", "matrix")
+INPUT_KINDS = ("whitened", "commuting", "rotated")
+INIT_SCHEMES = ("gaussian", "near-identity", "aligned", "lambda-balanced")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float64", "float32")
+MAX_DEPTH = 64  # hard bound of the library; the per-server cap is limits.max_depth
+ARTICLE_SINGULAR_VALUES = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
+HIERARCHY_N_IN = 4  # canary, salmon, oak, rose (targets.HIERARCHY_ITEMS)
+
+# {(depth, name): (lr in convention H, init scale c)}; ARTICLE_WIDGETS.md, Widget 2.
+PRESETS: dict[tuple[int, str], tuple[float, float]] = {
+    (1, "Small"): (0.01, 1e-4),
+    (1, "Medium"): (0.04, 0.4),
+    (1, "Large"): (0.04, 1.5),
+    (2, "Small"): (0.01, 1e-5),
+    (2, "Medium"): (0.04, 0.1),
+    (2, "Large"): (0.04, 1.0),
+    (3, "Small"): (0.0006, 0.1),
+    (3, "Medium"): (0.02, 0.3),
+    (3, "Large"): (0.02, 1.0),
+}
+PRESET_NAMES = ("Small", "Medium", "Large")
+
+
+# ---------------------------------------------------------------- validators (one field each)
+def _int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """An integer in [lo, hi]; bools and floats are rejected (a float depth is a bug upstream)."""
+    rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ConfigError(name, f"must be an integer {rng}", value)
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        raise ConfigError(name, f"must be an integer {rng}", value)
+    return value
+
+
+def _float(name: str, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
+    """A finite real number, optionally > 0 or >= 0."""
+    what = "a finite number > 0" if positive else "a finite number >= 0" if nonneg else "a finite number"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigError(name, f"must be {what}", value)
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0) or (nonneg and value < 0):
+        raise ConfigError(name, f"must be {what}", value)
+    return value
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(name, "must be one of " + ", ".join(repr(a) for a in allowed), value)
+    return value
+
+
+def _floats(name: str, value: Any, *, positive: bool) -> tuple[float, ...]:
+    """A non-empty sequence of finite numbers (> 0 if ``positive`` else >= 0)."""
+    what = "> 0" if positive else ">= 0"
+    msg = f"must be a non-empty list of finite numbers {what}"
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise ConfigError(name, msg, value)
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, Real):
+            raise ConfigError(name, msg, value)
+        v = float(v)
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise ConfigError(name, msg, tuple(value))
+        out.append(v)
+    if not out:
+        raise ConfigError(name, msg, tuple(value))
+    return tuple(out)
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)  # normalise a frozen field in __post_init__
+
+
+# ---------------------------------------------------------------- dataclasses
+@dataclass(frozen=True)
+class TargetConfig:
+    """What to learn: Σyx (and Σxx). See targets.build_problem and THEORY.md §1, §6."""
+
+    kind: str = "article"
+    singular_values: tuple[float, ...] = ARTICLE_SINGULAR_VALUES
+    n_out: int | None = None
+    n_in: int | None = None
+    rotate_seed: int | None = None
+    matrix: tuple[tuple[float, ...], ...] | None = None
+    input_kind: str = "whitened"
+    input_eigenvalues: tuple[float, ...] | None = None
+    input_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("target_kind", self.kind, TARGET_KINDS)
+        _set(self, "singular_values", _floats("singular_values", self.singular_values, positive=False))
+        if self.kind == "spectrum" and max(self.singular_values) == 0:
+            raise ConfigError("singular_values", "must contain at least one value > 0", self.singular_values)
+        for name in ("n_out", "n_in"):
+            v = getattr(self, name)
+            if v is not None:
+                _set(self, name, _int(name, v, 1))
+        if self.kind == "spectrum" and len(self.singular_values) > min(self.dims):
+            raise ConfigError(
+                "singular_values", f"at most min(n_out, n_in) = {min(self.dims)} values", self.singular_values
+            )
+        if self.rotate_seed is not None:
+            _set(self, "rotate_seed", _int("rotate_seed", self.rotate_seed, 0))
+        _set(self, "input_seed", _int("input_seed", self.input_seed, 0))
+        if self.kind == "matrix":
+            _set(self, "matrix", _check_matrix(self.matrix))
+        _choice("input_kind", self.input_kind, INPUT_KINDS)
+        if self.kind == "hierarchy" and self.input_kind != "whitened":
+            # the hierarchy brings its own one-hot inputs (Σxx = I/4); see targets.py
+            raise ConfigError("input_kind", "must be 'whitened' for the hierarchy (its inputs are one-hot)",
+                              self.input_kind)
+        if self.input_kind == "whitened":
+            _set(self, "input_eigenvalues", None)  # ignored when whitened: normalise for equality/caching
+        else:
+            if self.input_eigenvalues is None:
+                raise ConfigError("input_eigenvalues", f"required for input_kind={self.input_kind!r}: "
+                                  f"{self.dims[1]} numbers > 0", None)
+            ev = _floats("input_eigenvalues", self.input_eigenvalues, positive=True)
+            if len(ev) != self.dims[1]:
+                raise ConfigError("input_eigenvalues", f"must have n_in = {self.dims[1]} values > 0", ev)
+            _set(self, "input_eigenvalues", ev)
+
+    @property
+    def dims(self) -> tuple[int, int]:
+        """(n_out, n_in) of Σyx."""
+        if self.kind == "article":
+            return 6, 6
+        if self.kind == "hierarchy":
+            from .targets import HIERARCHY_FEATURES
+
+            return len(HIERARCHY_FEATURES), HIERARCHY_N_IN
+        if self.kind == "matrix":
+            return len(self.matrix), len(self.matrix[0])
+        k = len(self.singular_values)
+        return (self.n_out or k, self.n_in or k)
+
+
+def _check_matrix(m: Any) -> tuple[tuple[float, ...], ...]:
+    msg = "must be a non-empty rectangular matrix of finite numbers (rows of equal length)"
+    if m is None or isinstance(m, str) or not hasattr(m, "__iter__"):
+        raise ConfigError("matrix", msg, m)
+    try:
+        rows = [tuple(float(v) for v in row) for row in m]
+    except (TypeError, ValueError):
+        raise ConfigError("matrix", msg, "non-numeric entries") from None
+    if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
+        raise ConfigError("matrix", msg, f"row lengths {[len(r) for r in rows]}")
+    if not all(math.isfinite(v) for r in rows for v in r):
+        raise ConfigError("matrix", msg, "non-finite entries")
+    if all(v == 0 for r in rows for v in r):
+        raise ConfigError("matrix", "must not be all zeros", "all zeros")
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Depth L and hidden width (all hidden layers share it)."""
+
+    depth: int = 2
+    width: int | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "depth", _int("depth", self.depth, 1, MAX_DEPTH))
+        if self.width is not None:
+            _set(self, "width", _int("width", self.width, 1))
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """Initialisation scheme (engine.init_weights)."""
+
+    scheme: str = "near-identity"
+    scale: float = 1e-5
+    lambda_b: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("init_scheme", self.scheme, INIT_SCHEMES)
+        _set(self, "scale", _float("init_scale", self.scale, positive=True))
+        _set(self, "lambda_b", _float("lambda_b", self.lambda_b))
+        _set(self, "seed", _int("seed", self.seed, 0))
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Full-batch GD settings; ``lr`` in convention H (THEORY.md §1)."""
+
+    lr: float = 0.01
+    steps: int | str = "auto"
+    record: str | int = "log"
+    n_snapshots: int = 200
+    device: str = "auto"
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _float("lr", self.lr, positive=True))
+        if self.steps != "auto":
+            if isinstance(self.steps, str) and self.steps.strip().isdigit():
+                _set(self, "steps", int(self.steps))
+            if isinstance(self.steps, str):
+                raise ConfigError("steps", "must be an integer >= 1 or 'auto'", self.steps)
+            try:
+                _set(self, "steps", _int("steps", self.steps, 1))
+            except ConfigError:
+                raise ConfigError("steps", "must be an integer >= 1 or 'auto'", self.steps) from None
+        if self.record != "log":
+            if isinstance(self.record, str) and self.record.strip().isdigit():
+                _set(self, "record", int(self.record))
+            if isinstance(self.record, str) or isinstance(self.record, bool) or not isinstance(
+                self.record, Integral
+            ) or self.record < 1:
+                raise ConfigError("record", "must be 'log' or an integer N >= 1 (every N steps)", self.record)
+            _set(self, "record", int(self.record))
+        _set(self, "n_snapshots", _int("n_snapshots", self.n_snapshots, 2, 100_000))
+        _choice("device", self.device, DEVICES)
+        _choice("dtype", self.dtype, DTYPES)
+
+
+# flat key -> (section, attribute); the order is the CSV / URL column order
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "target_kind": ("target", "kind"),
+    "singular_values": ("target", "singular_values"),
+    "n_out": ("target", "n_out"),
+    "n_in": ("target", "n_in"),
+    "rotate_seed": ("target", "rotate_seed"),
+    "matrix": ("target", "matrix"),
+    "input_kind": ("target", "input_kind"),
+    "input_eigenvalues": ("target", "input_eigenvalues"),
+    "input_seed": ("target", "input_seed"),
+    "depth": ("network", "depth"),
+    "width": ("network", "width"),
+    "init_scheme": ("init", "scheme"),
+    "init_scale": ("init", "scale"),
+    "lambda_b": ("init", "lambda_b"),
+    "seed": ("init", "seed"),
+    "lr": ("optim", "lr"),
+    "steps": ("optim", "steps"),
+    "record": ("optim", "record"),
+    "n_snapshots": ("optim", "n_snapshots"),
+    "device": ("optim", "device"),
+    "dtype": ("optim", "dtype"),
+}
+_INT_KEYS = {"n_out", "n_in", "rotate_seed", "input_seed", "depth", "width", "seed", "n_snapshots"}
+_FLOAT_KEYS = {"init_scale", "lambda_b", "lr"}
+_VECTOR_KEYS = {"singular_values", "input_eigenvalues"}
+
+
+def _fmt_vector(v: tuple[float, ...] | None) -> str | None:
+    return None if v is None else ",".join(repr(float(x)) for x in v)
+
+
+def _fmt_matrix(m: tuple[tuple[float, ...], ...] | None) -> str | None:
+    return None if m is None else ";".join(",".join(repr(float(x)) for x in row) for row in m)
+
+
+def _parse_flat(key: str, value: Any) -> Any:
+    """Turn a flat (possibly string, e.g. from a URL or CSV) value into the field's type."""
+    if value is None or (isinstance(value, float) and math.isnan(value) and key not in _FLOAT_KEYS):
+        return None  # pandas reads missing CSV cells as NaN
+    if isinstance(value, str):
+        s = value.strip()
+        if s.lower() in ("", "none", "null"):
+            return None
+        try:
+            if key in _VECTOR_KEYS:
+                return tuple(float(x) for x in s.replace(";", ",").split(",") if x.strip())
+            if key == "matrix":
+                return tuple(tuple(float(x) for x in row.split(",")) for row in s.split(";") if row.strip())
+            if key in _INT_KEYS:
+                return int(s)
+            if key in _FLOAT_KEYS:
+                return float(s)
+            if key in ("steps", "record") and s.isdigit():
+                return int(s)
+        except ValueError:
+            raise ConfigError(key, "could not parse the value", value) from None
+        return s
+    if key in _INT_KEYS and isinstance(value, float) and value.is_integer():
+        return int(value)  # CSV round trip of an int column with missing cells
+    if key in ("steps", "record") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if key in _VECTOR_KEYS or key == "matrix":
+        return tuple(tuple(r) if key == "matrix" else r for r in value)
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: target × network × init × optimiser."""
+
+    target: TargetConfig = field(default_factory=TargetConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        for name, cls in (("target", TargetConfig), ("network", NetworkConfig), ("init", InitConfig),
+                          ("optim", OptimConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(name, f"must be a {cls.__name__}", type(getattr(self, name)).__name__)
+        if self.init.scheme == "lambda-balanced":
+            if self.network.depth != 2:
+                raise ConfigError("init_scheme", "'lambda-balanced' needs depth = 2 (THEORY.md §4)",
+                                  f"depth={self.network.depth}")
+            n_out, n_in = self.target.dims
+            if self.init.lambda_b >= 0 and self.width > n_out:
+                raise ConfigError("width", f"lambda-balanced with lambda_b >= 0 needs width <= n_out = {n_out}",
+                                  self.width)
+            if self.init.lambda_b < 0 and self.width > n_in:
+                raise ConfigError("width", f"lambda-balanced with lambda_b < 0 needs width <= n_in = {n_in}",
+                                  self.width)
+
+    @property
+    def width(self) -> int:
+        """Hidden width in force: network.width or max(n_in, n_out)."""
+        return self.network.width or max(self.target.dims)
+
+    @property
+    def layer_dims(self) -> tuple[int, ...]:
+        """(n_0 = n_in, n_1, ..., n_L = n_out): W_l has shape (n_l, n_{l-1})."""
+        n_out, n_in = self.target.dims
+        return (n_in, *([self.width] * (self.network.depth - 1)), n_out)
+
+    # ------------------------------------------------------------ flat view
+    def to_flat(self) -> dict:
+        """Flat JSON-able dict (vectors as comma strings, the matrix as 'a,b;c,d')."""
+        out = {}
+        for key, (section, attr) in FLAT_KEYS.items():
+            v = getattr(getattr(self, section), attr)
+            if key in _VECTOR_KEYS:
+                v = _fmt_vector(v)
+            elif key == "matrix":
+                v = _fmt_matrix(v)
+            out[key] = v
+        return out
+
+    @classmethod
+    def from_flat(cls, d: dict) -> RunConfig:
+        """Inverse of to_flat; unknown keys are rejected, missing keys take defaults, strings are parsed."""
+        unknown = sorted(set(d) - set(FLAT_KEYS))
+        if unknown:
+            raise ConfigError(unknown[0], "unknown setting; known: " + ", ".join(FLAT_KEYS), d[unknown[0]])
+        parts: dict[str, dict] = {"target": {}, "network": {}, "init": {}, "optim": {}}
+        for key, value in d.items():
+            section, attr = FLAT_KEYS[key]
+            parts[section][attr] = _parse_flat(key, value)
+        # a missing optional value keeps its default rather than becoming None
+        for section, cls_ in (("target", TargetConfig), ("network", NetworkConfig), ("init", InitConfig),
+                              ("optim", OptimConfig)):
+            defaults = {f.name: f.default for f in fields(cls_)}
+            for attr, v in list(parts[section].items()):
+                if v is None and defaults[attr] is not None:
+                    parts[section][attr] = defaults[attr]
+        return cls(
+            target=TargetConfig(**parts["target"]),
+            network=NetworkConfig(**parts["network"]),
+            init=InitConfig(**parts["init"]),
+            optim=OptimConfig(**parts["optim"]),
+        )
+
+    @classmethod
+    def make(cls, **flat: Any) -> RunConfig:
+        """Build from flat keyword arguments, e.g. ``RunConfig.make(depth=3, init_scale=0.1, lr=0.02)``."""
+        return cls.from_flat(flat)
+
+    def replace(self, **flat: Any) -> RunConfig:
+        """A copy with some flat keys changed (validated again)."""
+        d = self.to_flat()
+        d.update(flat)
+        return RunConfig.from_flat(d)
+
+    # ------------------------------------------------------------ caps
+    def check_limits(self, limits: Limits) -> None:
+        """ConfigError if this run exceeds the server's caps (limits.py)."""
+        check_cap("depth", self.network.depth, limits.max_depth)
+        n_out, n_in = self.target.dims
+        check_cap("n_out", n_out, limits.max_width, "target output dimension")
+        check_cap("n_in", n_in, limits.max_width, "target input dimension")
+        check_cap("width", self.width, limits.max_width)
+        if self.optim.steps != "auto":
+            check_cap("steps", self.optim.steps, limits.max_steps)
+
+
+def preset(depth: int, name: str) -> RunConfig:
+    """The article widget's preset (near-identity init, article target) for depth 1-3."""
+    name = _choice("preset", name, PRESET_NAMES)
+    depth = _int("depth", depth, 1, 3)
+    lr, scale = PRESETS[(depth, name)]
+    return RunConfig(
+        network=NetworkConfig(depth=depth),
+        init=InitConfig(scheme="near-identity", scale=scale),
+        optim=OptimConfig(lr=lr),
+    )
+
+
+__all__ = [
+    "INIT_SCHEMES",
+    "INPUT_KINDS",
+    "PRESETS",
+    "PRESET_NAMES",
+    "TARGET_KINDS",
+    "InitConfig",
+    "NetworkConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TargetConfig",
+    "preset",
+]

@@ -1,0 +1,134 @@
+"""Snapshot diagnostics of a (batch of) deep linear network(s): pure numpy, no state.
+
+Every function takes per-layer weights ``W_1 … W_L`` as arrays of shape ``(..., n_l, n_{l-1})`` (a
+leading batch axis is optional) and works on all members at once. Conventions: THEORY.md §1 (loss H,
+gradients), §3 (conservation law), ARTICLE_WIDGETS.md Widget 2 panel 3 (alignment overlaps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Weights = Sequence[np.ndarray]
+
+
+def _mT(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def end_to_end(weights: Weights) -> np.ndarray:
+    """W = W_L … W_1 (THEORY.md §1)."""
+    W = weights[0]
+    for Wl in weights[1:]:
+        W = Wl @ W
+    return W
+
+
+def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
+    """u_i = u*_iᵀ W v*_i for every mode i (THEORY.md §1: projection, not svd): shape (..., r)."""
+    return np.einsum("ir,...ij,jr->...r", U_star, W, V_star)
+
+
+def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
+    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{li−1}…W_1)ᵀ (THEORY.md §1)."""
+    L = len(weights)
+    prefix = [weights[0]]
+    for Wl in weights[1:]:
+        prefix.append(Wl @ prefix[-1])
+    back = prefix[-1] @ sigma_xx - sigma_yx  # (W_L…W_{l+1})ᵀ E, built from the top down
+    grads: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    for li in range(L - 1, -1, -1):
+        grads[li] = back @ _mT(prefix[li - 1]) if li > 0 else back
+        back = _mT(weights[li]) @ back
+    return grads
+
+
+def balance_matrices(weights: Weights) -> list[np.ndarray]:
+    """H_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ for l = 1..L−1 (THEORY.md §3; constant under gradient flow)."""
+    return [_mT(weights[li + 1]) @ weights[li + 1] - weights[li] @ _mT(weights[li]) for li in range(len(weights) - 1)]
+
+
+def frobenius(a: np.ndarray) -> np.ndarray:
+    """‖a‖_F over the last two axes."""
+    return np.sqrt(np.sum(a * a, axis=(-2, -1)))
+
+
+def effective_rank(s: np.ndarray) -> np.ndarray:
+    """exp of the Shannon entropy of the normalised singular values p = s/Σs (Roy & Vetterli 2007).
+
+    1 for a rank-one matrix, k for k equal singular values, 0 for the zero matrix. Shape (...,).
+    """
+    total = s.sum(axis=-1, keepdims=True)
+    p = np.divide(s, total, out=np.zeros_like(s), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+    return np.where(total[..., 0] > 0, np.exp(ent), 0.0)
+
+
+def signed_svds(weights: Weights, U_star: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Reduced SVD (U_l, s_l, V_l) of every layer with signs fixed along the chain.
+
+    An SVD fixes each (u_j, v_j) pair only up to a joint sign. We choose the top layer's signs so
+    that diag(U*ᵀU_L) ≥ 0, then walk down: layer l's signs make diag(V_{l+1}ᵀU_l) ≥ 0. A network
+    that is exactly aligned with positive mode strengths then shows +1 on every overlap diagonal,
+    including V_1ᵀV* (its sign is not forced: it is +1 because the product is U* diag(u) V*ᵀ, u > 0).
+    """
+    out = [np.linalg.svd(Wl, full_matrices=False) for Wl in weights]
+    out = [(u, s, _mT(vt)) for u, s, vt in out]
+    ref = U_star  # vectors the current layer's left singular vectors should point along
+    for li in range(len(weights) - 1, -1, -1):
+        U, s, V = out[li]
+        k = min(U.shape[-1], ref.shape[-1])
+        dots = np.sum(ref[..., :, :k] * U[..., :, :k], axis=-2)  # diag(refᵀ U)[:k]
+        sign = np.where(dots < 0, -1.0, 1.0)
+        sign = np.concatenate([sign, np.ones((*sign.shape[:-1], U.shape[-1] - k))], axis=-1)
+        U = U * sign[..., None, :]
+        V = V * sign[..., None, :]
+        out[li] = (U, s, V)
+        ref = V  # next layer down: its U_{l-1} should match V_l
+    return out
+
+
+def overlap_labels(depth: int) -> list[str]:
+    """Names of the overlap matrices, in display order: weight–target, then weight–weight."""
+    return ["U*ᵀU_L", "V_1ᵀV*"] + [f"V_{li + 1}ᵀU_{li}" for li in range(1, depth)]
+
+
+def overlaps(svds, U_star: np.ndarray, V_star: np.ndarray) -> dict[str, np.ndarray]:
+    """U*ᵀU_L (r × k_L), V_1ᵀV* (k_1 × r) and V_{l+1}ᵀU_l (k_{l+1} × k_l) from signed_svds output."""
+    L = len(svds)
+    mats = [_mT(U_star) @ svds[-1][0], _mT(svds[0][2]) @ V_star]
+    mats += [_mT(svds[li][2]) @ svds[li - 1][0] for li in range(1, L)]
+    return dict(zip(overlap_labels(L), mats))
+
+
+def alignment_score(mats: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """Mean over overlap matrices of Σ diag² / Σ entries² on the leading k × k block, in [0, 1].
+
+    1 means every overlap matrix is diagonal. Only the leading ``k`` directions (the modes with
+    λ > 0) are scored: inside the null space of Σyx singular vectors are arbitrary.
+    """
+    scores = []
+    for M in mats:
+        kk = min(k, M.shape[-1], M.shape[-2])
+        B = M[..., :kk, :kk]
+        tot = np.sum(B * B, axis=(-2, -1))
+        diag = np.sum(np.diagonal(B, axis1=-2, axis2=-1) ** 2, axis=-1)
+        scores.append(np.divide(diag, tot, out=np.zeros_like(tot), where=tot > 0))
+    return np.mean(scores, axis=0)
+
+
+__all__ = [
+    "alignment_score",
+    "balance_matrices",
+    "effective_rank",
+    "end_to_end",
+    "frobenius",
+    "gradients",
+    "mode_strengths",
+    "overlap_labels",
+    "overlaps",
+    "signed_svds",
+]

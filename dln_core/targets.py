@@ -1,0 +1,236 @@
+"""Targets: the input–output statistics Σyx, Σxx a network is trained on (THEORY.md §1, §6).
+
+A :class:`Problem` is everything the engine and the theory need: ``sigma_yx = U* diag(λ*) V*ᵀ`` (the
+modes), ``sigma_xx`` and, for commuting inputs, the input variance ``d_i`` of each mode (in the V*
+basis). Even when inputs are not whitened the modes are those of Σyx's SVD (THEORY.md §6): mode i's
+strength is still ``u_i = u*_iᵀ W v*_i``; its learned value is ``target_strength[i]`` (λ_i/d_i when
+commuting).
+
+The loss used everywhere is the teacher form of loss (H):
+``ℓ(W) = ½ tr((W − W*) Σxx (W − W*)ᵀ)`` with ``W* = Σyx Σxx⁻¹`` — for whitened inputs exactly
+``½‖Σyx − W‖²_F`` (THEORY.md §1); the additive constant is fixed so the global minimum has loss 0.
+
+Target kinds:
+
+- ``article``: Σyx = diag(6, 4, 3, 2, 1, 0.5), U* = V* = I (ARTICLE_WIDGETS.md, Widget 2).
+- ``spectrum``: given singular values on an ``n_out × n_in`` matrix (padded with zero modes up to
+  min(n_out, n_in)); singular vectors are the standard basis or, with ``rotate_seed``, Haar-random.
+- ``hierarchy``: four items (canary, salmon, oak, rose) with one-hot inputs, so Σxx = I/4 and
+  Σyx = Y/4 for the 14 × 4 feature matrix Y (:data:`HIERARCHY_FEATURES`). Its modes are the tree's
+  levels: "all living things" (λ = √14/4), "animal vs plant" (√6/4), then two degenerate within-class
+  distinctions (√2/4 each: bird vs fish, tree vs flower).
+- ``matrix``: a user matrix (rows), e.g. from :func:`load_matrix_csv`.
+
+Input kinds: ``whitened`` (Σxx = I), ``commuting`` (Σxx = V diag(e) Vᵀ in the basis V of Σyx's right
+singular vectors, completed to a full basis), ``rotated`` (Σxx = R diag(e) Rᵀ, R Haar-random from
+``input_seed``: not commuting, so no closed-form theory applies).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import TargetConfig, _check_matrix
+from .errors import ConfigError
+
+ARTICLE_LAMBDA = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
+HIERARCHY_ITEMS = ("canary", "salmon", "oak", "rose")
+# feature -> which items have it (1) ; three levels of a balanced tree, two features per node
+HIERARCHY_FEATURES: dict[str, tuple[int, int, int, int]] = {
+    "grows": (1, 1, 1, 1),  # living thing
+    "is alive": (1, 1, 1, 1),
+    "moves": (1, 1, 0, 0),  # animal
+    "has skin": (1, 1, 0, 0),
+    "has roots": (0, 0, 1, 1),  # plant
+    "has leaves": (0, 0, 1, 1),
+    "flies": (1, 0, 0, 0),  # bird (canary)
+    "sings": (1, 0, 0, 0),
+    "swims": (0, 1, 0, 0),  # fish (salmon)
+    "has gills": (0, 1, 0, 0),
+    "has bark": (0, 0, 1, 0),  # tree (oak)
+    "has branches": (0, 0, 1, 0),
+    "has petals": (0, 0, 0, 1),  # flower (rose)
+    "smells sweet": (0, 0, 0, 1),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Statistics of one learning problem (arrays are float64, read-only by convention)."""
+
+    sigma_yx: np.ndarray  # (n_out, n_in)
+    sigma_xx: np.ndarray  # (n_in, n_in)
+    U_star: np.ndarray  # (n_out, r) left singular vectors of sigma_yx, mode order
+    lambda_star: np.ndarray  # (r,) singular values, descending, r = min(n_out, n_in)
+    V_star: np.ndarray  # (n_in, r)
+    input_eigenvalues: np.ndarray | None  # (r,) d_i of mode i (commuting inputs, incl. hierarchy); else None
+    w_star: np.ndarray  # (n_out, n_in) the global minimiser Σyx Σxx⁻¹
+    target_strength: np.ndarray  # (r,) u*_iᵀ W* v*_i: the strength mode i converges to (λ_i / d_i)
+    input_kind: str = "whitened"
+    labels_in: tuple[str, ...] | None = None  # item names (hierarchy)
+    labels_out: tuple[str, ...] | None = None  # feature names (hierarchy)
+
+    @property
+    def r(self) -> int:
+        return len(self.lambda_star)
+
+    @property
+    def has_theory(self) -> bool:
+        """Closed-form mode theory applies (whitened or commuting inputs; THEORY.md §6)."""
+        return self.input_kind != "rotated"
+
+    @property
+    def mode_d(self) -> np.ndarray:
+        """Per-mode input variance d_i for the theory (1 when whitened)."""
+        return np.ones(self.r) if self.input_eigenvalues is None else self.input_eigenvalues
+
+    def loss(self, W: np.ndarray) -> np.ndarray:
+        """Loss (H) of end-to-end map(s) W (..., n_out, n_in): ½ tr((W − W*) Σxx (W − W*)ᵀ)."""
+        D = W - self.w_star
+        return 0.5 * np.einsum("...ij,jk,...ik->...", D, self.sigma_xx, D)
+
+    def plateau_levels(self) -> np.ndarray:
+        """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5)."""
+        per_mode = 0.5 * self.lambda_star**2 / self.mode_d
+        tail = np.concatenate([np.cumsum(per_mode[::-1])[::-1], [0.0]])
+        return tail
+
+
+def _haar(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random orthogonal n × n (QR of a Gaussian with the sign fix)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
+
+
+def _complete_basis(V: np.ndarray) -> np.ndarray:
+    """Extend orthonormal columns V (n, r) to a full orthogonal (n, n) basis (deterministic)."""
+    n, r = V.shape
+    if r == n:
+        return V
+    q, _ = np.linalg.qr(np.concatenate([V, np.eye(n)], axis=1))
+    q = q[:, :n]
+    q[:, :r] = V  # QR may flip signs of the given columns: keep them exactly
+    return q
+
+
+def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma_yx, U_full, lambda (r,), V_full, d_default) with modes in descending order."""
+    if target.kind == "article":
+        lam = np.array(ARTICLE_LAMBDA)
+        return np.diag(lam), np.eye(6), lam, np.eye(6), None
+    if target.kind == "hierarchy":
+        Y = np.array(list(HIERARCHY_FEATURES.values()), dtype=float)  # (14, 4)
+        sigma_yx = Y / len(HIERARCHY_ITEMS)  # Σyx = E[y xᵀ] with one-hot x, p = 1/4 each
+        s2 = np.sqrt(2.0)
+        V = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [s2, -s2, 0, 0], [0, 0, s2, -s2]], dtype=float).T / 2
+        lam = np.linalg.norm(sigma_yx @ V, axis=0)
+        U = sigma_yx @ V / lam
+        return sigma_yx, _complete_basis(U), lam, V, np.full(4, 0.25)
+    if target.kind == "matrix":
+        M = np.array(target.matrix, dtype=float)
+        U, lam, Vt = np.linalg.svd(M, full_matrices=True)
+        return M, U, lam, Vt.T, None
+    # spectrum
+    n_out, n_in = target.dims
+    r = min(n_out, n_in)
+    given = np.zeros(r)
+    given[: len(target.singular_values)] = target.singular_values
+    if target.rotate_seed is None:
+        U, V = np.eye(n_out), np.eye(n_in)
+    else:
+        rng = np.random.default_rng(target.rotate_seed)
+        U, V = _haar(n_out, rng), _haar(n_in, rng)
+    sigma_yx = U[:, :r] @ np.diag(given) @ V[:, :r].T
+    order = np.argsort(-given, kind="stable")  # descending, ties keep the user's order
+    U = np.concatenate([U[:, order], U[:, r:]], axis=1)
+    V = np.concatenate([V[:, order], V[:, r:]], axis=1)
+    return sigma_yx, U, given[order], V, order
+
+
+def build_problem(target: TargetConfig) -> Problem:
+    """Σyx, Σxx and the mode basis for a target config (module docstring)."""
+    sigma_yx, U, lam, V, extra = _modes(target)
+    n_in = sigma_yx.shape[1]
+    r = len(lam)
+    labels_in = labels_out = None
+    d_modes = None
+    if target.kind == "hierarchy":
+        sigma_xx = np.eye(n_in) / len(HIERARCHY_ITEMS)
+        d_modes = extra
+        labels_in, labels_out = HIERARCHY_ITEMS, tuple(HIERARCHY_FEATURES)
+    elif target.input_kind == "whitened":
+        sigma_xx = np.eye(n_in)
+    else:
+        ev = np.array(target.input_eigenvalues, dtype=float)
+        if target.input_kind == "commuting":
+            Vf = _complete_basis(V[:, :r]) if V.shape[1] < n_in else V
+            if target.kind == "spectrum":
+                # eigenvalue j belongs to the j-th given singular value: follow the sort permutation
+                ev = np.concatenate([ev[:r][extra], ev[r:]])
+            sigma_xx = Vf @ np.diag(ev) @ Vf.T
+            d_modes = ev[:r]
+        else:
+            R = _haar(n_in, np.random.default_rng(target.input_seed))
+            sigma_xx = R @ np.diag(ev) @ R.T
+    sigma_xx = 0.5 * (sigma_xx + sigma_xx.T)  # exact symmetry (round-off from the basis products)
+    U_star, V_star = U[:, :r], V[:, :r]
+    w_star = np.linalg.solve(sigma_xx.T, sigma_yx.T).T  # Σyx Σxx⁻¹
+    target_strength = np.einsum("ir,ij,jr->r", U_star, w_star, V_star)
+    return Problem(
+        sigma_yx=sigma_yx,
+        sigma_xx=sigma_xx,
+        U_star=U_star,
+        lambda_star=lam,
+        V_star=V_star,
+        input_eigenvalues=d_modes,
+        w_star=w_star,
+        target_strength=target_strength,
+        input_kind="commuting" if target.kind == "hierarchy" else target.input_kind,
+        labels_in=labels_in,
+        labels_out=labels_out,
+    )
+
+
+def load_matrix_csv(path_or_text: str | os.PathLike) -> tuple[tuple[float, ...], ...]:
+    """Read a target matrix from a CSV file path or CSV text (rows = outputs, columns = inputs).
+
+    Blank lines are skipped; one optional non-numeric header row is allowed. Any other bad content
+    raises ConfigError("matrix", ...) naming the row and column.
+    """
+    text = str(path_or_text)
+    if isinstance(path_or_text, os.PathLike) or ("\n" not in text and os.path.isfile(text)):
+        try:
+            with open(path_or_text, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("matrix", "must be a readable UTF-8 CSV file", str(exc)) from None
+    rows = [r for r in csv.reader(io.StringIO(text.strip())) if any(c.strip() for c in r)]
+    if not rows:
+        raise ConfigError("matrix", "CSV must contain at least one row of numbers", "empty")
+
+    def number(cell: str) -> float | None:
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+
+    if all(number(c) is None for c in rows[0]):
+        rows = rows[1:]  # a header row
+    out = []
+    for i, row in enumerate(rows, start=1):
+        vals = []
+        for j, cell in enumerate(row, start=1):
+            v = number(cell.strip())
+            if v is None:
+                raise ConfigError("matrix", f"row {i}, column {j} must be a number", cell)
+            vals.append(v)
+        out.append(tuple(vals))
+    return _check_matrix(out)
+
+
+__all__ = ["HIERARCHY_FEATURES", "HIERARCHY_ITEMS", "Problem", "build_problem", "load_matrix_csv"]
