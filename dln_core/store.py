@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -258,6 +259,18 @@ def _result_parts(result: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str,
     weights = getattr(result, "weights", None) or []
     arrays = {f"W{i + 1}": np.asarray(w) for i, w in enumerate(weights)}
     return frames, meta, arrays
+
+
+class _ExportView:
+    """What frames.export_frame reads from a RunResult (config.to_flat(), history, summary),
+    served from a stored run without rebuilding its RunConfig."""
+
+    def __init__(self, run: StoredRun, frame: str) -> None:
+        self.run = run
+        self.history = run.frames[frame]
+        self.summary = run.summary
+        flat = run.config_flat
+        self.config = SimpleNamespace(to_flat=lambda: dict(flat))
 
 
 # ---------------------------------------------------------------- the store
@@ -510,21 +523,24 @@ class RunStore:
     # -- export
 
     def export_frame(self, run_ids: Iterable[str], frame: str = "history") -> pd.DataFrame:
-        """Tidy export: one row per run × snapshot (rows of ``frame``), ``run_id``, kind and name first,
-        then the run's flat config columns, then the frame's own columns."""
-        parts = []
+        """Tidy export: one row per run × snapshot (rows of ``frame``).
+
+        Same layout as :func:`dln_core.frames.export_frame` (run_id first, the frame's columns, the
+        flat config columns, diverged), built from the stored frames and meta, plus ``kind`` and
+        ``name`` right after ``run_id`` so a CSV of mixed runs stays self-describing.
+        """
+        from .frames import export_frame
+
+        pairs = []
         for rid in run_ids:
             run = self.load(rid, frames=[frame])
-            df = run.frames[frame].reset_index(drop=True)
-            head = {"run_id": rid, "kind": run.kind, "name": run.name}
-            for k, v in run.config_flat.items():
-                if k not in head and k not in df.columns:  # the frame's own value wins a name clash
-                    head[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
-            cfg = pd.DataFrame({k: [v] * len(df) for k, v in head.items()}, index=df.index)
-            parts.append(pd.concat([cfg, df], axis=1))
-        if not parts:
-            return pd.DataFrame(columns=["run_id", "kind", "name"])
-        return pd.concat(parts, ignore_index=True)
+            pairs.append((rid, _ExportView(run, frame)))
+        df = export_frame(pairs)
+        if pairs:
+            info = {rid: (view.run.kind, view.run.name) for rid, view in pairs}
+            df.insert(1, "kind", df["run_id"].map(lambda r: info[r][0]))
+            df.insert(2, "name", df["run_id"].map(lambda r: info[r][1]))
+        return df
 
     def export_csv(self, run_ids: Iterable[str], frame: str = "history") -> str:
         """:meth:`export_frame` as CSV text (full float precision)."""

@@ -290,3 +290,38 @@ def test_atomic_write_bytes_crash_keeps_old_file(tmp_path, monkeypatch):
         store_mod.atomic_write_bytes(target, b"step,loss\n0,2.0\n1,")
     assert target.read_bytes() == b"step,loss\n0,1.0\n"  # old complete file untouched
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temp file left behind
+
+
+def test_real_run_result_round_trip(home):
+    """A real engine run: every frame, the config and the final weights come back identical."""
+    from dln_core.config import RunConfig
+    from dln_core.engine import run
+    from dln_core.frames import export_frame
+
+    cfg = RunConfig.make(
+        depth=3,
+        singular_values="3,1",
+        target_kind="spectrum",
+        init_scale=0.1,
+        lr=0.05,
+        steps=200,
+        record=50,
+        device="cpu",
+    )
+    result = run(cfg)
+    s = RunStore()
+    rid = s.save(result, name="real")
+    back = s.load(rid)
+    for name in store_mod.RESULT_FRAMES:
+        pd.testing.assert_frame_equal(back.frame(name), getattr(result, name), obj=name)
+    assert back.config() == cfg
+    assert len(back.weights) == 3
+    for w_back, w in zip(back.weights, result.weights):
+        np.testing.assert_array_equal(w_back, w)
+    assert back.summary["halfway_step"] == list(result.summary["halfway_step"])
+    # the store's export has the library export's columns and values (plus kind, name)
+    ours = s.export_frame([rid])
+    lib = export_frame([(rid, result)])
+    assert list(ours.drop(columns=["kind", "name"]).columns) == list(lib.columns)
+    assert len(ours) == len(result.history) == 5
+    np.testing.assert_allclose(ours["loss"], lib["loss"], rtol=0, atol=0)
