@@ -32,7 +32,7 @@ def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.
 
 
 def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
-    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{li−1}…W_1)ᵀ (THEORY.md §1)."""
+    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1)."""
     L = len(weights)
     prefix = [weights[0]]
     for Wl in weights[1:]:

@@ -1,8 +1,8 @@
 """The training engine: batched full-batch gradient descent on the population loss (H).
 
 THEORY.md §1: with Σxx, Σyx the loss is ℓ = ½ tr((W − W*) Σxx (W − W*)ᵀ) and
-∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{li−1}…W_1)ᵀ. We evaluate that closed form (no autograd,
-no nn.Module) for B networks at once: layer l is one array of shape (B, n_l, n_{li−1}), each step is a
+∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ. We evaluate that closed form (no autograd,
+no nn.Module) for B networks at once: layer l is one array of shape (B, n_l, n_{l−1}), each step is a
 handful of batched matmuls, and each member has its own step size lr_b (B, 1, 1).
 
 Backends: on CPU the stacked-matmul loop runs in numpy (at d ≈ 6 torch's per-op overhead costs 2–4×;
@@ -28,6 +28,7 @@ Exact event steps without per-step Python work:
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -71,7 +72,7 @@ def init_weights(cfg: RunConfig, problem: Problem) -> list[np.ndarray]:
 
     - gaussian: i.i.d. N(0, scale²) entries.
     - near-identity: c (I + 0.1 G) with the rectangular identity (ARTICLE_WIDGETS.md Widget 2).
-    - aligned: exactly aligned and balanced: W_1 = Q_1 S V*ᵀ, W_l = Q_l S Q_{li−1}ᵀ, W_L = U* S Q_{L−1}ᵀ
+    - aligned: exactly aligned and balanced: W_1 = Q_1 S V*ᵀ, W_l = Q_l S Q_{l−1}ᵀ, W_L = U* S Q_{L−1}ᵀ
       with per-layer strength S = scale·I, so every mode starts at u_i(0) = scale^L (THEORY.md §2);
       the hidden bases Q_l are Haar-random orthonormal columns (seeded). If the width is smaller than
       the number of modes, only the first ``width`` modes are seeded (the rest start at 0).
@@ -223,12 +224,12 @@ def _umax(stepper) -> np.ndarray:
 def _resolve_backend(device: str, backend: str | None) -> tuple[str, str]:
     """(backend, device): numpy on CPU (fastest at small d), torch on CUDA."""
     if device == "auto":
-        try:
+        # importing torch costs ~2 s: only ask it about CUDA when an NVIDIA driver is present
+        device = "cpu"
+        if os.path.exists("/proc/driver/nvidia/version") or os.environ.get("CUDA_VISIBLE_DEVICES"):
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:  # pragma: no cover - torch is a dependency
-            device = "cpu"
     if device == "cuda":
         import torch
 

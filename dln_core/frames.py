@@ -157,14 +157,19 @@ def theory_curves(problem, u0: np.ndarray, depth: int, lr: float, steps: np.ndar
 
 
 def _long_matrices(steps, per_snapshot: list[dict], b: int) -> pd.DataFrame:
-    parts = []
+    cols: dict[str, list] = {c: [] for c in ALIGNMENT_COLUMNS}
     for k, mats in zip(steps, per_snapshot):
         for label, M in mats.items():
             m = M[b]
             rr, cc = np.indices(m.shape)
-            parts.append(pd.DataFrame({"step": k, "pair": label, "row": rr.ravel() + 1, "col": cc.ravel() + 1,
-                                       "value": m.ravel()}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(ALIGNMENT_COLUMNS))
+            cols["step"].append(np.full(m.size, k))
+            cols["pair"].append(np.full(m.size, label, dtype=object))
+            cols["row"].append(rr.ravel() + 1)
+            cols["col"].append(cc.ravel() + 1)
+            cols["value"].append(m.ravel())
+    if not cols["step"]:
+        return pd.DataFrame(columns=list(ALIGNMENT_COLUMNS))
+    return pd.DataFrame({c: np.concatenate(v) for c, v in cols.items()}, columns=list(ALIGNMENT_COLUMNS))
 
 
 def _long_vectors(steps, per_snapshot: list[list[np.ndarray]], b: int, columns) -> pd.DataFrame:
