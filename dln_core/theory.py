@@ -530,8 +530,13 @@ def balanced_minimum(sigma_yx, depth, width=None, sigma_xx=None) -> list[np.ndar
     W_1 = R S^{1/L} Vᵀ, W_l = R S^{1/L} Rᵀ, W_L = U S^{1/L} Rᵀ (R = the first k unit vectors of the
     hidden space, k = min(width, rank)). Every W_{l+1}ᵀW_{l+1} = W_lW_lᵀ, i.e. balanced. If width is
     smaller than the rank, this is the balanced optimum restricted to the top-``width`` modes.
+    ``sigma_yx`` may also be a :class:`~dln_core.targets.Problem` (its sigma_yx and sigma_xx are used).
     """
     L = _check_depth(depth)
+    if hasattr(sigma_yx, "sigma_yx"):  # a targets.Problem
+        if sigma_xx is None:
+            sigma_xx = sigma_yx.sigma_xx
+        sigma_yx = sigma_yx.sigma_yx
     S = _as_array("sigma_yx", sigma_yx)
     if S.ndim != 2:
         raise ConfigError("sigma_yx", "must be a 2-D array", S.shape)
