@@ -6,6 +6,8 @@ literal numpy matrix GD written here, and finite-difference Hessians of a gradie
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -128,7 +130,7 @@ def test_above_target_and_zero_lambda():
     for L in (2, 3, 5):
         u = th.mode_curve_gf(t, [1.0, 0.0], 4.0, L)
         for i, lam in enumerate((1.0, 0.0)):
-            def rhs(_t, y, lam=lam):
+            def rhs(_t, y, lam=lam, L=L):
                 return L * np.abs(y) ** (2 - 2 / L) * (lam - y)
 
             ref = solve_ivp(rhs, (0, 2), [4.0], t_eval=t, method="DOP853", rtol=1e-12, atol=1e-14).y[0]
@@ -141,7 +143,7 @@ def test_rise_time_and_sharpening_with_depth():
     # L = 2: 10 %→90 % of the logistic takes ln(81)/(2λ).
     assert th.rise_time(2.0, 1e-6, 2)[0] == pytest.approx(np.log(81.0) / 4.0, rel=1e-12)
     ratios = [th.rise_time(1.0, 1e-6, L)[0] / th.tau_half(1.0, 1e-6, L)[0] for L in (2, 3, 4, 5)]
-    assert all(a > b for a, b in zip(ratios, ratios[1:]))  # deeper: sharper drop relative to plateau
+    assert all(a > b for a, b in itertools.pairwise(ratios))  # deeper: sharper drop relative to plateau
 
 
 def test_learning_order_follows_speed_not_target():
@@ -160,7 +162,7 @@ def test_plateau_levels_article():
 def test_bad_input_raises_config_error():
     with pytest.raises(ConfigError, match="depth"):
         th.mode_curve_gf([0.0, 1.0], 1.0, 1e-3, 0)
-    with pytest.raises(ConfigError, match="^d:"):
+    with pytest.raises(ConfigError, match=r"^d:"):
         th.tau_half(1.0, 1e-3, 2, d=0.0)
     with pytest.raises(ConfigError, match="lam"):
         th.mode_curve_gf([0.0], -1.0, 1e-3, 2)
@@ -178,13 +180,13 @@ def test_mode_curve_gd_approaches_gf_linearly_in_lr(L):
     T = 3.0
     errors = []
     for lr in (1e-2, 5e-3, 2.5e-3):
-        K = int(round(T / lr))
+        K = round(T / lr)
         steps = np.arange(0, K + 1, K // 30)
         gd = th.mode_curve_gd(steps, ARTICLE, 1e-3, L, lr)
         gf = th.mode_curve_gf(steps * lr, ARTICLE, 1e-3, L)
         errors.append(np.max(np.abs(gd - gf)))
     assert errors[0] < 1.0
-    for big, small in zip(errors, errors[1:]):
+    for big, small in itertools.pairwise(errors):
         assert 1.8 < big / small < 2.2  # first-order method: error ∝ lr
 
 
@@ -233,7 +235,7 @@ def test_mode_curve_gd_sparse_unsorted_steps_and_long_runs():
 # ------------------------------------------------------------------ exact L = 2 solution (§4)
 def _numpy_gd_l2(S, W1, W2, lr, times):
     """Literal full-batch GD for L = 2, whitened, loss ½‖S − W2W1‖²; returns W2W1 at the given times."""
-    out, k_targets = [], [int(round(t / lr)) for t in times]
+    out, k_targets = [], [round(t / lr) for t in times]
     for k in range(max(k_targets) + 1):
         if k in k_targets:
             out.append(W2 @ W1)
@@ -308,7 +310,7 @@ def test_sharpness_at_balanced_minimum(L):
     for W in Ws:
         prod = W @ prod
     np.testing.assert_allclose(prod, S, atol=1e-13)
-    for W_lo, W_hi in zip(Ws, Ws[1:]):
+    for W_lo, W_hi in itertools.pairwise(Ws):
         np.testing.assert_allclose(W_hi.T @ W_hi, W_lo @ W_lo.T, atol=1e-13)  # balanced
     formula = th.sharpness_balanced(3.0, L)
     fd = _fd_hessian_top(np.eye(3), S, Ws)
