@@ -1,0 +1,222 @@
+"""DLN explorer: train one deep linear network and compare every curve with its theory.
+
+Thin page: widgets -> one cached engine call keyed on the frozen RunConfig -> chart builders in
+dln_core.charts.explorer. Main widgets are bound to the URL, so a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dln_core import engine, frames
+from dln_core.charts import explorer as charts
+from dln_core.config import PRESETS, RunConfig
+from dln_core.errors import ConfigError
+from dln_core.limits import current_limits
+from pages._shared import remember_run, run_store, show_error
+
+LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
+TARGETS = {
+    "article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)",
+    "spectrum": "Custom singular values",
+    "random": "Custom singular values, random singular vectors",
+    "hierarchy": "Four-item hierarchy (canary, salmon, oak, rose)",
+}
+SCHEMES = {
+    "near-identity": "near-identity c(I + 0.1 G)",
+    "gaussian": "Gaussian, entry std c",
+    "aligned": "aligned & balanced (per-layer strength c)",
+    "lambda-balanced": "λ-balanced (L = 2 only)",
+}
+DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale": -5.0, "lr": 0.01,
+            "steps": 0, "seed": 0}
+
+
+def _apply_preset(depth: int, name: str) -> None:
+    """Button callback: the article widget's (η, c) pair for this depth (ARTICLE_WIDGETS.md)."""
+    lr, scale = PRESETS[(depth, name)]
+    st.session_state.update(depth=depth, target="article", init="near-identity", lr=float(lr),
+                            log_scale=round(math.log10(scale), 4), steps=0)
+
+
+@st.cache_data(max_entries=16, show_spinner="Training the network…")
+def train(cfg: RunConfig):
+    """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds)."""
+    return engine.run(cfg)
+
+
+def landscape_panel(cfg: RunConfig, step: int) -> None:
+    """Two-mode surface with the training path, and the one-mode L = 2 saddle (dln_core.landscape)."""
+    st.info("The loss-landscape views need dln_core.landscape (not available yet).")
+
+
+# ------------------------------------------------------------------ controls
+st.title("DLN explorer")
+st.caption("Train a deep linear network by full-batch gradient descent (loss ½‖·‖², time t = η·k) and "
+           "watch each curve next to its exact theory.")
+
+with st.sidebar:
+    st.subheader("Article presets")
+    for name in ("Small", "Medium", "Large"):
+        cols = st.columns(3)
+        for col, depth in zip(cols, (1, 2, 3)):
+            col.button(f"L={depth} {name}", key=f"preset_{depth}_{name}", on_click=_apply_preset,
+                       args=(depth, name), width="stretch")
+    st.subheader("Network and target")
+    depth = st.slider("depth L", 1, 8, DEFAULTS["depth"], key="depth", bind="query-params")
+    target = st.selectbox("target Σyx", list(TARGETS), format_func=TARGETS.get, key="target",
+                          bind="query-params")
+    sv_text, rot_seed = "6, 4, 3, 2, 1, 0.5", None
+    if target in ("spectrum", "random"):
+        sv_text = st.text_input("singular values (comma separated, > 0)", sv_text, key="sv",
+                                bind="query-params")
+    if target == "random":
+        rot_seed = st.number_input("singular-vector seed", 0, 10**6, 0, key="rot_seed", bind="query-params")
+    width = st.number_input("hidden width (0 = auto)", 0, 4096, 0, key="width", bind="query-params")
+    st.subheader("Initialisation and training")
+    scheme = st.selectbox("init scheme", list(SCHEMES), format_func=SCHEMES.get, key="init",
+                          bind="query-params")
+    log_scale = st.slider("init scale c (log₁₀)", -8.0, 1.0, DEFAULTS["log_scale"], 0.05, format="%.2f",
+                          key="log_scale", bind="query-params")
+    st.caption(f"c = {10 ** log_scale:.3g}")
+    lambda_b = 0.0
+    if scheme == "lambda-balanced":
+        lambda_b = st.number_input("λ_b (W₂ᵀW₂ − W₁W₁ᵀ = λ_b I)", -10.0, 10.0, 0.0, key="lambda_b")
+    lr = st.number_input("learning rate η", 0.0, 10.0, DEFAULTS["lr"], format="%.5g", key="lr",
+                         bind="query-params")
+    steps = st.number_input("steps (0 = auto: until loss < 0.05, then ×4)", 0, 10**8, 0, key="steps",
+                            bind="query-params")
+    seed = st.number_input("seed", 0, 10**6, 0, key="seed", bind="query-params")
+    st.subheader("View")
+    show_gd = st.toggle("finite-η theory overlay", key="show_gd")
+    time_axis = st.radio("time axis", ["step", "t"], horizontal=True, key="time_axis",
+                         format_func={"step": "step k", "t": "t = η·k"}.get)
+
+label = f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} seed={seed} ({target})"
+
+# ------------------------------------------------------------------ one cached run
+result, error = None, None
+try:
+    if not sv_text.strip():  # an empty field would silently fall back to the default spectrum
+        raise ConfigError("singular_values", "must be a non-empty list of finite numbers >= 0", sv_text)
+    cfg = RunConfig.make(
+        target_kind="spectrum" if target == "random" else target,
+        singular_values=sv_text, rotate_seed=rot_seed, depth=depth, width=width or None,
+        init_scheme=scheme, init_scale=10 ** log_scale, lambda_b=lambda_b, lr=lr,
+        steps=steps or "auto", seed=seed,
+    )
+    cfg.check_limits(current_limits())
+    result = train(cfg)
+except ConfigError as exc:
+    error = exc
+    show_error(exc)
+except Exception as exc:  # an unexpected engine failure: message, never a traceback
+    error = exc
+    show_error(exc, "training failed")
+
+if result is not None and result.summary.get("diverged"):
+    st.warning(f"Training diverged at step {result.summary.get('diverged_step')}: η = {lr:g} is too "
+               "large for this target and depth (stable only below 2 / sharpness).", icon=":material/warning:")
+    result = None
+if result is not None:
+    st.session_state[LAST_GOOD] = (label, cfg, result)
+    remember_run(result, label)
+elif LAST_GOOD in st.session_state:
+    label, cfg, result = st.session_state[LAST_GOOD]
+    st.info(f"Showing the last valid run: {label}", icon=":material/history:")
+if result is None:
+    st.stop()
+
+summary = result.summary
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("final loss", f"{summary['final_loss']:.4g}")
+m2.metric("steps run", f"{summary['steps']:,}")
+m3.metric("modes", len(summary["lambda_star"]))
+m4.metric("train time", f"{summary['wall_time_s']:.2f} s")
+
+# ------------------------------------------------------------------ export
+e1, e2 = st.columns(2)
+e1.download_button("Download history (CSV)", frames.export_frame([result]).to_csv(index=False),
+                   file_name="dln_run.csv", mime="text/csv", on_click="ignore", key="download_csv",
+                   icon=":material/download:")
+if e2.button("Save to runs", key="save_run", icon=":material/save:"):
+    store = run_store()
+    if store is None:
+        st.warning("The run store is not available on this server.")
+    else:
+        try:
+            run_id = store.save(result, name=label)
+            st.toast(f"Saved as {run_id}", icon=":material/check:")
+        except Exception as exc:  # disk full / read-only: say so, keep the page
+            show_error(exc, "could not save")
+
+# ------------------------------------------------------------------ time-dependent panels
+steps_recorded = [int(s) for s in result.history["step"]]
+if st.session_state.get("snap_for") != label or st.session_state.get("snap", 0) >= len(steps_recorded):
+    st.session_state["snap_for"] = label
+    st.session_state["snap"] = len(steps_recorded) - 1
+st.session_state.setdefault("playing", False)
+
+
+def _set_playing(value: bool) -> None:
+    st.session_state["playing"] = value
+    if value and st.session_state.get("snap", 0) >= len(steps_recorded) - 1:
+        st.session_state["snap"] = 0  # replay from the start
+
+
+p1, p2, _ = st.columns([1, 1, 6])
+p1.button("Play", icon=":material/play_arrow:", key="play", on_click=_set_playing, args=(True,))
+p2.button("Pause", icon=":material/pause:", key="pause", on_click=_set_playing, args=(False,))
+
+
+@st.fragment(run_every=0.5 if st.session_state["playing"] else None)
+def time_panels(result, cfg) -> None:
+    """Everything that depends on the chosen snapshot; replays stored snapshots, never retrains."""
+    last = len(steps_recorded) - 1
+    if st.session_state["playing"]:
+        st.session_state["snap"] = min(st.session_state["snap"] + max(1, last // 60), last)
+    snap = st.slider("snapshot", 0, last, key="snap", help="Scrub through the recorded snapshots.")
+    if st.session_state["playing"] and snap >= last:
+        st.session_state["playing"] = False
+        st.rerun()  # full rerun: re-declares this fragment without the timer
+    step = steps_recorded[snap]
+    st.caption(f"step k = {step:,}, t = η·k = {step * result.summary['lr']:.4g}")
+
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**1. Loss**")
+        st.altair_chart(charts.loss_chart(result.history, summary["plateau_levels"], step, time_axis),
+                        theme=None)
+        st.caption("From small init the loss sits on flat steps at the dotted levels: each is a saddle "
+                   "where some modes are learned and the rest are still zero. Drops are mode switch-ons.")
+    with c2:
+        st.markdown("**2. Mode strengths**")
+        st.altair_chart(charts.modes_chart(result.modes, show_gd, step, time_axis), theme=None)
+        st.caption("Solid: measured u_i = u*ᵢᵀ W v*ᵢ. Dashed: the scalar ODE started from the measured "
+                   "u_i(0). Bigger singular values switch on first.")
+    st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True)
+
+    st.markdown("**3. Alignment**")
+    st.altair_chart(charts.alignment_chart(result.alignment, step), theme=None)
+    st.caption("Overlaps of singular vectors (blue +1, red −1). A diagonal pattern means the layers "
+               "point along the target's modes and agree with each other; with small init this happens "
+               "long before the loss moves.")
+
+    st.markdown("**4. Loss landscape**")
+    landscape_panel(cfg, step)
+
+    c3, c4 = st.columns(2)
+    with c3:
+        st.markdown("**5a. Balancedness drift**")
+        st.altair_chart(charts.balance_chart(result.history, step, time_axis), theme=None)
+        st.caption("How far W_{l+1}ᵀW_{l+1} − W_lW_lᵀ moved. Conserved by gradient flow; finite η "
+                   "adds a tiny drift.")
+    with c4:
+        st.markdown("**5b. Update effective rank**")
+        st.altair_chart(charts.update_rank_chart(result.history, step, time_axis), theme=None)
+        st.caption("Each step's weight change is close to rank one while a single mode is being learned.")
+
+
+time_panels(result, cfg)

@@ -1,0 +1,109 @@
+"""Runs: saved runs (on-disk store) and this session's runs; overlay, delete, export as CSV.
+
+Thin page: the store and the session give frames; dln_core.charts.runs builds the table and overlays.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dln_core import frames
+from dln_core.charts import runs as charts
+from pages._shared import run_store, session_runs, show_error
+
+st.title("Runs")
+st.caption("Saved runs live on disk (DLN_LAB_HOME); session runs are the ones you trained in this browser "
+           "session. Select rows to overlay their curves or export them.")
+
+store = run_store()
+saved = None
+if store is not None:
+    try:
+        saved = store.list()
+    except Exception as exc:  # an unreadable store must not take the page down
+        show_error(exc, "could not read the run store")
+    else:
+        for problem in saved.attrs.get("problems", []):
+            st.warning(f"Skipped a damaged saved run: {problem}", icon=":material/warning:")
+
+session = session_runs()
+session_results = {f"{label} [session {i + 1}]": result for i, (label, result) in enumerate(session)}
+session_rows = [charts.session_row(lbl, r.config.to_flat(), r.summary) for lbl, r in session_results.items()]
+table = charts.runs_table(saved, session_rows)
+
+if table.empty:
+    st.info("No runs yet. Train one in the DLN explorer, then press **Save to runs** to keep it here.",
+            icon=":material/info:")
+    st.page_link("pages/explorer.py", label="Open the DLN explorer", icon=":material/ssid_chart:")
+    st.stop()
+
+event = st.dataframe(
+    table,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="multi-row",
+    key=f"runs_table_{st.session_state.get('runs_table_gen', 0)}",  # new key after delete: no stale rows
+    column_config={
+        "init_scale": st.column_config.NumberColumn(format="%.3g"),
+        "final_loss": st.column_config.NumberColumn(format="%.4g"),
+        "lr": st.column_config.NumberColumn(format="%.4g"),
+    },
+)
+rows = [r for r in (event.selection.rows if event is not None else []) if r < len(table)]
+picked = table.iloc[rows]
+if picked.empty:
+    st.caption("Select one or more rows (tick the boxes on the left) to compare them.")
+    st.stop()
+
+
+def _run_label(row: pd.Series) -> str:
+    return f"{row['name'] or row['run_id']}" if row["source"] == "session" else f"{row['run_id']} {row['name'] or ''}"
+
+
+histories: dict[str, pd.DataFrame] = {}
+exports: list[pd.DataFrame] = []
+saved_ids = [rid for rid, src in zip(picked["run_id"], picked["source"]) if src == "saved"]
+for _, row in picked.iterrows():
+    lbl = _run_label(row).strip()
+    try:
+        if row["source"] == "saved":
+            histories[lbl] = store.load(row["run_id"], frames=["history"]).history
+        else:
+            result = session_results[row["name"]]
+            histories[lbl] = result.history
+            exports.append(frames.export_frame([result]).assign(source="session", name=row["name"]))
+    except Exception as exc:  # a run deleted or damaged meanwhile
+        show_error(exc, f"could not load {lbl}")
+if saved_ids:
+    try:
+        exports.insert(0, store.export_frame(saved_ids).assign(source="saved"))
+    except Exception as exc:
+        show_error(exc, "could not export the saved runs")
+
+time_axis = st.radio("time axis", ["step", "t"], horizontal=True, key="runs_time_axis",
+                     format_func={"step": "step k", "t": "t = η·k"}.get)
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown("**Loss**")
+    st.altair_chart(charts.overlay_loss_chart(histories, time_axis), theme=None)
+with c2:
+    st.markdown("**Mode strengths (measured)**")
+    st.altair_chart(charts.overlay_modes_chart(histories, time_axis), theme=None)
+st.caption("Same target, different depth or init scale: compare where the plateaus sit and how sharp "
+           "the drops are.")
+
+d1, d2 = st.columns(2)
+if exports:
+    d1.download_button("Download selection (CSV)", pd.concat(exports, ignore_index=True).to_csv(index=False),
+                       file_name="dln_runs.csv", mime="text/csv", on_click="ignore", key="download_runs",
+                       icon=":material/download:")
+if saved_ids and d2.button(f"Delete {len(saved_ids)} saved run(s)", key="delete_runs",
+                           icon=":material/delete:"):
+    for rid in saved_ids:
+        try:
+            store.delete(rid)
+        except Exception as exc:
+            show_error(exc, f"could not delete {rid}")
+    st.session_state["runs_table_gen"] = st.session_state.get("runs_table_gen", 0) + 1
+    st.rerun()

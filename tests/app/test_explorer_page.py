@@ -1,0 +1,183 @@
+"""DLN explorer page (AppTest): renders with defaults, reacts to depth / init / target, dashed theory,
+CSV export, and bad input keeps the previous charts with an error instead of a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file name -> data of every st.download_button rendered (AppTest keeps no public handle)."""
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add
+
+    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        captured[file_name] = data
+        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    return captured
+
+
+def _open(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("pages/explorer.py").run()
+    return at
+
+
+def _charts(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
+    """(Vega-Lite spec, its datasets as DataFrames) of every Altair chart on the page."""
+    out = []
+    for c in at.get("vega_lite_chart"):
+        frames = [pa.ipc.open_stream(d.data.data).read_pandas() for d in c.proto.datasets]
+        out.append((json.loads(c.proto.spec), frames))
+    return out
+
+
+def _data_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first chart dataset that has ``column`` (e.g. 'loss' for the loss curve)."""
+    for _, frames in _charts(at):
+        for df in frames:
+            if column in df.columns:
+                return df.reset_index(drop=True)
+    raise AssertionError(f"no chart dataset with column {column!r}")
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_defaults_render_all_panels(home):
+    at = _open()
+    _ok(at)
+    specs = [s for s, _ in _charts(at)]
+    assert len(specs) >= 5  # loss, modes, alignment, balance drift, update rank
+    plots = at.get("plotly_chart")
+    kinds = [json.loads(p.proto.spec)["data"][0]["type"] for p in plots]
+    assert kinds == ["surface", "surface"]  # two-mode landscape and one-mode saddle
+    loss = _data_with(at, "loss")
+    assert loss["loss"].iloc[-1] < 0.05 * loss["loss"].iloc[0]  # the default run learns the target
+    assert at.slider(key="snap").value == at.slider(key="snap").max  # starts at the end of training
+
+
+def test_theory_layer_is_dashed(home):
+    at = _open()
+    modes_spec = next(s for s, _ in _charts(at) if "layer" in s and "strokeDash" in s["layer"][0]["encoding"])
+    scale = modes_spec["layer"][0]["encoding"]["strokeDash"]["scale"]
+    styles = dict(zip(scale["domain"], scale["range"]))
+    assert styles["measured"] == [1, 0]
+    assert styles["theory (gradient flow)"] == [6, 4]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "column"),
+    [("depth", 3, "loss"), ("init", "gaussian", "loss"), ("target", "hierarchy", "u")],
+)
+def test_changing_a_control_changes_the_charts(home, key, value, column):
+    at = _open({"steps": "1500"})
+    _ok(at)
+    before = _data_with(at, column)
+    widget = at.slider(key=key) if key == "depth" else at.selectbox(key=key)
+    widget.set_value(value).run()
+    _ok(at)
+    after = _data_with(at, column)
+    assert not before.equals(after)
+
+
+def test_csv_download_holds_the_runs_rows(home, downloads):
+    at = _open({"steps": "800"})
+    _ok(at)
+    data = downloads["dln_run.csv"]
+    csv = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
+    loss = _data_with(at, "loss")  # the chart drops step 0 (log axis): one row fewer
+    assert len(csv) == len(loss) + 1
+    assert {"step", "loss", "depth", "lr"} <= set(csv.columns)
+    assert csv["step"].max() == 800
+    assert csv["loss"].iloc[1:].tolist() == pytest.approx(loss["loss"].tolist(), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["6, abc, 2", "6, nan", "-1, 2", ""])
+def test_bad_custom_target_shows_error_and_keeps_previous_charts(home, bad):
+    at = _open({"steps": "800"})
+    at.selectbox(key="target").set_value("spectrum").run()
+    _ok(at)
+    good = _data_with(at, "loss")
+    at.text_input(key="sv").set_value(bad).run()
+    assert not at.exception
+    assert at.error and "singular_values" in at.error[0].value
+    assert _data_with(at, "loss").equals(good)
+
+
+def test_diverging_lr_warns_and_keeps_previous_charts(home):
+    at = _open({"steps": "500"})
+    good = _data_with(at, "loss")
+    at.number_input(key="lr").set_value(2.0).run()
+    assert not at.exception
+    assert any("diverged" in w.value for w in at.warning)
+    assert _data_with(at, "loss").equals(good)
+
+
+def test_over_cap_steps_is_an_error_not_a_traceback(home, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_MAX_STEPS", "1000")
+    at = _open({"steps": "5000"})
+    assert not at.exception
+    assert at.error and "steps" in at.error[0].value
+
+
+def test_url_configures_the_run_and_garbage_is_dropped(home):
+    at = _open({"depth": "3", "steps": "600", "seed": "banana", "target": "nonsense"})
+    _ok(at)
+    assert at.slider(key="depth").value == 3
+    assert at.number_input(key="seed").value == 0
+    assert at.selectbox(key="target").value == "article"
+
+
+def test_preset_button_sets_the_controls(home):
+    at = _open({"steps": "600"})
+    at.button(key="preset_3_Medium").click().run()
+    _ok(at)
+    assert at.slider(key="depth").value == 3
+    assert at.number_input(key="lr").value == pytest.approx(0.02)
+    assert 10 ** at.slider(key="log_scale").value == pytest.approx(0.3, rel=1e-3)
+
+
+def test_time_slider_moves_the_marker_without_retraining(home):
+    at = _open({"steps": "800"})
+    wall = at.metric[3].value
+    at.slider(key="snap").set_value(10).run()
+    _ok(at)
+    assert at.metric[3].value == wall  # same cached result
+    marker = next(df for _, frames in _charts(at) for df in frames if list(df.columns) == ["step"])
+    loss = _data_with(at, "loss")
+    assert marker["step"].iloc[0] == loss["step"].iloc[9]  # snapshot 10 = 10th drawn row (step 0 hidden)
+
+
+def test_save_to_runs_stores_the_run(home):
+    from dln_core.store import RunStore
+
+    at = _open({"steps": "600"})
+    at.button(key="save_run").click().run()
+    _ok(at)
+    listed = RunStore().list()
+    assert len(listed) == 1 and int(listed["depth"].iloc[0]) == 2
