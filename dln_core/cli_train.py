@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 from .errors import ConfigError
@@ -124,13 +125,47 @@ def build_config(args: argparse.Namespace):
     )
 
 
+# config field -> the train flag that sets it, so an error names what the user typed
+FLAG_FOR_FIELD = {
+    "target_kind": "target",
+    "singular_values": "target",
+    "matrix": "target",
+    "init_scheme": "init",
+    "record": "every",
+    "n_snapshots": "snapshots",
+}
+
+
+def _as_flag_error(exc: ConfigError) -> ConfigError:
+    flag = "--" + FLAG_FOR_FIELD.get(exc.field, exc.field).replace("_", "-")
+    return ConfigError(flag, exc.allowed, exc.got)
+
+
+class StderrProgress:
+    """``--progress``: a line on stderr at most every ``every_s`` seconds, and at the end."""
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.start = time.monotonic()
+        self.last = -math.inf
+        self.done = False
+
+    def __call__(self, frac: float) -> None:
+        now = time.monotonic()
+        if self.done:
+            return
+        if now - self.last >= self.every_s or frac >= 1.0:
+            self.last, self.done = now, frac >= 1.0
+            print(f"train: {100 * frac:5.1f}% ({now - self.start:.1f} s)", file=sys.stderr, flush=True)
+
+
 def _check_csv_path(path: str) -> Path:
     # fail before training, not after a long run
     p = Path(path)
     if p.is_dir():
-        raise ConfigError("csv", "must be a file path, not a directory", path)
+        raise ConfigError("--csv", "must be a file path, not a directory", path)
     if not p.parent.is_dir():
-        raise ConfigError("csv", "its directory must exist", path)
+        raise ConfigError("--csv", "its directory must exist", path)
     return p
 
 
@@ -146,13 +181,16 @@ def summary_json(summary: dict, extra: dict | None = None) -> str:
 def run_train(args: argparse.Namespace) -> int:
     from .limits import current_limits
 
-    cfg = build_config(args)
-    cfg.check_limits(current_limits())
+    try:
+        cfg = build_config(args)
+        cfg.check_limits(current_limits())
+    except ConfigError as exc:
+        raise _as_flag_error(exc) from None
     csv_path = _check_csv_path(args.csv) if args.csv else None
 
     from .engine import run
 
-    result = run(cfg)
+    result = run(cfg, StderrProgress() if args.progress else None)
     extra: dict = {}
     if args.save:
         from .store import RunStore
@@ -201,5 +239,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
     out.add_argument("--name", help="a name for the saved run")
+    out.add_argument("--progress", action="store_true", help="progress lines on stderr")
     p.set_defaults(func=run_train)
     return p

@@ -22,7 +22,7 @@ from dln_core.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = [6.0, 4.0, 3.0, 2.0, 1.0, 0.5]
-FAST = [
+BASE = [
     "--target",
     "article",
     "--depth",
@@ -31,13 +31,10 @@ FAST = [
     "near-identity",
     "--init-scale",
     "1e-3",
-    "--lr",
-    "0.04",
-    "--steps",
-    "2000",
     "--seed",
     "0",
 ]
+FAST = [*BASE, "--lr", "0.04", "--steps", "2000"]
 
 
 def _env(home: Path, **extra) -> dict:
@@ -146,15 +143,48 @@ def test_save_prints_id_on_stderr_and_lists_the_run(article_run):
     assert run.summary["halfway_step"] == out["halfway_step"]
 
 
-def test_spectrum_target_and_depth3(tmp_path):
+def test_spectrum_target_depth3_with_progress(tmp_path):
     proc = train(
-        ["--target", "3,1", "--depth", "3", "--init-scale", "0.1", "--lr", "0.05", "--steps", "600"],
+        [
+            "--target",
+            "3,1",
+            "--depth",
+            "3",
+            "--init-scale",
+            "0.1",
+            "--lr",
+            "0.05",
+            "--steps",
+            "600",
+            "--progress",
+        ],
         tmp_path / "home",
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert len(out["halfway_step"]) == 2 and out["steps"] == 600
     assert "run_id" not in out and not (tmp_path / "home").exists()  # no --save: nothing stored
+    progress = proc.stderr.strip().splitlines()
+    assert progress[-1].startswith("train: 100.0%") and sum("100.0%" in line for line in progress) == 1
+
+
+def test_divergence_is_reported(tmp_path):
+    # η = 0.5 > 1/λ_max = 1/6: unstable at the global minimum (THEORY §6), so GD blows up
+    proc = train([*BASE, "--lr", "0.5", "--steps", "2000"], tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["diverged"] is True
+    assert isinstance(out["diverged_step"], int) and 0 < out["diverged_step"] <= out["steps"] < 2000
+    assert None in out["halfway_step"]  # weak modes never got halfway
+
+
+def test_steps_auto(tmp_path):
+    proc = train([*BASE, "--lr", "0.04", "--steps", "auto"], tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # auto: run to loss < 0.05 (T, a multiple of 100), then max(4T, 500) steps in all
+    assert out["steps"] == 500 or (out["steps"] > 500 and out["steps"] % 400 == 0)
+    assert out["final_loss"] < 1e-6 and None not in out["halfway_step"]
 
 
 @pytest.mark.parametrize(
