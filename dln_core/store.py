@@ -459,6 +459,8 @@ class RunStore:
             try:
                 metas.append(self._read_meta(p, verify))
             except CorruptRunError as exc:
+                if not p.exists():
+                    continue  # deleted by another process while we listed: not a problem
                 self.problems.append(str(exc))
                 log.warning("run store: skipping corrupt entry %s", exc)
         metas.sort(key=lambda m: (m["created"], m["run_id"]), reverse=True)
@@ -499,6 +501,16 @@ class RunStore:
         path = self._path(run_id)
         if not path.is_dir():
             raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+        try:
+            return self._load(path, run_id, frames)
+        except (FileNotFoundError, CorruptRunError) as exc:
+            if not path.is_dir():  # deleted by another process meanwhile
+                raise RunNotFoundError(f"no run {run_id!r} in {self.root}") from None
+            if isinstance(exc, FileNotFoundError):
+                raise CorruptRunError(f"{run_id}: file missing ({exc.filename})") from None
+            raise
+
+    def _load(self, path: Path, run_id: str, frames: Iterable[str] | None) -> StoredRun:
         meta = self._read_meta(path)
         wanted = list(meta["frames"]) if frames is None else list(frames)
         out = StoredRun(run_id=run_id, meta=meta)
@@ -506,9 +518,11 @@ class RunStore:
             entry = meta["frames"].get(n)
             if entry is None:
                 raise KeyError(f"run {run_id} has no frame {n!r}; it has {sorted(meta['frames'])}")
-            out.frames[n] = pd.read_parquet(
-                io.BytesIO(self._verified_bytes(path, n, entry)), engine="pyarrow"
-            )
+            data = self._verified_bytes(path, n, entry)
+            try:
+                out.frames[n] = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+            except Exception as exc:  # checksum ok but unreadable: written by an incompatible library
+                raise CorruptRunError(f"{path.name}: frame {n!r} unreadable ({exc})") from None
         for n, entry in meta["arrays"].items():
             out.arrays[n] = np.load(io.BytesIO(self._verified_bytes(path, n, entry)), allow_pickle=False)
         return out

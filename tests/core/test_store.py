@@ -325,3 +325,23 @@ def test_real_run_result_round_trip(home):
     assert list(ours.drop(columns=["kind", "name"]).columns) == list(lib.columns)
     assert len(ours) == len(result.history) == 5
     np.testing.assert_allclose(ours["loss"], lib["loss"], rtol=0, atol=0)
+
+
+def test_run_deleted_by_another_process_during_list_or_load(home, monkeypatch):
+    """A concurrent delete is not corruption: the run just disappears, with no problem reported."""
+    s = RunStore()
+    keep = s.save({"history": _history()}, meta=_meta())
+    gone = s.save({"history": _history()}, meta=_meta())
+    real = RunStore._read_meta
+
+    def read_after_concurrent_delete(self, path, verify=False):
+        if path.name == gone and path.exists():
+            RunStore(home).delete(gone)
+        return real(self, path, verify)
+
+    monkeypatch.setattr(RunStore, "_read_meta", read_after_concurrent_delete)
+    assert list(s.list()["run_id"]) == [keep] and s.problems == []
+    other = s.save({"history": _history()}, meta=_meta())
+    gone = other
+    with pytest.raises(RunNotFoundError):
+        s.load(other)
