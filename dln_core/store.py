@@ -3,7 +3,7 @@
 Layout (format version 1)::
 
     <home>/runs/<run_id>/meta.json        kind, name, created, config (RunConfig.to_flat()), summary,
-                                          and one entry per frame file (file name, rows, bytes, sha256)
+                                          and one entry per file (file name, bytes, sha256)
     <home>/runs/<run_id>/<frame>.parquet  one file per named DataFrame (history, modes, ...)
     <home>/runs/<run_id>/<array>.npy      optional arrays (a train run's final weights)
 
@@ -12,8 +12,8 @@ Layout (format version 1)::
 Writes are atomic: a run is assembled in a hidden temporary directory next to its final place, every
 file and the directory are fsynced, and only then is the directory renamed into place. A crash
 mid-write therefore leaves a hidden ``.tmp-*`` directory that listing ignores (and removes once it is
-stale), never a half entry that looks complete. A corrupt entry (bad JSON, missing or truncated
-frame file) is reported in :attr:`RunStore.problems` (and ``list().attrs["problems"]``, and a
+stale), never a half entry that looks complete. A corrupt entry (bad JSON; a missing, truncated or
+garbled file) is reported in :attr:`RunStore.problems` (and ``list().attrs["problems"]``, and a
 ``logging`` warning) and skipped; it never breaks listing.
 
 The stored history frame is the engine's (``frames.HISTORY_COLUMNS``: step, t = lr·step per THEORY
