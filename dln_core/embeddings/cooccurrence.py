@@ -1,0 +1,179 @@
+"""Windowed co-occurrence statistics and the QWEM target M* (THEORY.md §7).
+
+Counting (reference setting): for every pair of in-vocabulary tokens at distance j ≤ c inside one
+document, add the weight c + 1 − j to C[i, j] *and* to C[j, i] (symmetrised; a word paired with
+itself adds 2w to the diagonal). P = C / ΣC is the co-occurrence distribution and the unigram P_i is
+its marginal ΣP_ij, so that Σ_ij P_i P_j = 1 like Σ_ij P_ij.
+
+Target: M*_ij = 2 (P_ij − ψ P_i P_j) / (P_ij + ψ P_i P_j) ∈ (−2, 2]; never-seen pairs give −2.
+
+Counting is vectorised with ``np.bincount`` and bounded in memory: positions are processed in chunks
+and, for large V, the V × V table in row blocks of at most ``max_cells`` cells.
+Statistics are cached on disk under ``$DLN_LAB_HOME/cache`` (default ``~/.dln_lab/cache``), keyed by
+(corpus digest, V, window); a stale or corrupt cache file is rebuilt, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .corpus import Corpus, check_vocab_size
+
+CACHE_FORMAT = 1
+DEFAULT_WINDOW = 16
+
+
+@dataclass(frozen=True, eq=False)
+class CooccurrenceStats:
+    """Symmetric weighted co-occurrence counts C (V × V, float64) for the top-V words."""
+
+    counts: np.ndarray
+    vocab: tuple[str, ...]
+    window: int
+    corpus_digest: str
+
+    @property
+    def unigram(self) -> np.ndarray:
+        """P_i = Σ_j P_ij (THEORY §7)."""
+        total = self.counts.sum()
+        return self.counts.sum(axis=1) / total if total > 0 else np.zeros(len(self.vocab))
+
+
+def check_window(window: int) -> None:
+    if not isinstance(window, int | np.integer) or not 1 <= window <= 64:
+        raise ConfigError("window", "must be an integer in [1, 64]", window)
+
+
+def count_cooccurrences(
+    ids: np.ndarray,
+    vocab_size: int,
+    window: int = DEFAULT_WINDOW,
+    pad_id: int | None = None,
+    chunk: int = 1 << 20,
+    max_cells: int = 25_000_000,
+) -> np.ndarray:
+    """Symmetric weighted co-occurrence counts C (THEORY §7), shape (V, V), float64.
+
+    ``ids``: token ids; ids ≥ ``vocab_size`` never pair; ``pad_id`` (if given) ends a document, so no
+    window crosses it. Weight of offset j is ``window + 1 − j``.
+    """
+    check_window(window)
+    V = int(vocab_size)
+    ids = np.asarray(ids, dtype=np.int64)
+    # document index per position: a window stays inside a document iff both ends share it
+    doc = np.cumsum(ids == pad_id) if pad_id is not None else np.zeros(len(ids), dtype=np.int64)
+    A = np.zeros((V, V), dtype=np.float64)  # ordered pairs (left, right); C = A + Aᵀ
+    rows_per_block = max(1, min(V, max_cells // V))
+    n = len(ids)
+    for r0 in range(0, V, rows_per_block):
+        r1 = min(V, r0 + rows_per_block)
+        block = np.zeros((r1 - r0) * V, dtype=np.float64)
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            keys, weights = [], []
+            for j in range(1, window + 1):
+                if s + j >= n:
+                    break
+                left = ids[s : min(e, n - j)]
+                right = ids[s + j : min(e, n - j) + j]
+                ok = (left >= r0) & (left < r1) & (right < V) & (doc[s : s + len(left)] == doc[s + j : s + j + len(left)])
+                k = (left[ok] - r0) * V + right[ok]
+                keys.append(k)
+                weights.append(np.full(len(k), window + 1 - j, dtype=np.float64))
+            if keys:
+                block += np.bincount(np.concatenate(keys), np.concatenate(weights), minlength=block.size)
+        A[r0:r1] = block.reshape(r1 - r0, V)
+    return A + A.T
+
+
+def target_matrix(counts: np.ndarray, psi: float = 1.0, dtype=np.float32) -> np.ndarray:
+    """M*_ij = 2 (P_ij − ψ P_i P_j) / (P_ij + ψ P_i P_j) (THEORY §7).
+
+    Rows of words with no co-occurrence at all (P_i = 0; only in tiny user corpora) are set to 0:
+    0/0 carries no information.
+    """
+    if not psi > 0:
+        raise ConfigError("psi", "must be a positive number", psi)
+    total = counts.sum()
+    if not total > 0:
+        raise ConfigError("corpus", "has no co-occurring vocabulary words within the window", 0)
+    # float32 in place: V × V temporaries dominate memory and time at V = 5k
+    P = (counts / total).astype(np.float32)
+    p = P.sum(axis=1, dtype=np.float64).astype(np.float32)
+    indep = np.outer(p, p)
+    indep *= np.float32(psi)
+    den = P + indep
+    num = P - indep
+    del P, indep
+    num *= 2.0
+    empty = den <= 0
+    den[empty] = 1.0
+    num /= den
+    num[empty] = 0.0
+    return num.astype(dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------------ disk cache
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DLN_LAB_HOME", Path.home() / ".dln_lab")).expanduser() / "cache"
+
+
+def _cache_path(corpus: Corpus, V: int, window: int) -> Path:
+    return cache_dir() / f"cooc_v{CACHE_FORMAT}_{corpus.digest}_V{V}_w{window}.npz"
+
+
+def _load_cached(path: Path, corpus: Corpus, V: int, window: int) -> np.ndarray | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            upper = z["upper"]
+            ok = (
+                int(z["format"]) == CACHE_FORMAT
+                and str(z["digest"]) == corpus.digest
+                and int(z["V"]) == V
+                and int(z["window"]) == window
+                and upper.shape == (V * (V + 1) // 2,)
+            )
+        if not ok:
+            return None
+    except Exception:  # missing, truncated or foreign file: recompute instead
+        return None
+    C = np.zeros((V, V), dtype=np.float64)
+    iu = np.triu_indices(V)
+    C[iu] = upper
+    C.T[iu] = upper
+    return C
+
+
+def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # counts are sums of small integers: float32 keeps them to 1e-7 relative; upper triangle only
+        upper = C[np.triu_indices(V)].astype(np.float32)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, upper=upper, format=CACHE_FORMAT, digest=corpus.digest, V=V, window=window)
+        os.replace(tmp, path)  # atomic: readers never see a half-written file
+    except OSError:
+        pass  # a read-only disk only costs the speed-up
+
+
+def corpus_statistics(corpus: Corpus, vocab_size: int, window: int = DEFAULT_WINDOW, use_cache: bool = True) -> CooccurrenceStats:
+    """Co-occurrence statistics of the top-``vocab_size`` words, from the disk cache when valid."""
+    check_vocab_size(vocab_size, len(corpus.vocab))
+    check_window(window)
+    V = int(vocab_size)
+    path = _cache_path(corpus, V, window)
+    C = _load_cached(path, corpus, V, window) if use_cache else None
+    if C is None:
+        C = count_cooccurrences(corpus.ids, V, window, pad_id=corpus.pad_id)
+        if use_cache:
+            _save_cached(path, C, corpus, V, window)
+    return CooccurrenceStats(C, tuple(corpus.vocab[:V]), window, corpus.digest)

@@ -1,0 +1,213 @@
+"""The embedding model: configuration, spectrum of M*, and full-batch GD on ¼‖M* − W Wᵀ‖²_F.
+
+THEORY.md §7 with the loss scaling of :mod:`dln_core.embeddings.theory` (¼, so that the dynamics are
+those of a two-layer linear network in loss convention (H); time t = η·k as everywhere).
+Init: W₀ = init_scale · G / √V with G i.i.d. standard normal (V × d), so the singular values of W₀
+are ≈ init_scale. Training runs in torch (CUDA if present and asked for, else CPU); the per-step
+cost is one V × V × d product (M* W); W Wᵀ is never formed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg
+
+from ..errors import ConfigError
+from ..limits import Limits, check_cap
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """One word-embedding experiment (frozen: it is also the page's cache key)."""
+
+    vocab: int = 2000  # V, top-V words of the corpus
+    dim: int = 50  # d, embedding dimension
+    init_scale: float = 1e-6  # ≈ singular values of W₀ (W₀ = init_scale·G/√V)
+    lr: float | str = "auto"  # η, or "auto" = theory.stable_lr from M*'s extreme eigenvalues
+    steps: int = 300  # full-batch GD steps
+    seed: int = 0
+    window: int = 16  # context half-width c (weights c+1−j)
+    psi: float = 1.0  # ψ in M*
+    n_snapshots: int = 100  # history rows (evenly spaced steps, incl. 0 and the last)
+    n_scatter_snapshots: int = 25  # snapshots kept for the 3-D scatter
+    scatter_words: int = 1000  # most frequent words kept for the scatter (+ highlighted words)
+    device: str = "auto"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.vocab) or self.vocab < 2:
+            raise ConfigError("vocab", "must be an integer >= 2", self.vocab)
+        if not _is_int(self.dim) or not 1 <= self.dim < self.vocab:
+            raise ConfigError("dim", f"must be an integer in [1, {self.vocab - 1}] (below the vocabulary size)", self.dim)
+        if not isinstance(self.init_scale, int | float) or not (0 < self.init_scale <= 10) or math.isnan(self.init_scale):
+            raise ConfigError("init_scale", "must be a number in (0, 10]", self.init_scale)
+        if isinstance(self.lr, str):
+            if self.lr != "auto":
+                raise ConfigError("lr", "must be a positive number or 'auto'", self.lr)
+        elif not isinstance(self.lr, int | float) or not (0 < self.lr < 10) or math.isnan(self.lr):
+            raise ConfigError("lr", "must be a number in (0, 10) or 'auto'", self.lr)
+        if not _is_int(self.steps) or self.steps < 1:
+            raise ConfigError("steps", "must be an integer >= 1", self.steps)
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError("seed", "must be an integer >= 0", self.seed)
+        if not _is_int(self.window) or not 1 <= self.window <= 64:
+            raise ConfigError("window", "must be an integer in [1, 64]", self.window)
+        if not isinstance(self.psi, int | float) or not self.psi > 0:
+            raise ConfigError("psi", "must be a positive number", self.psi)
+        if not _is_int(self.n_snapshots) or not 2 <= self.n_snapshots <= 2000:
+            raise ConfigError("n_snapshots", "must be an integer in [2, 2000]", self.n_snapshots)
+        if not _is_int(self.n_scatter_snapshots) or not 1 <= self.n_scatter_snapshots <= 200:
+            raise ConfigError("n_scatter_snapshots", "must be an integer in [1, 200]", self.n_scatter_snapshots)
+        if not _is_int(self.scatter_words) or self.scatter_words < 1:
+            raise ConfigError("scatter_words", "must be an integer >= 1", self.scatter_words)
+        if self.device not in DEVICES:
+            raise ConfigError("device", f"must be one of {list(DEVICES)}", self.device)
+        if self.dtype not in DTYPES:
+            raise ConfigError("dtype", f"must be one of {list(DTYPES)}", self.dtype)
+
+    def check_limits(self, limits: Limits) -> None:
+        check_cap("vocab", self.vocab, limits.max_vocab, "vocabulary size")
+        check_cap("dim", self.dim, limits.max_dim, "embedding dimension")
+        check_cap("steps", self.steps, limits.max_embed_steps, "embedding GD steps")
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Top-d eigenpairs of M* (descending) and its smallest eigenvalue."""
+
+    mu: np.ndarray  # (d,)
+    vectors: np.ndarray  # (V, d) orthonormal columns
+    mu_min: float
+    frob2: float  # ‖M*‖²_F
+
+
+def spectrum(M: np.ndarray, d: int) -> Spectrum:
+    """Top-d algebraic eigenpairs and the most negative eigenvalue of the symmetric M*."""
+    V = M.shape[0]
+    frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
+    if V <= max(400, 3 * d + 20):  # small: the dense solver is exact and fast
+        w, vec = scipy.linalg.eigh(np.asarray(M, dtype=np.float64))
+        mu, vectors, mu_min = w[::-1][:d], vec[:, ::-1][:, :d], float(w[0])
+    else:
+        # Lanczos on the float32 matrix: ~30x faster than a dense float64 solve at V = 2k, and the
+        # eigenvalues agree to ~1e-6 relative
+        M32 = np.asarray(M, dtype=np.float32)
+        w, vec = scipy.sparse.linalg.eigsh(M32, k=d, which="LA", tol=1e-6)
+        order = np.argsort(-w)
+        mu, vectors = w[order].astype(np.float64), vec[:, order].astype(np.float64)
+        mu_min = float(scipy.sparse.linalg.eigsh(M32, k=1, which="SA", return_eigenvectors=False, tol=1e-5)[0])
+    return Spectrum(mu, vectors, mu_min, frob2)
+
+
+def closed_form_embedding(spec: Spectrum) -> np.ndarray:
+    """W* = V_d diag(√max(μ_k, 0)): the optimum of the factorisation (THEORY §7)."""
+    return spec.vectors * np.sqrt(np.maximum(spec.mu, 0.0))
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "'cuda' requested but no CUDA device is available", name)
+    use_cuda = name == "cuda" or (name == "auto" and torch.cuda.is_available())
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+def initial_embedding(V: int, d: int, init_scale: float, seed: int) -> np.ndarray:
+    """W₀ = init_scale · G / √V, G i.i.d. N(0, 1) from ``seed`` (numpy, so any device agrees)."""
+    return init_scale * np.random.default_rng(seed).standard_normal((V, d)) / math.sqrt(V)
+
+
+@dataclass
+class Trajectory:
+    """What one GD run recorded: per step (loss, mode strengths) and W at the snapshot steps."""
+
+    loss: np.ndarray  # (K + 1,) loss before step k (k = 0..K); NaN after divergence
+    modes: np.ndarray  # (K + 1, d) u_k = ‖v_kᵀ W‖² along the top-d eigenvectors of M*
+    snapshot_steps: np.ndarray  # (S,)
+    snapshots: list[np.ndarray]  # W at those steps (float32, V × d)
+    steps_run: int
+    diverged_step: int | None
+    wall_time_s: float
+    device: str
+
+
+def snapshot_schedule(steps: int, n: int) -> np.ndarray:
+    return np.unique(np.linspace(0, steps, n).round().astype(np.int64))
+
+
+def train_gd(
+    M: np.ndarray,
+    W0: np.ndarray,
+    lr: float,
+    steps: int,
+    eigvecs: np.ndarray,
+    snapshot_steps: np.ndarray,
+    device: str = "auto",
+    dtype: str = "float32",
+    progress: Callable[[float], None] | None = None,
+) -> Trajectory:
+    """Full-batch GD W ← W + η (M* − W Wᵀ) W on ℓ = ¼‖M* − W Wᵀ‖²_F (theory module docstring).
+
+    The loss is evaluated from quantities the step needs anyway:
+    ‖M − WWᵀ‖² = ‖M‖² − 2 tr(Wᵀ M W) + ‖WᵀW‖².
+    """
+    import torch
+
+    dev = resolve_device(device)
+    tdt = torch.float32 if dtype == "float32" else torch.float64
+    t0 = time.perf_counter()
+    Mt = torch.as_tensor(np.asarray(M), dtype=tdt, device=dev)
+    W = torch.as_tensor(np.asarray(W0), dtype=tdt, device=dev).clone()
+    Vt = torch.as_tensor(np.asarray(eigvecs), dtype=tdt, device=dev)
+    frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
+    snap = set(int(s) for s in snapshot_steps)
+    losses = np.full(steps + 1, np.nan)
+    modes = np.full((steps + 1, eigvecs.shape[1]), np.nan)
+    snapshots: list[np.ndarray] = []
+    diverged = None
+    k = 0
+    with torch.no_grad():
+        for k in range(steps + 1):
+            MW = Mt @ W
+            G = W.T @ W
+            # float32 reductions are ample: loss steps are ≥ μ_d²/4, far above their rounding error
+            loss = 0.25 * (frob2 - 2.0 * float(torch.sum(W * MW)) + float(torch.sum(G * G)))
+            losses[k] = loss
+            modes[k] = torch.sum((Vt.T @ W) ** 2, dim=1).cpu().numpy()
+            if not math.isfinite(loss) or loss > 1e30:
+                diverged = k
+                losses[k] = np.nan
+                break
+            if k in snap:
+                snapshots.append(W.detach().to("cpu", torch.float32).numpy().copy())
+            if k == steps:
+                break
+            W += lr * (MW - W @ G)
+            if progress is not None and k % 20 == 0:
+                progress(k / steps)
+    if progress is not None:
+        progress(1.0)
+    return Trajectory(
+        loss=losses,
+        modes=modes,
+        snapshot_steps=np.asarray([s for s in snapshot_steps if s <= k and (diverged is None or s < diverged)]),
+        snapshots=snapshots,
+        steps_run=k,
+        diverged_step=diverged,
+        wall_time_s=time.perf_counter() - t0,
+        device=dev.type,
+    )
