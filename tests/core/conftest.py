@@ -29,6 +29,12 @@ def manual_gd(cfg, steps: int):
     return states, np.array(losses), np.array(us)
 
 
+@pytest.fixture(name="manual_gd")
+def manual_gd_fixture():
+    """The naive reference GD (a fixture, so test modules need no package imports)."""
+    return manual_gd
+
+
 @pytest.fixture(scope="session")
 def article_l2_small():
     """The article's L = 2 "Small" preset (near-identity c = 1e-5, lr = 0.01), auto run length."""
