@@ -253,3 +253,11 @@ def test_interrupted_run_writes_no_csv(tmp_path, monkeypatch):
     csv = tmp_path / "h.csv"
     assert cli.main(["train", *FAST, "--csv", str(csv), "--save"]) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+def test_garbled_matrix_csv_is_one_line_error(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("2,0\n0,oops\n")
+    proc = train(["--target", str(m), "--steps", "10"], tmp_path / "home")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--target" in lines[0] and "Traceback" not in proc.stderr
