@@ -84,13 +84,13 @@ costs much more time in deeper nets. Points are measured halfway times of mode 1
 lines the exact gradient-flow prediction. The table fits the measured points per depth.
 """
     )
-    defaults = {"depths": (2, 3, 4), "singular_values": "1", "u0_min": 1e-5, "u0_max": 1e-2, "n_points": 5,
+    defaults = {"depths": (2, 3, 4), "singular_values": "1", "u0_min": 1e-4, "u0_max": 1e-2, "n_points": 5,
                 "lr": 0.02}
     with st.form("form_scaling"):
         c = st.columns(5)
         depths = c[0].text_input("depths L", "2,3,4")
         sv = c[1].text_input("target singular values", "1", help="mode 1 (the largest) is timed")
-        u0_min = c[2].number_input("smallest u0", value=1e-5, format="%.1e", min_value=1e-12)
+        u0_min = c[2].number_input("smallest u0", value=1e-4, format="%.1e", min_value=1e-12)
         u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12)
         n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1)
         lr = st.number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
@@ -204,11 +204,84 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
     offer_downloads(data, "stability", {})
 
 
+def study_commuting() -> None:
+    st.markdown(
+        """
+**When inputs are not whitened.** If the input covariance shares its eigenvectors with the target
+(commuting case), each mode still follows its own equation, but its *speed* is set by the
+input–output covariance λ_i while its *end point* is λ_i/d_i (d_i = input variance along that
+direction). A direction with a lot of input variance can then be learned first even though the map
+the network ends up with is weaker along it. Below: measured (solid) and theory (dashed) for the
+commuting case, then the same variances in a rotated basis, which no longer commutes: no closed form
+is known there, so that panel is **simulation only**.
+"""
+    )
+    defaults = {"depth": 2, "singular_values": "3,1", "input_eigenvalues": "6,1", "init_scale": 1e-2, "lr": 0.02}
+    with st.form("form_comm"):
+        c = st.columns(5)
+        depth = c[0].number_input("depth L", value=2, min_value=2, max_value=12, step=1)
+        sv = c[1].text_input("cross-covariance singular values λ", "3,1")
+        ev = c[2].text_input("input variances d", "6,1")
+        scale = c[3].number_input("init scale", value=1e-2, format="%.1e", min_value=1e-12)
+        lr = c[4].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
+        submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"depth": int(depth), "singular_values": sv, "input_eigenvalues": ev, "init_scale": float(scale),
+                "lr": float(lr)}
+
+    data = run_study("commuting", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.mode_curves_chart(data["commuting_curves"], "Commuting Σxx: measured vs theory"),
+                    width="stretch")
+    st.markdown("**Learning order** (1 = first): measured, predicted, and what ordering by the end "
+                "point λ/d would naively suggest.")
+    st.dataframe(data["order"], hide_index=True)
+    st.altair_chart(charts.mode_curves_chart(
+        data["noncommuting_curves"], "Non-commuting Σxx (rotated basis): simulation only, no theory"),
+        width="stretch")
+    offer_downloads(data, "commuting", {})
+
+
+def study_exact_l2() -> None:
+    st.markdown(
+        """
+**The whole matrix, exactly.** For two layers started λ-balanced (W₂ᵀW₂ − W₁W₁ᵀ = λ_b·I), gradient
+flow has a closed-form solution for the full end-to-end matrix, even from a random start that is not
+aligned with the target. The chart shows how far gradient descent strays from it. The gap comes only
+from taking finite steps: dividing η by 4 divides it by about 4.
+"""
+    )
+    defaults = {"singular_values": "3,2,1", "rotate_seed": 1, "init_scale": 0.1, "lambda_b": 0.0, "lr": 0.01,
+                "t_max": 6.0}
+    with st.form("form_exact"):
+        c = st.columns(5)
+        sv = c[0].text_input("target singular values", "3,2,1")
+        lam_b = c[1].number_input("λ_b", value=0.0, format="%.3f")
+        scale = c[2].number_input("init scale", value=0.1, format="%.3g", min_value=1e-8)
+        lr = c[3].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6)
+        t_max = c[4].number_input("up to time t", value=6.0, min_value=0.01)
+        submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
+
+    def parse() -> dict:
+        return {"singular_values": sv, "rotate_seed": 1, "init_scale": float(scale), "lambda_b": float(lam_b),
+                "lr": float(lr), "t_max": float(t_max)}
+
+    data = run_study("exact_l2", defaults, submitted, parse)
+    if data is None:
+        return
+    st.altair_chart(charts.exact_solution_chart(data["errors"]), width="stretch")
+    offer_downloads(data, "exact_l2", {})
+
+
 STUDIES = {
     "Plateau length vs init": study_scaling,
     "Learning order": study_learning_order,
     "Sharper steps with depth": study_sharpness,
     "Step-size limit": study_stability,
+    "Non-whitened inputs": study_commuting,
+    "Exact L = 2 solution": study_exact_l2,
 }
 
 choice = st.segmented_control("Study", list(STUDIES), default=next(iter(STUDIES)), key="scaling_study")

@@ -1,0 +1,63 @@
+"""AppTest: the Theory & scaling page renders its default study, every study, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/scaling.py").run()
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_first_load_shows_a_log_log_chart_and_the_fit_table():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Theory & scaling"
+    specs = charts(at)
+    assert len(specs) >= 1
+    assert '"type": "log"' in json.dumps(specs[0])  # halfway time vs u0 is drawn log–log
+    fits = at.dataframe[0].value
+    assert list(fits["depth"]) == [2, 3, 4]
+    assert fits["fitted_slope"].between(-0.6, 0.6).all()
+    assert len(at.get("download_button")) >= 3  # summary, theory, fits
+
+
+def test_bad_input_shows_an_error_and_keeps_the_previous_results():
+    at = open_page()
+    before = at.dataframe[0].value
+    at.text_input[0].set_value("2,x")  # inside a form: takes effect on submit
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    assert any("depths L" in e.value for e in at.error)
+    assert len(charts(at)) >= 1  # previous figure still on screen
+    assert at.dataframe[0].value.equals(before)
+
+
+@pytest.mark.parametrize(
+    ("study", "n_charts"),
+    [
+        ("Learning order", 1),
+        ("Sharper steps with depth", 1),
+        ("Step-size limit", 1),
+        ("Non-whitened inputs", 2),
+        ("Exact L = 2 solution", 1),
+    ],
+)
+def test_every_study_renders_its_charts(study, n_charts):
+    at = open_page()
+    at.get("button_group")[0].set_value(study).run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert len(charts(at)) == n_charts
