@@ -115,3 +115,29 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+class Browser:
+    """What a test needs: open a page of the app and wait for it, take a screenshot."""
+
+    def __init__(self, page, url: str) -> None:
+        self.page = page
+        self.url = url
+
+    def visit(self, path: str = "") -> None:
+        self.page.goto(f"{self.url}/{path}")
+        wait_for_app_run(self.page)
+
+    def wait(self) -> None:
+        wait_for_app_run(self.page)
+
+    def screenshot(self, name: str) -> Path:
+        return screenshot(self.page, name)
+
+    def count(self, test_id: str) -> int:
+        return self.page.get_by_test_id(test_id).count()
+
+
+@pytest.fixture
+def app(page, app_url) -> Browser:
+    return Browser(page, app_url)

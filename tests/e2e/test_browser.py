@@ -1,0 +1,47 @@
+"""Every page in real headless Chromium against a real `streamlit run app.py`.
+
+Each visit waits until the script has finished, then asserts: no exception element, the expected
+charts present, and saves a screenshot under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+
+pytestmark = pytest.mark.e2e
+
+# (url path, screenshot name, minimum Vega-Lite charts, minimum Plotly charts, a text the page must show)
+PAGES = [
+    ("", "home", 0, 0, "Four claims you can check here"),
+    ("explorer", "explorer", 4, 1, "DLN explorer"),
+    ("embeddings", "embeddings", 1, 1, "Word embeddings"),
+    ("scaling", "scaling", 1, 0, "Theory"),
+    ("runs", "runs", 0, 0, "Runs"),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "n_vega", "n_plotly", "text"), PAGES, ids=[p[1] for p in PAGES])
+def test_page_renders_in_chromium(app, path, name, n_vega, n_plotly, text):
+    page = app.page
+    app.visit(path)
+    expect(page.get_by_text(text).first).to_be_visible(timeout=60_000)
+    if n_vega:
+        expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+    if n_plotly:
+        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=60_000)
+    app.screenshot(name)
+    assert app.count("stException") == 0, f"{name}: an exception is shown"
+    assert app.count("stVegaLiteChart") >= n_vega
+    assert app.count("stPlotlyChart") >= n_plotly
+
+
+def test_navigation_from_home_reaches_explorer(app):
+    page = app.page
+    app.visit("")
+    page.get_by_test_id("stSidebarNav").get_by_text("DLN explorer").click()
+    app.wait()
+    expect(page).to_have_url(f"{app.url}/explorer", timeout=30_000)
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+    assert app.count("stException") == 0
