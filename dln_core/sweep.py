@@ -657,7 +657,7 @@ def study_stability(
     summary = summarize(results)
     cap_frame = pd.DataFrame(caps)
     summary = summary.merge(cap_frame[["depth", "lr_cap"]], on="depth", how="left")
-    summary["lr_over_cap"] = summary["lr"] / summary["lr_cap"]
+    summary["lr_over_cap"] = (summary["lr"] / summary["lr_cap"]).round(9)  # the requested factors
     return {"summary": summary, "caps": cap_frame}
 
 
