@@ -6,6 +6,7 @@ run in well under a second each.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -129,7 +130,7 @@ def test_sweep_runs_batched_and_summarises_every_member_and_mode():
     s = res.summary
     assert res.n_members == 4 and res.n_batches == 2 and res.network_steps == 1600
     assert len(s) == 8 and list(s.columns) == sweep.SUMMARY_COLUMNS
-    assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:]))  # monotone progress
+    assert seen[-1] == 1.0 and all(b >= a for a, b in itertools.pairwise(seen))  # monotone progress
     # aligned init: u0 = scale**L exactly
     assert np.allclose(s["u0"], s["init_scale"] ** s["depth"], rtol=1e-12)
     assert np.allclose(s["halfway_time"], s["lr"] * s["halfway_step"], equal_nan=True)
