@@ -1,7 +1,13 @@
 """Render time of the DLN explorer page with its default configuration, measured with AppTest.
 
-Prints the cold render (empty st.cache_data: trains the default run) and the cached rerun (same
-config: unpickles the cached result and rebuilds the charts). Targets: cold < 2 s, cached < 0.3 s.
+Prints three numbers for the default configuration:
+
+- first render in a fresh process: cold cache plus one-off imports (altair, plotly, scipy);
+- cold render in a warm process: st.cache_data cleared, so the run is trained and every chart built
+  again (what a user meets for a configuration nobody has opened yet on a running server);
+- cached rerun: same config, everything served from st.cache_data.
+
+Targets: cold < 2 s, cached < 0.3 s.
 
     python benchmarks/bench_pages.py [--repeat 5]
 
@@ -39,18 +45,26 @@ def _timed(at: AppTest, page: str | None = None) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="cached reruns to time (median printed)")
+    parser.add_argument("--app", type=Path, default=ROOT / "app.py", help="entrypoint (default: app.py)")
     args = parser.parse_args(argv)
 
     import os
 
     os.environ.setdefault("DLN_LAB_HOME", tempfile.mkdtemp(prefix="dln_bench_"))
     st.cache_data.clear()
-    at = AppTest.from_file(ROOT / "app.py", default_timeout=120)
+    at = AppTest.from_file(args.app, default_timeout=120)
     at.run()  # home page: navigation only
-    cold = _timed(at, "pages/explorer.py")
-    cached = [_timed(at) for _ in range(args.repeat)]
+    first = _timed(at, "pages/explorer.py")
+    print(f"explorer default config: first render, fresh process {first:.3f} s (includes imports)")
+    colds = []
+    for _ in range(max(1, args.repeat // 2)):
+        st.cache_data.clear()
+        colds.append(_timed(at))
+    cold = statistics.median(colds)
     train_s = at.metric[3].value if len(at.metric) > 3 else "?"
-    print(f"explorer default config: cold render {cold:.3f} s (engine wall time {train_s})")
+    print(f"explorer default config: cold render (warm process) median {cold:.3f} s "
+          f"(min {min(colds):.3f}, n={len(colds)}; engine wall time of the last {train_s})")
+    cached = [_timed(at) for _ in range(args.repeat)]
     print(f"explorer default config: cached rerun median {statistics.median(cached):.3f} s "
           f"(min {min(cached):.3f}, max {max(cached):.3f}, n={len(cached)})")
     print(f"targets: cold < 2 s -> {'OK' if cold < 2 else 'MISSED'}; "

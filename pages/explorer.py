@@ -10,7 +10,7 @@ import math
 
 import streamlit as st
 
-from dln_core import engine, frames
+from dln_core import engine, frames, landscape
 from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
@@ -47,9 +47,37 @@ def train(cfg: RunConfig):
     return engine.run(cfg)
 
 
-def landscape_panel(cfg: RunConfig, step: int) -> None:
-    """Two-mode surface with the training path, and the one-mode L = 2 saddle (dln_core.landscape)."""
-    st.info("The loss-landscape views need dln_core.landscape (not available yet).")
+@st.cache_data(max_entries=16, show_spinner=False)
+def surfaces(cfg: RunConfig):
+    """Two-mode slice with the training path, and the one-mode L = 2 saddle (THEORY §5)."""
+    result = train(cfg)
+    return landscape.two_mode_view(result), landscape.saddle_view(result)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def panel_specs(cfg: RunConfig, step: int, show_gd: bool, time_axis: str) -> dict:
+    """Every snapshot-dependent chart, built once per (run, snapshot, view): a rerun or a replayed
+    snapshot only ships cached specs (building Altair charts costs more than the cached run)."""
+    result = train(cfg)
+    two_mode, saddle = surfaces(cfg)
+    path, now = two_mode.at(step)
+    h, levels = result.history, result.summary["plateau_levels"]
+    return {
+        "loss": charts.to_spec(charts.loss_chart(h, levels, step, time_axis)),
+        "modes": charts.to_spec(charts.modes_chart(result.modes, show_gd, step, time_axis)),
+        "alignment": charts.to_spec(charts.alignment_chart(result.alignment, step)),
+        "balance": charts.to_spec(charts.balance_chart(h, step, time_axis)),
+        "rank": charts.to_spec(charts.update_rank_chart(h, step, time_axis)),
+        "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
+        "saddle": charts.saddle_figure(saddle.a, saddle.b, saddle.loss, saddle.path_list(), saddle.saddle,
+                                       saddle.hyperbola),
+    }
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def export_csv(cfg: RunConfig) -> str:
+    """The run's history with its flat config columns (frames.export_frame), as CSV text."""
+    return frames.export_frame([train(cfg)]).to_csv(index=False)
 
 
 # ------------------------------------------------------------------ controls
@@ -138,7 +166,7 @@ m4.metric("train time", f"{summary['wall_time_s']:.2f} s")
 
 # ------------------------------------------------------------------ export
 e1, e2 = st.columns(2)
-e1.download_button("Download history (CSV)", frames.export_frame([result]).to_csv(index=False),
+e1.download_button("Download history (CSV)", export_csv(cfg),
                    file_name="dln_run.csv", mime="text/csv", on_click="ignore", key="download_csv",
                    icon=":material/download:")
 if e2.button("Save to runs", key="save_run", icon=":material/save:"):
@@ -183,39 +211,47 @@ def time_panels(result, cfg) -> None:
         st.rerun()  # full rerun: re-declares this fragment without the timer
     step = steps_recorded[snap]
     st.caption(f"step k = {step:,}, t = η·k = {step * result.summary['lr']:.4g}")
+    spec = panel_specs(cfg, step, show_gd, time_axis)
 
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**1. Loss**")
-        st.altair_chart(charts.loss_chart(result.history, summary["plateau_levels"], step, time_axis),
-                        theme=None)
-        st.caption("From small init the loss sits on flat steps at the dotted levels: each is a saddle "
-                   "where some modes are learned and the rest are still zero. Drops are mode switch-ons.")
+        st.vega_lite_chart(spec["loss"], theme=None)
+        st.caption("From small init the loss rests on flat steps at the dotted levels: each is a saddle "
+                   "where some modes are learned and the rest are still zero. Each drop is a mode switching on.")
     with c2:
         st.markdown("**2. Mode strengths**")
-        st.altair_chart(charts.modes_chart(result.modes, show_gd, step, time_axis), theme=None)
+        st.vega_lite_chart(spec["modes"], theme=None)
         st.caption("Solid: measured u_i = u*ᵢᵀ W v*ᵢ. Dashed: the scalar ODE started from the measured "
-                   "u_i(0). Bigger singular values switch on first.")
+                   "u_i(0). Larger singular values switch on first.")
     st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True)
 
     st.markdown("**3. Alignment**")
-    st.altair_chart(charts.alignment_chart(result.alignment, step), theme=None)
+    st.vega_lite_chart(spec["alignment"], theme=None)
     st.caption("Overlaps of singular vectors (blue +1, red −1). A diagonal pattern means the layers "
                "point along the target's modes and agree with each other; with small init this happens "
                "long before the loss moves.")
 
     st.markdown("**4. Loss landscape**")
-    landscape_panel(cfg, step)
+    t1, t2 = st.tabs(["top two modes", "one-mode saddle (L = 2)"])
+    with t1:
+        st.plotly_chart(spec["surface"], key="surface_two_mode")
+        st.caption("Loss over the per-layer strengths of modes 1 and 2 (the others held at zero), scaled "
+                   "to 1 at the origin. The red path leaves the flat centre along mode 1 first.")
+    with t2:
+        st.plotly_chart(spec["saddle"], key="surface_saddle")
+        st.caption("½(λ − ab)² for one mode: the origin is a saddle, not a trap; every point of the white "
+                   "curves ab = λ is a global minimum, and gradient flow (red) keeps a² − b² fixed.")
 
     c3, c4 = st.columns(2)
     with c3:
         st.markdown("**5a. Balancedness drift**")
-        st.altair_chart(charts.balance_chart(result.history, step, time_axis), theme=None)
-        st.caption("How far W_{l+1}ᵀW_{l+1} − W_lW_lᵀ moved. Conserved by gradient flow; finite η "
-                   "adds a tiny drift.")
+        st.vega_lite_chart(spec["balance"], theme=None)
+        st.caption("How far W_{l+1}ᵀW_{l+1} − W_lW_lᵀ has moved. Gradient flow conserves it; a finite "
+                   "step η adds a tiny drift.")
     with c4:
         st.markdown("**5b. Update effective rank**")
-        st.altair_chart(charts.update_rank_chart(result.history, step, time_axis), theme=None)
+        st.vega_lite_chart(spec["rank"], theme=None)
         st.caption("Each step's weight change is close to rank one while a single mode is being learned.")
 
 

@@ -307,13 +307,22 @@ def saddle_figure(
     b: np.ndarray,
     loss: np.ndarray,
     paths: Sequence[pd.DataFrame] = (),
-    lam: float | None = None,
+    saddle: tuple[float, float, float] | None = None,
+    hyperbola: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Single-mode L = 2 surface ½(λ − ab)² (THEORY §5): the strict saddle at the origin, the
-    hyperbola of minima ab = λ and gradient-flow paths (each keeps a² − b² constant)."""
+    """Single-mode L = 2 surface ½(λ − ab)² (THEORY §5): the strict saddle (black diamond), the
+    hyperbola of global minima ab = λ (white) and gradient-flow paths (red; each keeps a² − b²)."""
     fig = go.Figure(
         go.Surface(x=a, y=b, z=loss, colorscale="Cividis", opacity=0.85, showscale=False, name="loss")
     )
+    if hyperbola is not None:
+        for _, branch in hyperbola.groupby("branch"):
+            fig.add_trace(
+                go.Scatter3d(
+                    x=branch["a"], y=branch["b"], z=branch["loss"], mode="lines",
+                    line={"color": "white", "width": 4}, name="minima ab = λ",
+                )
+            )
     for p in paths:
         fig.add_trace(
             go.Scatter3d(
@@ -321,13 +330,13 @@ def saddle_figure(
                 line={"color": CURRENT_COLOUR, "width": 4}, name="gradient flow",
             )
         )
-    saddle_loss = 0.5 * lam**2 if lam is not None else float(np.max(loss))
-    fig.add_trace(
-        go.Scatter3d(
-            x=[0.0], y=[0.0], z=[saddle_loss], mode="markers",
-            marker={"color": "black", "size": 6, "symbol": "diamond"}, name="saddle",
+    if saddle is not None:
+        fig.add_trace(
+            go.Scatter3d(
+                x=[saddle[0]], y=[saddle[1]], z=[saddle[2]], mode="markers",
+                marker={"color": "black", "size": 6, "symbol": "diamond"}, name="saddle",
+            )
         )
-    )
     fig.update_layout(
         scene={"xaxis_title": "a (layer 1)", "yaxis_title": "b (layer 2)", "zaxis_title": "loss"},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
@@ -335,3 +344,11 @@ def saddle_figure(
         showlegend=False,
     )
     return fig
+
+
+def to_spec(chart: alt.TopLevelMixin) -> dict:
+    """The chart as a Vega-Lite dict with its data inline, so a page can cache it and skip Altair's
+    per-render work. No schema validation here (the unit tests validate every builder's output) and
+    no 5,000-row cap (Streamlit ships the datasets as Arrow)."""
+    with alt.data_transformers.enable("default", max_rows=None):
+        return chart.to_dict(validate=False)

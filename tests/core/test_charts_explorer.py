@@ -170,6 +170,18 @@ def test_landscape_and_saddle_figures():
     kinds = [t.type for t in fig.data]
     assert kinds == ["surface", "scatter3d", "scatter3d"]
     assert list(fig.data[1].x) == [0.1, 1.0]
-    sad = ch.saddle_figure(w, w, z, paths=[pd.DataFrame({"a": [0.1], "b": [0.2], "loss": [1.0]})], lam=2.0)
-    assert [t.type for t in sad.data] == ["surface", "scatter3d", "scatter3d"]
+    hyper = pd.DataFrame({"branch": [1, 1, -1, -1], "a": [1.0, 2.0, -1.0, -2.0], "b": [2.0, 1.0, -2.0, -1.0],
+                          "loss": [0.0] * 4})
+    flows = [pd.DataFrame({"a": [0.1, 1.0], "b": [0.2, 2.0], "loss": [1.9, 0.0]})]
+    sad = ch.saddle_figure(w, w, z, paths=flows, saddle=(0.0, 0.0, 2.0), hyperbola=hyper)
+    assert [t.type for t in sad.data] == ["surface"] + ["scatter3d"] * 4  # 2 branches, 1 path, saddle
     assert sad.data[-1].z[0] == pytest.approx(2.0)
+    assert list(sad.data[3].x) == [0.1, 1.0]
+
+
+def test_to_spec_matches_validated_dict_and_has_no_row_cap():
+    chart = ch.loss_chart(_history(), plateau_levels=[26.0], current_step=30)
+    assert ch.to_spec(chart) == chart.to_dict()  # same spec as Altair's validated output
+    big = pd.DataFrame({"step": np.arange(1, 6001), "t": np.arange(1, 6001) * LR, "loss": 1.0})
+    spec = ch.to_spec(ch.loss_chart(big))
+    assert max(len(d) for d in _datasets(spec)) == 6000
