@@ -43,8 +43,8 @@ __all__ = [
 
 # Inversion in the logit/log variable: beyond |x| = 35 the answer equals its limit to double precision.
 _X_CAP = 35.0
-_BISECT_ITERS = 48
-_NEWTON_ITERS = 3
+_BISECT_ITERS = 24
+_NEWTON_ITERS = 4
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -85,8 +85,9 @@ def _beta(L: int) -> float:
     return 1.0 - 2.0 / L
 
 
-# Gauss–Legendre nodes for the smooth remainder near w = 1 (see _near_one): 32 nodes reach ~1e-16.
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+# Gauss–Legendre nodes for the smooth remainder near w = 1 (see _near_one). The integrand's nearest
+# singularity (s = 0) lies 3 half-lengths from the centre of [1/2, 1]: 20 nodes give ~(3+√8)^{-40} ≈ 1e-30.
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
 
 
 def _near_one(w, p, value_at_half):
@@ -178,28 +179,33 @@ def _rate_whitened(v, lam, L):
     return L * np.abs(v) ** (2.0 - 2.0 / L) * (lam - v)
 
 
-def _invert_regime(tau, v0, lam, L, to_v, dv_dx, x_lo, x_hi):
-    """Solve τ(v0 → v(x)) = tau for x by bisection then Newton (t is increasing in x on [x_lo, x_hi]).
+def _masked(ok, value):
+    """value() where ok, +inf elsewhere: w = v/λ can round to exactly 1 although v ≠ λ, and F is singular there."""
+    return np.where(ok, value(), np.inf)
 
-    Bisection is robust; a few Newton steps with the exact derivative dτ/dx = (dv/dx)/rate polish the
-    root to machine precision. Points with tau beyond τ(x_hi) return v(x_hi) (the limit, to ~1e-16).
+
+def _invert_regime(tau, tfun, slope, to_v, x_lo, x_hi):
+    """Solve tfun(v(x)) = tau for x, with tfun∘v increasing on [x_lo, x_hi]: bisection, then Newton.
+
+    A short bisection brackets the root to ~1e-5 in x; Newton steps with the exact derivative
+    dτ/dx = slope(x, v) (quadratic convergence) polish it to machine precision, clipped to the bracket.
+    Points with tau beyond tfun(v(x_hi)) return v(x_hi) (the limit, to ~1e-16).
     """
     lo, hi = x_lo.copy(), x_hi.copy()
     with np.errstate(all="ignore"):
-        t_hi = _tau_whitened(v0, to_v(hi), lam, L)
-        done = t_hi <= tau
+        done = tfun(to_v(hi)) <= tau
         for _ in range(_BISECT_ITERS):
             mid = 0.5 * (lo + hi)
-            below = _tau_whitened(v0, to_v(mid), lam, L) < tau
+            below = tfun(to_v(mid)) < tau
             lo = np.where(below, mid, lo)
             hi = np.where(below, hi, mid)
         x = 0.5 * (lo + hi)
         for _ in range(_NEWTON_ITERS):
             v = to_v(x)
-            g = _tau_whitened(v0, v, lam, L) - tau
-            slope = dv_dx(x, v) / _rate_whitened(v, lam, L)
-            step = np.where(np.isfinite(g) & (slope > 0), g / slope, 0.0)
-            x = np.clip(x - step, x_lo, x_hi)
+            g = tfun(v) - tau
+            dx = slope(x, v)
+            step = np.where(np.isfinite(g) & (dx > 0), g / dx, 0.0)
+            x = np.clip(x - step, lo, hi)
         x = np.where(done, x_hi, x)
     return to_v(x)
 
@@ -230,38 +236,44 @@ def _curve_whitened(tau, v0, lam, L):
             e = np.exp(-2 * lm * t)
             out[neg] = -lm * q0 * e / ((q0 + lm) - q0 * e)
             return out
+        beta = _beta(L)
         grow = pos & (v0 > 0) & (v0 < lam)
         above = pos & (v0 > lam)
+        # Each regime: τ(v) = c·(F(v) − F(v0)) with F(v0) computed once; slope = (dv/dx) / (dv/dτ).
         if np.any(grow):
             t, m, lm = tau[grow], v0[grow], lam[grow]
+            c, f0 = lm ** (-1.0 - beta) / L, _F_below(m / lm, beta)
             x0 = np.log(m / (lm - m))  # logit of w = v/λ
             out[grow] = _invert_regime(
-                t, m, lm, L,
+                t,
+                tfun=lambda v, lm=lm, c=c, f0=f0: _masked(v / lm < 1.0, lambda: c * (_F_below(v / lm, beta) - f0)),
+                slope=lambda x, v, lm=lm: (v * (lm - v) / lm) / _rate_whitened(v, lm, L),
                 to_v=lambda x, lm=lm: lm / (1.0 + np.exp(-x)),
-                dv_dx=lambda x, v, lm=lm: v * (lm - v) / lm,
                 x_lo=x0, x_hi=np.maximum(x0, _X_CAP),
             )
         if np.any(above):
             t, m, lm = tau[above], v0[above], lam[above]
+            c, f0 = lm ** (-1.0 - beta) / L, _F_above(lm / m, beta)
             x0 = np.log(m / lm - 1.0)  # log of w − 1, decreasing in time: invert in y = −x
             out[above] = _invert_regime(
-                t, m, lm, L,
+                t,
+                tfun=lambda v, lm=lm, c=c, f0=f0: _masked(lm / v < 1.0, lambda: c * (_F_above(lm / v, beta) - f0)),
+                slope=lambda y, v, lm=lm: (lm - v) / _rate_whitened(v, lm, L),
                 to_v=lambda y, lm=lm: lm * (1.0 + np.exp(-y)),
-                dv_dx=lambda y, v, lm=lm: lm - v,
                 x_lo=-x0, x_hi=np.maximum(-x0, _X_CAP),
             )
         if np.any(neg):
             t, m, lm = tau[neg], v0[neg], lam[neg]
-            beta = _beta(L)
             w0 = -m / lm
+            c, f0 = lm ** (-1.0 - beta) / L, _F_negative(w0, beta)
             # |v| decreases with time: invert in y = −ln(|v|/λ). Lower-bound the integrand by
             # w^{−1−β}/(1+w0) to get a w small enough that τ(w) ≥ tau: a guaranteed bracket end.
-            c = lm ** (-1.0 - beta) / L
             w_lo = (w0 ** (-beta) + t * beta * (1.0 + w0) / c) ** (-1.0 / beta)
             out[neg] = _invert_regime(
-                t, m, lm, L,
+                t,
+                tfun=lambda v, lm=lm, c=c, f0=f0: c * (f0 - _F_negative(-v / lm, beta)),
+                slope=lambda y, v, lm=lm: -v / _rate_whitened(v, lm, L),
                 to_v=lambda y, lm=lm: -lm * np.exp(-y),
-                dv_dx=lambda y, v: -v,
                 x_lo=-np.log(w0), x_hi=-np.log(w_lo) + 1.0,
             )
     return out
@@ -406,14 +418,54 @@ def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
         sigma = np.where(u0 < 0, -1.0, 1.0)
         s = np.abs(u0) ** (1.0 / L)
 
-    def to_u(x):
-        return sigma * x**L
-
     wanted = np.unique(steps_arr)
-    found: dict[int, np.ndarray] = {}
+    if lam.size <= _GD_SCALAR_MAX_MODES:
+        traj = np.column_stack([_gd_scalar(s[i], sigma[i], lam[i], d[i], lr, L, wanted) for i in range(s.size)])
+    else:
+        traj = _gd_vector(s, sigma, lam, d, lr, L, wanted)
+    with np.errstate(all="ignore"):
+        u = sigma * traj**L
+    return u[np.searchsorted(wanted, steps_arr)]
+
+
+_GD_SCALAR_MAX_MODES = 32  # below this, plain Python floats beat numpy's per-call overhead
+_GD_BLOCK = 4096  # steps between checks for a fixed point, a 2-cycle or divergence
+
+
+def _gd_scalar(s, sig, lam, d, lr, L, wanted) -> np.ndarray:
+    """One mode of :func:`mode_curve_gd` in Python floats: per-layer strength s at the sorted steps.
+
+    After every block the next two iterates are probed: a fixed point or a 2-cycle makes the rest of
+    the trajectory periodic, so it is filled in without iterating. Divergence leaves nan.
+    """
+    s, c, ds, lam, p = float(s), float(lr * sig), float(d * sig), float(lam), L - 1
+    out = np.full(len(wanted), np.nan)
+    k = 0
+    try:
+        for i, target in enumerate(wanted.tolist()):
+            while k < target:
+                for _ in range(min(target - k, _GD_BLOCK)):
+                    s = s + c * s**p * (lam - ds * s**L)
+                k += min(target - k, _GD_BLOCK)
+                if not np.isfinite(s):
+                    return out
+                s1 = s + c * s**p * (lam - ds * s**L)
+                if s1 == s or s1 + c * s1**p * (lam - ds * s1**L) == s:
+                    for ii in range(i, len(wanted)):
+                        out[ii] = s if (wanted[ii] - k) % 2 == 0 else s1
+                    return out
+            out[i] = s
+    except OverflowError:  # float ** int overflows: the run diverged
+        pass
+    return out
+
+
+def _gd_vector(s, sigma, lam, d, lr, L, wanted) -> np.ndarray:
+    """All modes of :func:`mode_curve_gd` at once in numpy (for many modes); same early exits."""
+    out = np.full((len(wanted), s.size), np.nan)
     j = 0
     if wanted[0] == 0:
-        found[0] = to_u(s)
+        out[0] = s
         j = 1
     k, kmax = 0, int(wanted[-1])
     s_prev = np.full_like(s, np.nan)
@@ -422,15 +474,15 @@ def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
             s_new = s + lr * sigma * s ** (L - 1) * (lam - d * sigma * s**L)
             k += 1
             if k == wanted[j]:
-                found[k] = to_u(s_new)
+                out[j] = s_new
                 j += 1
             if np.array_equal(s_new, s_prev, equal_nan=True):
                 # Period 2 (fixed points included): s_{k+m} = s_k for even m, s_{k-1} for odd m.
-                for kk in wanted[j:]:
-                    found[int(kk)] = to_u(s_new if (kk - k) % 2 == 0 else s)
+                for jj in range(j, len(wanted)):
+                    out[jj] = s_new if (wanted[jj] - k) % 2 == 0 else s
                 break
             s_prev, s = s, s_new
-    return np.stack([found[int(k)] for k in steps_arr])
+    return out
 
 
 def sharpness_balanced(lambda_max, depth) -> np.ndarray:

@@ -332,3 +332,17 @@ def test_sharpness_numeric_non_whitened_and_large():
     assert sum(W.size for W in big) > 400
     assert th.sharpness_numeric(np.eye(6), np.diag(ARTICLE), big) == pytest.approx(
         th.sharpness_balanced(6.0, 4), rel=1e-9)
+
+
+def test_mode_curve_gd_scalar_and_vector_paths_agree():
+    """Few modes run in Python floats, many in numpy: same recursion, same early exits and divergence."""
+    lam = np.array([6.0, 3.0, 1.0, 0.5])
+    steps = np.array([0, 1, 9, 400, 5000, 10**5])
+    for L, u0, lr in [(2, 1e-3, 0.05), (3, -0.2, 0.02), (4, 2.0, 0.01), (3, 3.0, 1.0)]:
+        few = th.mode_curve_gd(steps, lam, u0, L, lr)
+        many = th.mode_curve_gd(steps, np.tile(lam, 9), u0, L, lr)[:, :4]  # 36 modes: numpy path
+        np.testing.assert_allclose(few, many, rtol=1e-12, atol=1e-300)
+        np.testing.assert_array_equal(np.isnan(few), np.isnan(many))
+    # lr = 1 at L = 3 from u0 = 3 overflows: reported as nan after divergence, finite before.
+    blown = th.mode_curve_gd(steps, lam, 3.0, 3, 1.0)
+    assert np.all(np.isfinite(blown[0])) and np.all(np.isnan(blown[-1]))
