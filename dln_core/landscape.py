@@ -103,7 +103,8 @@ def two_mode_surface(lam1, lam2, depth, extent, n=61, normalise=True):
 
 def slice_loss(u1, u2, lam1, lam2, normalise=True):
     """½[(u₁ − λ₁)² + (u₂ − λ₂)²] (optionally divided by its origin value ½(λ₁² + λ₂²)) (THEORY §5)."""
-    z = 0.5 * ((np.asarray(u1) - lam1) ** 2 + (np.asarray(u2) - lam2) ** 2)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's path: inf/nan are honest
+        z = 0.5 * ((np.asarray(u1) - lam1) ** 2 + (np.asarray(u2) - lam2) ** 2)
     if normalise:
         origin = 0.5 * (lam1**2 + lam2**2)
         z = z / origin if origin > 0 else z
@@ -192,11 +193,13 @@ def two_mode_view(result, n=61, normalise=True) -> TwoModeView:
     path = training_path(result, normalise=normalise)
     lam = tuple(float(x) for x in [*result.summary["lambda_star"], 0.0, 0.0][:2])
     depth = int(result.summary["depth"])
-    wells = [abs(x) ** (1.0 / depth) for x in lam]
+    well = max(abs(x) ** (1.0 / depth) for x in lam)
     finite = path[["w1", "w2"]].to_numpy()
     finite = finite[np.isfinite(finite)]
-    reach = max([*wells, float(np.abs(finite).max()) if finite.size else 0.0])
-    extent = 1.25 * reach if reach > 0 else 1.0
+    travelled = float(np.abs(finite).max()) if finite.size else 0.0
+    # Show both wells and the path, but not a diverged run's runaway (cap at twice the wells' reach).
+    reach = max(well, min(travelled, 2.0 * well)) if well > 0 else travelled
+    extent = 1.25 * reach if 0 < reach < np.inf else 1.0
     w1, w2, Z = two_mode_surface(lam[0], lam[1], depth, extent, n, normalise)
     return TwoModeView(w1=w1, w2=w2, loss=Z, path=path, lam=lam, depth=depth)
 

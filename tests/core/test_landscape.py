@@ -165,3 +165,12 @@ def test_training_path_of_a_real_aligned_run_follows_the_gd_recursion():
     theory = th.mode_curve_gd(path["step"].to_numpy(), result.summary["lambda_star"], u0, 3, 0.02)
     np.testing.assert_allclose(path["u1"], theory[:, 0], rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(path["u2"], theory[:, 1], rtol=1e-8, atol=1e-12)
+
+
+def test_two_mode_view_of_a_diverged_run_stays_readable():
+    result, _ = _fake_result()
+    h = result.history.copy()
+    h.loc[3, "mode_1"], h.loc[4, "mode_1"] = 1e250, np.nan  # blew up, then nan
+    view = ls.two_mode_view(SimpleNamespace(history=h, summary=result.summary), n=21)
+    assert np.all(np.isfinite(view.loss))
+    assert view.w1.max() == pytest.approx(1.25 * 2 * 6.0 ** (1 / 3))  # capped at twice the wells' reach
