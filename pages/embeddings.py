@@ -1,0 +1,188 @@
+"""Word embeddings: word2vec's distilled form as a deep linear network, trained for real.
+
+Thin page: widgets → one cached call (dln_core.embeddings.run_embedding, keyed on the frozen
+EmbedConfig and the corpus digest) → Plotly builders in dln_core.charts.embeddings.
+Smaller defaults for tests: environment DLN_LAB_EMBED_TEST=1 or the query parameter ?embed_test=1.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from dln_core.charts import embeddings as charts
+from dln_core.embeddings import (
+    ARROW_PAIRS,
+    EmbedConfig,
+    complete_analogy,
+    corpus_from_upload,
+    load_default_corpus,
+    nearest_neighbours,
+    run_embedding,
+)
+from dln_core.errors import ConfigError
+from dln_core.limits import current_limits
+from pages._shared import show_error
+
+TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
+DEFAULTS = (
+    {"vocab": 700, "dim": 20, "steps": 150, "init": 1e-6, "snapshots": 30}
+    if TEST_MODE
+    else {"vocab": 2000, "dim": 50, "steps": 250, "init": 1e-6, "snapshots": 50}
+)
+INIT_SCALES = [10.0**e for e in range(-12, 1)]
+CORPORA = {
+    "default": "Shipped: 6 sources, 10 M words (incl. a GPL dictionary)",
+    "nogpl": "Shipped: 5 sources, 6 M words (no GPL text)",
+    "upload": "Upload a text file",
+}
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the uploaded corpus…")
+def uploaded_corpus(data: bytes, name: str, max_mb: float):
+    return corpus_from_upload(data, name, max_mb)
+
+
+@st.cache_data(max_entries=8, max_size="600MB", show_spinner="Counting co-occurrences and training by gradient descent…")
+def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
+    """The one expensive call (deterministic given cfg and the corpus, whose digest is the key)."""
+    return run_embedding(cfg, _corpus, current_limits())
+
+
+st.title("Word embeddings as a deep linear network")
+st.markdown(
+    "word2vec's training can be boiled down to a least-squares problem: find an embedding table "
+    "**W** (one row per word) so that **W Wᵀ** matches a fixed matrix **M\\*** built from how often "
+    "words appear near each other. That is a two-layer linear network with tied weights. From a tiny "
+    "initialisation it learns the top directions of M\\* one at a time: each time a new direction "
+    "switches on, the embedding gains a dimension and the loss drops by a step. Here the model is "
+    "really trained by gradient descent on a real corpus and compared with the closed-form theory."
+)
+
+limits = current_limits()
+with st.sidebar:
+    st.header("Embedding model")
+    corpus_choice = st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="emb_corpus")
+    upload = None
+    if corpus_choice == "upload":
+        upload = st.file_uploader(f"Plain text, at most {limits.max_upload_mb:g} MB", type=["txt"], key="emb_upload")
+    vocab = st.number_input("Vocabulary size V", min_value=2, value=DEFAULTS["vocab"], step=500, key="emb_vocab",
+                            help=f"Top-V words by frequency (at most {limits.max_vocab} here).")
+    dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim",
+                          help=f"At most {limits.max_dim} here.")
+    init_scale = st.select_slider("Initial scale (log)", options=INIT_SCALES, value=DEFAULTS["init"],
+                                  format_func=lambda v: f"1e{round(__import__('math').log10(v)):d}", key="emb_init",
+                                  help="≈ the singular values of W at the start. Smaller = sharper steps.")
+    auto_lr = st.toggle("Automatic step size", value=True, key="emb_auto_lr",
+                        help="The largest safe step from M*'s extreme eigenvalues, with a 10% margin.")
+    lr = "auto"
+    if not auto_lr:
+        lr = st.number_input("Step size η", min_value=1e-7, max_value=1.0, value=5e-4, format="%.2e", key="emb_lr")
+    steps = st.number_input("GD steps", min_value=1, value=DEFAULTS["steps"], step=50, key="emb_steps",
+                            help=f"At most {limits.max_embed_steps} here.")
+    seed = st.number_input("Seed", min_value=0, value=0, step=1, key="emb_seed")
+
+# ---------------------------------------------------------------- corpus + one cached training call
+result = None
+try:
+    if corpus_choice == "upload":
+        if upload is None:
+            st.info("Upload a plain-text file to train on it (blank lines separate documents).")
+            st.stop()
+        data = upload.getvalue()
+        if not data.strip():
+            raise ConfigError("corpus", "the uploaded file is empty", upload.name)
+        corpus = uploaded_corpus(data, upload.name, limits.max_upload_mb)
+    else:
+        corpus = load_default_corpus(corpus_choice)
+    if vocab > len(corpus.vocab):
+        raise ConfigError("vocab", f"must be at most {len(corpus.vocab)} for this corpus", int(vocab))
+    cfg = EmbedConfig(vocab=int(vocab), dim=int(dim), init_scale=float(init_scale), lr=lr, steps=int(steps),
+                      seed=int(seed), n_snapshots=DEFAULTS["snapshots"])
+    cfg.check_limits(limits)
+    result = train(cfg, corpus.digest, corpus)
+except ConfigError as exc:
+    show_error(exc)
+    st.stop()
+
+s = result.summary
+if s["diverged"]:
+    st.warning(f"Gradient descent diverged at step {s['diverged_step']}: the step size {s['lr']:.3g} is above "
+               f"the stable limit ≈ {s['lr_max_stable']:.3g}. Use the automatic step size.")
+
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Analogy accuracy (trained)", f"{100 * s['analogy_accuracy']:.1f} %",
+          help=f"3CosAdd on the {s['analogy_questions']} Google analogy questions fully in the vocabulary.")
+c2.metric("Closed-form optimum", f"{100 * s['closed_form_accuracy']:.1f} %", help="Top-d eigenvectors of M*.")
+c3.metric("man : woman :: king : ?", s["king_man_woman"] or "n/a")
+c4.metric("WordSim-353 ρ", f"{s['wordsim_rho']:.2f}", help=f"Spearman ρ over {s['wordsim_pairs']} pairs.")
+c5.metric("Step size η", f"{s['lr']:.2e}", help=f"{'automatic' if s['lr_auto'] else 'manual'}; "
+          f"μ_max = {s['mu_max']:.0f}, μ_min = {s['mu_min']:.0f}")
+st.caption(f"{s['analogy_questions']} in-vocabulary analogy questions · corpus: {s['corpus']} "
+           f"({s['corpus_tokens']:,} words) · {s['steps']} steps on {s['device']} in {s['wall_time_s']:.1f} s")
+
+# ---------------------------------------------------------------- 3-D scatter
+st.subheader("The embedding grows one direction at a time")
+st.markdown(
+    "Each point is a word, placed by its coordinates along three principal directions of the trained "
+    "embedding. Early on everything sits at the origin; each direction only spreads out once its "
+    "mode has been learned. Arrows show the offsets man→woman and king→queen (and two capital-city "
+    "pairs): when analogies work, they are nearly parallel."
+)
+steps_avail = charts.scatter_steps(result.embedding)
+a1, a2, a3, a4 = st.columns([1, 1, 1, 3])
+axes = (
+    a1.number_input("x: direction", 1, cfg.dim, min(1, cfg.dim), key="emb_ax1"),
+    a2.number_input("y: direction", 1, cfg.dim, min(2, cfg.dim), key="emb_ax2"),
+    a3.number_input("z: direction", 1, cfg.dim, min(3, cfg.dim), key="emb_ax3"),
+)
+snap = a4.select_slider("Snapshot (step)", options=steps_avail, value=steps_avail[-1], key="emb_snap")
+st.plotly_chart(charts.embedding_scatter(result.embedding, snap, axes, ARROW_PAIRS), key="emb_scatter")
+
+# ---------------------------------------------------------------- dynamics vs theory
+st.subheader("Training dynamics against the theory")
+st.markdown(
+    "Every mode k follows its own S-curve with the k-th eigenvalue μ_k of M\\* as target: it waits on a "
+    "plateau whose length grows with log(1/initial scale) / μ_k, then rises. Dashed lines are that law "
+    "for the exact step size used, started from each mode's measured initial strength."
+)
+n_show = st.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes")
+st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd"), key="emb_sv")
+col_loss, col_acc = st.columns(2)
+col_loss.plotly_chart(charts.loss_chart(result.trace, s["optimum_loss"]), key="emb_loss")
+col_acc.plotly_chart(charts.accuracy_rank_chart(result.history, s["closed_form_accuracy"]), key="emb_acc")
+with st.expander("Halfway times per mode"):
+    st.plotly_chart(charts.halfway_chart(result.modes, n_show), key="emb_half")
+    st.dataframe(result.modes.head(n_show), hide_index=True)
+
+# ---------------------------------------------------------------- probes
+st.subheader("Probe the trained embedding")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Analogy**: *a* is to *b* as *c* is to ?")
+    b1, b2, b3 = st.columns(3)
+    qa = b1.text_input("a", "man", key="emb_qa")
+    qb = b2.text_input("b", "woman", key="emb_qb")
+    qc = b3.text_input("c", "king", key="emb_qc")
+    try:
+        answers = complete_analogy(result.W, result.vocab, qa, qb, qc, topk=5)
+        st.dataframe(pd.DataFrame(answers, columns=["answer", "cosine"]), hide_index=True)
+    except ConfigError as exc:
+        st.warning(str(exc))
+with right:
+    st.markdown("**Nearest neighbours** (cosine)")
+    word = st.text_input("Word", "france", key="emb_nn")
+    try:
+        st.dataframe(pd.DataFrame(nearest_neighbours(result.W, result.vocab, word, k=8), columns=["word", "cosine"]),
+                     hide_index=True)
+    except ConfigError as exc:
+        st.warning(str(exc))
+
+with st.expander("Chosen analogies over training"):
+    tracks = result.analogy_tracks
+    if len(tracks):
+        top = tracks[tracks["rank"] == 1].pivot_table(index="step", columns="question", values="answer", aggfunc="first")
+        st.dataframe(top, height=280)
+    st.download_button("History (CSV)", result.history.to_csv(index=False), "embedding_history.csv", "text/csv")

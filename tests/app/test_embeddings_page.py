@@ -1,0 +1,63 @@
+"""Word-embeddings page (AppTest, small test vocabulary via DLN_LAB_EMBED_TEST=1): renders with
+defaults and Plotly charts, reacts to the analogy box, and turns bad input into an error message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@pytest.fixture
+def page(monkeypatch) -> AppTest:
+    monkeypatch.setenv("DLN_LAB_EMBED_TEST", "1")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/embeddings.py").run()
+    return at
+
+
+def _plotly(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_defaults_render_scatter_and_curves(page):
+    assert not page.exception
+    figs = _plotly(page)
+    assert len(figs) >= 4
+    scatter = figs[0]
+    kinds = {t["type"] for t in scatter["data"]}
+    assert "scatter3d" in kinds
+    labelled = next(t for t in scatter["data"] if t.get("name") == "highlighted")
+    assert {"man", "woman", "king"} <= set(labelled["text"])  # queen is beyond the test's V = 700
+    assert any(t.get("name") == "man → woman" for t in scatter["data"])  # the analogy arrow
+    # singular-value chart: one solid measured and one dashed theory trace per mode
+    sv = figs[1]
+    solid = [t for t in sv["data"] if "dash" not in t["line"]]
+    dashed = [t for t in sv["data"] if t["line"].get("dash") == "dash"]
+    assert len(solid) == len(dashed) >= 3
+    assert page.number_input(key="emb_vocab").value == 700
+
+
+def test_analogy_box_and_oov_warning(page):
+    assert not page.exception
+    page.text_input(key="emb_qc").set_value("zzzzqx").run()
+    assert not page.exception
+    assert any("word c" in w.value for w in page.warning)
+    assert len(page.get("plotly_chart")) >= 4  # the rest of the page stays usable
+
+
+def test_vocab_too_large_shows_error(page):
+    page.number_input(key="emb_vocab").set_value(10_000_000).run()
+    assert not page.exception
+    assert any("vocab" in e.value for e in page.error)
+
+
+def test_dim_not_below_vocab_shows_error(page):
+    page.number_input(key="emb_dim").set_value(600).run()
+    assert not page.exception
+    assert any("dim" in e.value for e in page.error)
