@@ -400,14 +400,19 @@ def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
     Per layer strength s = |u|^{1/L}, σ = sign(u) (for odd L the sign is carried by s itself). GD on
     ½ d s^{2L} − λ s^L (the loss (H) of one mode with Σxx = diag(d)) gives s ← s + η σ s^{L−1}(λ − d σ s^L)
     for every layer, so balance is kept and the recursion is exact. Steps may be sparse and unsorted;
-    iteration stops early once every mode is on a fixed point or a 2-cycle. Divergence gives inf/nan.
+    iteration stops early once a mode sits on a fixed point or a 2-cycle (so converged runs of millions
+    of steps are cheap); otherwise the cost is one scalar update per step and mode. A diverging mode
+    gives nan from the step where it overflows on.
     """
     L = _check_depth(depth)
     lr = float(_as_array("lr", lr, min_value=0.0, strict=True))
-    steps_arr = np.atleast_1d(np.asarray(steps))
-    if steps_arr.ndim != 1 or steps_arr.size == 0 or not np.all(np.isfinite(steps_arr.astype(float))):
+    try:
+        steps_arr = np.atleast_1d(np.asarray(steps, dtype=float))
+    except (TypeError, ValueError):
+        raise ConfigError("steps", "must be a non-empty 1-D array of integers >= 0", steps) from None
+    if steps_arr.ndim != 1 or steps_arr.size == 0 or not np.all(np.isfinite(steps_arr)):
         raise ConfigError("steps", "must be a non-empty 1-D array of integers >= 0", steps)
-    if np.any(steps_arr.astype(float) != np.round(steps_arr.astype(float))) or np.any(steps_arr < 0):
+    if np.any(steps_arr != np.round(steps_arr)) or np.any(steps_arr < 0):
         raise ConfigError("steps", "must be integers >= 0", steps)
     steps_arr = steps_arr.astype(np.int64)
     lam, u0, d = _mode_params(lam, u0, d)
