@@ -27,11 +27,12 @@ Exact event steps without per-step Python work:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,9 @@ class _NumpyStepper:
         self.umax.fill(-np.inf)
 
     def advance(self, n: int) -> None:
+        if len(self.lr) == 1:
+            self._advance_single(n)
+            return
         Ws, lr, umax, syx, sxx = self.W, self.lr, self.umax, self.syx, self.sxx
         L = len(Ws)
         with np.errstate(all="ignore"):  # a diverging member overflows; handled at the chunk end
@@ -150,6 +154,29 @@ class _NumpyStepper:
                 for li in range(L - 1, 0, -1):
                     back = Ws[li].swapaxes(-1, -2) @ E  # uses the old W_l, before its update
                     Ws[li] -= E @ prefix[li - 1].swapaxes(-1, -2)
+                    E = back
+                Ws[0] -= E
+
+    def _advance_single(self, n: int) -> None:
+        """B = 1: the same program on 2-D views with np.dot (about 2x faster than stacked matmul)."""
+        Ws = [w[0] for w in self.W]  # views: in-place updates land in self.W
+        lr = self.lr.item()
+        umax = self.umax[0]
+        syx, sxx, UT, VT, diag = self.syx, self.sxx, self.UT, self.VT, self.diag
+        dot, maximum = np.dot, np.maximum
+        L = len(Ws)
+        with np.errstate(all="ignore"):
+            for _ in range(n):
+                prefix = [Ws[0]]
+                for li in range(1, L):
+                    prefix.append(dot(Ws[li], prefix[-1]))
+                W = prefix[-1]
+                maximum(umax, W.diagonal() if diag else (dot(UT, W) * VT).sum(-1), out=umax)
+                E = W - syx if sxx is None else dot(W, sxx) - syx
+                E *= lr
+                for li in range(L - 1, 0, -1):
+                    back = dot(Ws[li].T, E)
+                    Ws[li] -= dot(E, prefix[li - 1].T)
                     E = back
                 Ws[0] -= E
 
@@ -268,21 +295,59 @@ def snapshot_steps(total: int, record: str | int = "log", n: int = 200) -> np.nd
 
 
 # --------------------------------------------------------------------------------------- results
-@dataclass
-class RunResult:
-    """Everything one run produced: frames (columns in dln_core.frames) + summary + final weights."""
+FRAME_NAMES = ("history", "modes", "mode_summary", "alignment", "layer_sv", "updates", "balance")
 
-    config: RunConfig
-    problem: Problem
-    history: pd.DataFrame
-    modes: pd.DataFrame
-    mode_summary: pd.DataFrame
-    alignment: pd.DataFrame
-    layer_sv: pd.DataFrame
-    updates: pd.DataFrame
-    balance: pd.DataFrame
-    summary: dict
-    weights: list[np.ndarray] = field(default_factory=list)
+
+class RunResult:
+    """Everything one run produced: frames (columns in dln_core.frames) + summary + final weights.
+
+    Attributes: ``config``, ``problem``, ``summary`` (dict), ``weights`` (final W_1 … W_L) and the frames
+    ``history``, ``modes``, ``mode_summary``, ``alignment``, ``layer_sv``, ``updates``, ``balance``.
+    The frames are built on first access (a 256-network sweep that only reads summaries never pays
+    for them); the result pickles either way.
+    """
+
+    def __init__(self, config: RunConfig, problem: Problem, summary: dict, weights: list[np.ndarray],
+                 frames: dict[str, pd.DataFrame] | None = None, builder: Callable[[], dict] | None = None) -> None:
+        self.config = config
+        self.problem = problem
+        self.summary = summary
+        self.weights = weights
+        self._frames: dict[str, pd.DataFrame] = dict(frames or {})
+        self._builder = builder
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            if self._builder is None:
+                raise AttributeError(f"RunResult has no frame {name!r}")
+            self._frames.update(self._builder())
+            self._builder = None  # release the batch recorder once built
+        return self._frames[name]
+
+    history = property(lambda self: self._frame("history"), doc="frames.history_columns(r), one row per snapshot")
+    modes = property(lambda self: self._frame("modes"), doc="frames.MODES_COLUMNS (long)")
+    mode_summary = property(lambda self: self._frame("mode_summary"), doc="frames.MODE_SUMMARY_COLUMNS")
+    alignment = property(lambda self: self._frame("alignment"), doc="frames.ALIGNMENT_COLUMNS (long)")
+    layer_sv = property(lambda self: self._frame("layer_sv"), doc="frames.LAYER_SV_COLUMNS (long)")
+    updates = property(lambda self: self._frame("updates"), doc="frames.UPDATE_COLUMNS (long)")
+    balance = property(lambda self: self._frame("balance"), doc="frames.BALANCE_COLUMNS (long)")
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """All frames by name (builds them if needed)."""
+        return {name: self._frame(name) for name in FRAME_NAMES}
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"RunResult(depth={s.get('depth')}, lr={s.get('lr')}, steps={s.get('steps')}, "
+                f"final_loss={s.get('final_loss'):.4g}, diverged={s.get('diverged')})")
+
+
+def _member_frames(rec: frames.Recorder, b: int, cfg: RunConfig, diverged_step: int | None, summary: dict) -> dict:
+    """Build member b's frames from the batch recorder (a module function so results pickle)."""
+    built = rec.build(b, cfg, diverged_step)
+    built["mode_summary"] = frames.mode_summary_frame(rec.p, summary["u0"], summary["halfway_step"],
+                                                      summary["halfway_step_theory"], summary["lr"])
+    return built
 
 
 @dataclass
@@ -464,21 +529,20 @@ class _Runner:
 
     def results(self, rec, final, total, auto_info, wall) -> list[RunResult]:
         out = []
+        u0_all = rec.u0()
+        hs_theory = rec.halfway_theory(self.depth)
         for b, (cfg, m) in enumerate(zip(self.cfgs, self.members)):
-            built = rec.build(b, cfg, m.diverged_step)
-            u0 = built["u0"]
-            hs = [int(k) if k >= 0 else None for k in m.halfway]
             summary = {
                 "final_loss": m.final_loss,
                 "diverged": m.diverged_step is not None,
                 "diverged_step": m.diverged_step,
                 "steps": int(m.diverged_step if m.diverged_step is not None else total),
-                "halfway_step": hs,
-                "halfway_step_theory": built["halfway_step_theory"],
+                "halfway_step": [int(k) if k >= 0 else None for k in m.halfway],
+                "halfway_step_theory": hs_theory[b],
                 "plateau_levels": self.problem.plateau_levels().tolist(),
                 "lambda_star": self.problem.lambda_star.tolist(),
                 "target_strength": self.problem.target_strength.tolist(),
-                "u0": u0.tolist(),
+                "u0": u0_all[b].tolist(),
                 "initial_loss": m.loss0,
                 "wall_time_s": wall,
                 "lr": m.lr,
@@ -486,13 +550,8 @@ class _Runner:
                 "total_steps": int(total),
                 **auto_info,
             }
-            mode_summary = frames.mode_summary_frame(self.problem, u0, hs, built["halfway_step_theory"], m.lr)
-            out.append(RunResult(
-                config=cfg, problem=self.problem, history=built["history"], modes=built["modes"],
-                mode_summary=mode_summary, alignment=built["alignment"], layer_sv=built["layer_sv"],
-                updates=built["updates"], balance=built["balance"], summary=summary,
-                weights=[w[b].copy() for w in final],
-            ))
+            builder = functools.partial(_member_frames, rec, b, cfg, m.diverged_step, summary)
+            out.append(RunResult(cfg, self.problem, summary, [w[b].copy() for w in final], builder=builder))
         return out
 
 
@@ -544,4 +603,4 @@ def run(
     return run_batch([cfg], progress, limits=limits, backend=backend)[0]
 
 
-__all__ = ["RunResult", "init_weights", "run", "run_batch", "snapshot_steps"]
+__all__ = ["FRAME_NAMES", "RunResult", "init_weights", "run", "run_batch", "snapshot_steps"]

@@ -81,130 +81,149 @@ class Recorder:
         self.steps.append(int(step))
 
     # -------------------------------------------------------------------------------- per member
+    def _finalize(self) -> None:
+        """Stack the snapshots once into arrays (S, B, ...) and drop the per-snapshot records."""
+        if getattr(self, "_arr", None) is not None:
+            return
+        rows = self.rows
+        arr = {key: np.stack([row[key] for row in rows]) for key in ("loss", "u", "sv", "alignment", "drift",
+                                                                      "upd_rank")}
+        n_layers = len(rows[0]["layer_sv"])
+        arr["layer_sv"] = [np.stack([row["layer_sv"][li] for row in rows]) for li in range(n_layers)]
+        arr["upd_sv"] = [np.stack([row["upd_sv"][li] for row in rows]) for li in range(n_layers)]
+        arr["overlaps"] = {label: np.stack([row["overlaps"][label] for row in rows]) for label in rows[0]["overlaps"]}
+        arr["steps"] = np.array(self.steps, dtype=np.int64)
+        self._arr = arr
+        self.rows = []
+
+    def u0(self) -> np.ndarray:
+        """Measured u_i(0) of every member, (B, r)."""
+        self._finalize()
+        return self._arr["u"][0].astype(float)
+
+    def halfway_theory(self, depth: int) -> list[list[float | None]]:
+        """Gradient-flow halfway step τ½(λ, u_i(0), L, d)/lr per member and mode (THEORY.md §2, §6)."""
+        u0 = self.u0()
+        out: list = [None] * len(u0)
+        for lr in np.unique(self.lrs):  # one vectorised theory call per distinct lr
+            members = np.nonzero(self.lrs == lr)[0]
+            hs = halfway_steps_theory(self.p, u0[members], depth, float(lr))
+            for j, b in enumerate(members):
+                out[b] = hs[j]
+        return out
+
     def build(self, b: int, cfg, diverged_step: int | None) -> dict:
-        """Frames of member b (snapshots before its divergence step only) + u0 + theory halfway steps."""
+        """Frames of member b (snapshots before its divergence step only), theory columns included."""
         p = self.p
         lr = float(self.lrs[b])
-        depth = cfg.network.depth
-        keep = [j for j, k in enumerate(self.steps) if diverged_step is None or k < diverged_step]
-        steps = np.array([self.steps[j] for j in keep], dtype=np.int64)
-        rows = [self.rows[j] for j in keep]
+        self._finalize()
+        a = self._arr
+        keep = a["steps"] < diverged_step if diverged_step is not None else np.ones(len(a["steps"]), bool)
+        steps = a["steps"][keep]
         t = lr * steps
         r = p.r
-        u0 = self.rows[0]["u"][b].astype(float)
-        u = np.array([row["u"][b] for row in rows]).reshape(len(rows), r)
-        gf, gd, hs_theory = theory_curves(p, u0, depth, lr, steps)
-        hist = {"step": steps, "t": t, "loss": np.array([row["loss"][b] for row in rows])}
-        sv = np.array([row["sv"][b] for row in rows]).reshape(len(rows), -1)
-        for i in range(r):
-            hist[f"mode_{i + 1}"] = u[:, i]
-        for i in range(r):
-            hist[f"theory_{i + 1}"] = gf[:, i]
-        for i in range(r):
-            hist[f"theory_gd_{i + 1}"] = gd[:, i]
-        for i in range(r):
-            hist[f"sv_{i + 1}"] = sv[:, i] if i < sv.shape[1] else np.zeros(len(rows))
-        hist["alignment"] = np.array([row["alignment"][b] for row in rows])
-        hist["balance_drift"] = np.array([row["drift"][b].max() if row["drift"].shape[-1] else 0.0 for row in rows])
-        hist["update_eff_rank"] = np.array([row["upd_rank"][b].mean() for row in rows])
+        u = a["u"][keep, b]
+        gf, gd = theory_curves(p, a["u"][0, b], cfg.network.depth, lr, steps)
+        sv = a["sv"][keep, b]
+        hist = {"step": steps, "t": t, "loss": a["loss"][keep, b]}
+        for name, block in (("mode", u), ("theory", gf), ("theory_gd", gd), ("sv", sv)):
+            for i in range(r):
+                hist[f"{name}_{i + 1}"] = block[:, i] if i < block.shape[1] else np.zeros(len(steps))
+        hist["alignment"] = a["alignment"][keep, b]
+        drift = a["drift"][keep, b]
+        hist["balance_drift"] = drift.max(axis=-1) if drift.shape[-1] else np.zeros(len(steps))
+        hist["update_eff_rank"] = a["upd_rank"][keep, b].mean(axis=-1)
         history = pd.DataFrame(hist, columns=history_columns(r))
-        n = len(rows)
+        n = len(steps)
         modes = pd.DataFrame({
             "step": np.repeat(steps, r), "t": np.repeat(t, r), "mode": np.tile(np.arange(1, r + 1), n),
             "lambda": np.tile(p.lambda_star, n), "u": u.reshape(-1), "theory_gf": gf.reshape(-1),
             "theory_gd": gd.reshape(-1),
         }, columns=list(MODES_COLUMNS))
+        layer_sv = _long_layers(steps, [x[keep, b] for x in a["layer_sv"]], LAYER_SV_COLUMNS)
+        updates = _long_layers(steps, [x[keep, b] for x in a["upd_sv"]], UPDATE_COLUMNS[:4])
+        ranks = a["upd_rank"][keep, b]  # (S', L)
+        updates["eff_rank"] = ranks[np.searchsorted(steps, updates["step"].to_numpy()),
+                                    updates["layer"].to_numpy() - 1]
+        n_pairs = drift.shape[-1]
+        balance = pd.DataFrame({"step": np.repeat(steps, n_pairs), "layer": np.tile(np.arange(1, n_pairs + 1), n),
+                                "drift": drift.reshape(-1)}, columns=list(BALANCE_COLUMNS))
         return {
             "history": history,
             "modes": modes,
-            "alignment": _long_matrices(steps, [row["overlaps"] for row in rows], b),
-            "layer_sv": _long_vectors(steps, [row["layer_sv"] for row in rows], b, LAYER_SV_COLUMNS),
-            "updates": _updates(steps, rows, b),
-            "balance": _balance(steps, rows, b),
-            "u0": u0,
-            "halfway_step_theory": hs_theory,
+            "alignment": _long_overlaps(steps, {k: v[keep, b] for k, v in a["overlaps"].items()}),
+            "layer_sv": layer_sv,
+            "updates": updates,
+            "balance": balance,
         }
 
 
 def theory_curves(problem, u0: np.ndarray, depth: int, lr: float, steps: np.ndarray):
-    """Gradient-flow and finite-η theory (dln_core.theory, THEORY.md §2, §6) from the measured u_i(0).
+    """Gradient-flow and finite-η mode curves (dln_core.theory, THEORY.md §2, §6) from measured u_i(0).
 
-    Returns (gf (K, r), gd (K, r), halfway steps list). NaN / None where no closed form applies
-    (non-commuting inputs, or the theory rejects the inputs).
+    Returns (gf (K, r), gd (K, r)); NaN where no closed form applies (non-commuting inputs) or the
+    theory rejects the inputs.
     """
     K, r = len(steps), problem.r
-    nan = np.full((K, r), np.nan)
+    gf, gd = np.full((K, r), np.nan), np.full((K, r), np.nan)
     if not problem.has_theory:
-        return nan, nan.copy(), [None] * r
+        return gf, gd
     from . import theory
 
-    lam, d = problem.lambda_star, problem.mode_d
+    lam, d, u0 = problem.lambda_star, problem.mode_d, np.asarray(u0, dtype=float)
     try:
-        gf = theory.mode_curve_gf(lr * steps, lam, u0, depth, d)
+        gf = np.asarray(theory.mode_curve_gf(lr * steps, lam, u0, depth, d), float).reshape(K, r)
     except (ValueError, ArithmeticError):
-        gf = nan
+        pass
     try:
         with np.errstate(all="ignore"):
-            gd = theory.mode_curve_gd(steps, lam, u0, depth, lr, d)
+            gd = np.asarray(theory.mode_curve_gd(steps, lam, u0, depth, lr, d), float).reshape(K, r)
     except (ValueError, ArithmeticError):
-        gd = nan.copy()
-    try:
-        tau = np.asarray(theory.tau_half(lam, u0, depth, d), dtype=float)
-        hs = [float(x) / lr if np.isfinite(x) else None for x in tau]
-    except (ValueError, ArithmeticError):
-        hs = [None] * r
-    return np.asarray(gf, float).reshape(K, r), np.asarray(gd, float).reshape(K, r), hs
+        pass
+    return gf, gd
 
 
-def _long_matrices(steps, per_snapshot: list[dict], b: int) -> pd.DataFrame:
-    cols: dict[str, list] = {c: [] for c in ALIGNMENT_COLUMNS}
-    for k, mats in zip(steps, per_snapshot):
-        for label, M in mats.items():
-            m = M[b]
-            rr, cc = np.indices(m.shape)
-            cols["step"].append(np.full(m.size, k))
-            cols["pair"].append(np.full(m.size, label, dtype=object))
-            cols["row"].append(rr.ravel() + 1)
-            cols["col"].append(cc.ravel() + 1)
-            cols["value"].append(m.ravel())
-    if not cols["step"]:
+def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float) -> list[list[float | None]]:
+    """τ½/lr for M members sharing lr: u0 (M, r) -> M lists of r values (None: never / no theory)."""
+    u0 = np.atleast_2d(np.asarray(u0, dtype=float))
+    M, r = u0.shape
+    out = np.full(M * r, np.nan)
+    if problem.has_theory:
+        from . import theory
+
+        try:
+            out = np.asarray(theory.tau_half(np.tile(problem.lambda_star, M), u0.reshape(-1), depth,
+                                             np.tile(problem.mode_d, M)), dtype=float) / lr
+        except (ValueError, ArithmeticError):
+            pass
+    return [[float(x) if np.isfinite(x) else None for x in row] for row in out.reshape(M, r)]
+
+
+def _long_overlaps(steps: np.ndarray, mats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long alignment frame from {pair: (S, a, b)}: rows ordered by step, then pair, row, col."""
+    parts = []
+    for order, (label, M) in enumerate(mats.items()):
+        S, na, nb = M.shape
+        rr, cc = np.indices((na, nb))
+        parts.append(pd.DataFrame({
+            "step": np.repeat(steps, na * nb), "pair": label, "row": np.tile(rr.ravel() + 1, S),
+            "col": np.tile(cc.ravel() + 1, S), "value": M.reshape(-1), "_o": order,
+        }))
+    if not parts:
         return pd.DataFrame(columns=list(ALIGNMENT_COLUMNS))
-    return pd.DataFrame({c: np.concatenate(v) for c, v in cols.items()}, columns=list(ALIGNMENT_COLUMNS))
+    df = pd.concat(parts, ignore_index=True).sort_values(["step", "_o"], kind="stable")
+    return df.drop(columns="_o").reset_index(drop=True)[list(ALIGNMENT_COLUMNS)]
 
 
-def _long_vectors(steps, per_snapshot: list[list[np.ndarray]], b: int, columns) -> pd.DataFrame:
-    st, layer, idx, val = [], [], [], []
-    for k, vecs in zip(steps, per_snapshot):
-        for li, v in enumerate(vecs, start=1):
-            s = v[b]
-            st.append(np.full(len(s), k))
-            layer.append(np.full(len(s), li))
-            idx.append(np.arange(1, len(s) + 1))
-            val.append(s)
-    if not st:
-        return pd.DataFrame(columns=list(columns))
-    return pd.DataFrame({"step": np.concatenate(st), "layer": np.concatenate(layer),
-                         "index": np.concatenate(idx), "value": np.concatenate(val)}, columns=list(columns)[:4])
-
-
-def _updates(steps, rows, b) -> pd.DataFrame:
-    df = _long_vectors(steps, [row["upd_sv"] for row in rows], b, UPDATE_COLUMNS)
-    if df.empty:
-        return pd.DataFrame(columns=list(UPDATE_COLUMNS))
-    ranks = {(int(k), li + 1): float(row["upd_rank"][b][li]) for k, row in zip(steps, rows)
-             for li in range(row["upd_rank"].shape[-1])}
-    df["eff_rank"] = [ranks[(int(k), int(li))] for k, li in zip(df["step"], df["layer"])]
-    return df
-
-
-def _balance(steps, rows, b) -> pd.DataFrame:
-    n_pairs = rows[0]["drift"].shape[-1] if rows else 0
-    if n_pairs == 0:
-        return pd.DataFrame({"step": pd.Series(dtype="int64"), "layer": pd.Series(dtype="int64"),
-                             "drift": pd.Series(dtype="float64")})
-    drift = np.array([row["drift"][b] for row in rows])
-    return pd.DataFrame({"step": np.repeat(steps, n_pairs), "layer": np.tile(np.arange(1, n_pairs + 1), len(rows)),
-                         "drift": drift.reshape(-1)}, columns=list(BALANCE_COLUMNS))
+def _long_layers(steps: np.ndarray, per_layer: list[np.ndarray], columns) -> pd.DataFrame:
+    """Long (step, layer, index, value) frame from per-layer (S, k_l) arrays, ordered by step, layer."""
+    parts = []
+    for li, X in enumerate(per_layer, start=1):
+        S, k = X.shape
+        parts.append(pd.DataFrame({"step": np.repeat(steps, k), "layer": li,
+                                   "index": np.tile(np.arange(1, k + 1), S), "value": X.reshape(-1)}))
+    df = pd.concat(parts, ignore_index=True).sort_values(["step", "layer"], kind="stable")
+    return df.reset_index(drop=True)[list(columns)]
 
 
 def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float) -> pd.DataFrame:
@@ -261,6 +280,7 @@ __all__ = [
     "UPDATE_COLUMNS",
     "Recorder",
     "export_frame",
+    "halfway_steps_theory",
     "history_columns",
     "mode_summary_frame",
     "theory_curves",
