@@ -276,12 +276,10 @@ def _scalar(x) -> float:
 
 
 def summarize_one(index: int, result) -> list[dict]:
-    """Summary rows (one per mode) of one member's RunResult."""
-    from . import theory
-
+    """Measured summary rows (one per mode) of one member's RunResult; the theory columns are filled
+    in by :func:`add_theory` (vectorised over all members at once)."""
     cfg = result.config
     s = result.summary
-    depth = cfg.network.depth
     lr = cfg.optim.lr
     problem = result.problem
     lam = np.asarray(s["lambda_star"], dtype=float)
@@ -296,55 +294,71 @@ def summarize_one(index: int, result) -> list[dict]:
     converged = (not diverged) and np.isfinite(final_loss) and (final_loss - min_loss) <= CONVERGED_RTOL * scale
     outcome = "diverged" if diverged else ("converged" if converged else "not converged")
     modes = result.modes
+    order = np.argsort(modes["step"].to_numpy(), kind="stable")
+    m_all = modes["mode"].to_numpy()[order]
+    t_all = modes["t"].to_numpy(float)[order]
+    u_all = modes["u"].to_numpy(float)[order]
+    common = {
+        "member": index, "depth": cfg.network.depth, "width": cfg.width, "init_scheme": cfg.init.scheme,
+        "init_scale": cfg.init.scale, "lr": lr, "seed": cfg.init.seed,
+        "singular_values": ",".join(f"{v:g}" for v in lam), "input_kind": cfg.target.input_kind,
+        "steps": int(s["steps"]), "final_loss": final_loss, "converged": bool(converged), "diverged": diverged,
+        "diverged_step": s.get("diverged_step"), "outcome": outcome,
+    }
     rows = []
     for i in range(len(lam)):
         hs = s["halfway_step"][i]
         hst = s["halfway_step_theory"][i]
-        mode_frame = modes[modes["mode"] == i + 1].sort_values("step")
-        tt = mode_frame["t"].to_numpy(float)
-        uu = mode_frame["u"].to_numpy(float)
-        ok = u0[i] > 0 and np.isfinite(d[i])
-        tau = _scalar(theory.tau_half(lam[i], u0[i], depth, d[i])) if ok else math.nan
-        tau_asym = _scalar(theory.tau_half_asymptotic(lam[i], u0[i], depth, d[i])) if ok else math.nan
-        rows.append(
-            {
-                "member": index,
-                "depth": depth,
-                "width": cfg.width,
-                "init_scheme": cfg.init.scheme,
-                "init_scale": cfg.init.scale,
-                "lr": lr,
-                "seed": cfg.init.seed,
-                "singular_values": ",".join(f"{v:g}" for v in lam),
-                "input_kind": cfg.target.input_kind,
-                "steps": int(s["steps"]),
-                "mode": i + 1,
-                "lambda": lam[i],
-                "input_variance": d[i],
-                "u0": u0[i],
-                "halfway_step": math.nan if hs is None else float(hs),
-                "halfway_time": math.nan if hs is None else lr * float(hs),
-                "halfway_step_theory": math.nan if hst is None else float(hst),
-                "halfway_time_theory": math.nan if hst is None else lr * float(hst),
-                "tau_half_theory": tau,
-                "tau_half_asymptotic": tau_asym,
-                "rise_time": math.nan if diverged or len(tt) == 0 else measured_rise_time(tt, uu, lam[i] / d[i]),
-                "rise_time_theory": theory_rise_time(lam[i], u0[i], depth, d[i]),
-                "final_loss": final_loss,
-                "converged": bool(converged),
-                "diverged": diverged,
-                "diverged_step": s.get("diverged_step"),
-                "outcome": outcome,
-            }
-        )
+        sel = m_all == i + 1
+        rows.append({
+            **common,
+            "mode": i + 1,
+            "lambda": lam[i],
+            "input_variance": d[i],
+            "u0": u0[i],
+            "halfway_step": math.nan if hs is None else float(hs),
+            "halfway_time": math.nan if hs is None else lr * float(hs),
+            "halfway_step_theory": math.nan if hst is None else float(hst),
+            "halfway_time_theory": math.nan if hst is None else lr * float(hst),
+            "rise_time": math.nan if diverged or not sel.any()
+            else measured_rise_time(t_all[sel], u_all[sel], lam[i] / d[i]),
+        })
     return rows
+
+
+def add_theory(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fill tau_half_theory (exact, from the measured u0), tau_half_asymptotic and rise_time_theory
+    (THEORY.md §2, §6), one vectorised theory call per depth. NaN where no per-mode theory applies
+    (non-commuting inputs, u0 ≤ 0, λ = 0) and, for the rise, where u0 already exceeds 10 %."""
+    from . import theory
+
+    for col in ("tau_half_theory", "tau_half_asymptotic", "rise_time_theory"):
+        frame[col] = np.nan
+    lam = frame["lambda"].to_numpy(float)
+    u0 = frame["u0"].to_numpy(float)
+    d = frame["input_variance"].to_numpy(float)
+    ok = (u0 > 0) & (lam > 0) & np.isfinite(d) & (d > 0)
+    for depth in np.unique(frame["depth"].to_numpy()):
+        sel = ok & (frame["depth"].to_numpy() == depth)
+        if not sel.any():
+            continue
+        L = int(depth)
+        idx = np.nonzero(sel)[0]
+        frame.loc[frame.index[idx], "tau_half_theory"] = theory.tau_half(lam[idx], u0[idx], L, d[idx])
+        frame.loc[frame.index[idx], "tau_half_asymptotic"] = theory.tau_half_asymptotic(lam[idx], u0[idx], L, d[idx])
+        rise = idx[(L >= 2) & (u0[idx] < 0.1 * lam[idx] / d[idx])]
+        if len(rise):
+            frame.loc[frame.index[rise], "rise_time_theory"] = theory.rise_time(lam[rise], u0[rise], L, d=d[rise])
+    return frame
 
 
 def summarize(results: Sequence) -> pd.DataFrame:
     """The tidy sweep summary: one row per (member, mode), columns :data:`SUMMARY_COLUMNS`."""
     rows = [row for i, res in enumerate(results) for row in summarize_one(i, res)]
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    frame = add_theory(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
     frame["diverged_step"] = frame["diverged_step"].astype("Int64")
+    for col in ("converged", "diverged"):
+        frame[col] = frame[col].astype(bool)
     return frame
 
 
