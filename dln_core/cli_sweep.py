@@ -73,6 +73,8 @@ def build_spec(args):
         base["width"] = args.width
     if args.every is not None:
         base["record"] = args.every
+    else:
+        base["n_snapshots"] = args.snapshots  # a fixed count: memory stays flat in --steps
     return SweepSpec(
         depths=parse_ints("depth", args.depth),
         init_scales=parse_floats("init-scale", args.init_scale, positive=True),
@@ -175,6 +177,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--width", type=int, default=None, help="hidden width (default max(n_in, n_out))")
     p.add_argument("--steps", type=int, default=2000, help="GD steps per network (default 2000)")
     p.add_argument("--every", type=int, default=None, help="snapshot every N steps (default: log-spaced)")
+    p.add_argument("--snapshots", type=int, default=50,
+                   help="number of log-spaced snapshots per network when --every is not given (default 50)")
     p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")
     p.add_argument("--save", action="store_true", help="also save the sweep to the run store")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

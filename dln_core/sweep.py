@@ -662,6 +662,9 @@ def study_stability(
         steps = steps_to_reach(lam[-1], u0, depth, lr_min, margin=1.0, d=1.0) + math.ceil(
             20.0 * d_max / (slow_rate * lr_min)
         )
+        # an unstable direction may start at round-off (1e-16) and grows by |1 − η·sharpness| per
+        # step: give it ≥ 2000 steps to show (≈ 380 steps at 1.05 × the cap)
+        steps = max(steps, 2000)
         for f in sorted(factors):
             members.append(RunConfig.make(
                 **flat_target, depth=int(depth), init_scheme="aligned", init_scale=u0 ** (1.0 / depth),
@@ -669,6 +672,17 @@ def study_stability(
             ))
     results, _ = run_members(members, progress=progress, limits=limits)
     summary = summarize(results)
+    # sharpness where each run ended: a run that converged must sit where 2/η exceeds it; with
+    # non-whitened inputs that can be an unbalanced minimum flatter than the balanced one
+    from . import theory
+
+    final_sharp = [
+        float(theory.sharpness_numeric(r.problem.sigma_xx, r.problem.sigma_yx, r.weights))
+        if not r.summary["diverged"] else math.nan
+        for r in results
+    ]
+    summary["sharpness_final"] = summary["member"].map(dict(enumerate(final_sharp)))
+    summary["two_over_lr"] = 2.0 / summary["lr"]
     cap_frame = pd.DataFrame(caps)
     summary = summary.merge(cap_frame[["depth", "lr_cap"]], on="depth", how="left")
     summary["lr_over_cap"] = (summary["lr"] / summary["lr_cap"]).round(9)  # the requested factors

@@ -201,6 +201,18 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
         return
     st.altair_chart(charts.stability_chart(data["summary"], data["caps"]), width="stretch")
     st.dataframe(data["caps"], hide_index=True)
+    st.markdown(
+        "Per run: where it ended and how sharp the loss is there. A run can only settle where the "
+        "sharpness is below 2/η. With whitened inputs the balanced minimum is the flattest one, so "
+        "nothing converges past the cap; with non-whitened inputs a run slightly past the cap may "
+        "still settle, in a flatter *unbalanced* minimum (compare the two sharpness columns)."
+    )
+    st.dataframe(
+        data["summary"].drop_duplicates("member")[
+            ["depth", "lr", "lr_over_cap", "outcome", "final_loss", "sharpness_final", "two_over_lr", "diverged_step"]
+        ],
+        hide_index=True,
+    )
     offer_downloads(data, "stability", {})
 
 

@@ -221,3 +221,16 @@ def test_exact_l2_solution_matches_gd_to_first_order_in_the_step():
     # the gap is discretisation error: η/4 gives about a quarter of it (tolerance: factor 3 to 5)
     ratio = last.loc[0.02, "error"] / last.loc[0.005, "error"]
     assert 3 < ratio < 5
+
+
+def test_converged_runs_end_where_the_step_is_stable_even_off_the_balanced_minimum():
+    # Commuting Σxx: the balanced minimum has sharpness 7 (numerical), so its cap is 2/7; at 1.1 × that
+    # cap GD leaves it along a direction seeded by round-off and settles in a flatter unbalanced
+    # minimum. Whatever minimum a run converges to, its sharpness must be below 2/η (THEORY.md §6).
+    data = sweep.study_stability(depths=(2,), singular_values="3,1", factors=(0.9, 1.1), u0=1e-3,
+                                 input_eigenvalues="2,0.5")
+    assert data["caps"].iloc[0]["sharpness"] == pytest.approx(7.0, rel=1e-6)
+    per = data["summary"].drop_duplicates("member").set_index("lr_over_cap")
+    assert (per["outcome"] == "converged").all()
+    assert (per["sharpness_final"] < per["two_over_lr"]).all()
+    assert per.loc[1.1, "sharpness_final"] < 7.0 - 0.5  # not the balanced minimum any more
