@@ -43,8 +43,8 @@ __all__ = [
 
 # Inversion in the logit/log variable: beyond |x| = 35 the answer equals its limit to double precision.
 _X_CAP = 35.0
-_BISECT_ITERS = 24
-_NEWTON_ITERS = 4
+_BISECT_ITERS = 12
+_NEWTON_ITERS = 5
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -355,7 +355,8 @@ def rise_time(lam, u0, depth, lo=0.1, hi=0.9, d=1.0) -> np.ndarray:
     """Gradient-flow time for u to rise from lo·λ/d to hi·λ/d (THEORY §2): the sharpness of a drop.
 
     The law is autonomous, so this does not depend on u0 as long as u0 < lo·λ/d; if u0 is already
-    above lo·λ/d the rise is timed from u0. Divide by :func:`tau_half` for the plateau-sharpness ratio.
+    above lo·λ/d the rise is timed from u0 (0 past hi·λ/d); +inf if it never rises (u0 ≤ 0 at L ≥ 2, or
+    λ = 0). Divide by :func:`tau_half` for the plateau-sharpness ratio.
     """
     L = _check_depth(depth)
     if not 0.0 < lo < hi < 1.0:
@@ -363,7 +364,10 @@ def rise_time(lam, u0, depth, lo=0.1, hi=0.9, d=1.0) -> np.ndarray:
     lam, u0, d = _mode_params(lam, u0, d)
     target = lam / d
     start = np.maximum(u0, lo * target)
-    return time_to_reach(start, hi * target, lam, L, d)
+    out = np.where(u0 >= hi * target, 0.0, time_to_reach(np.minimum(start, hi * target), hi * target, lam, L, d))
+    # u0 ≤ 0 at L ≥ 2 never rises (module docstring), and λ = 0 has nothing to rise to.
+    never = ((u0 <= 0) & (L >= 2)) | (lam == 0)
+    return np.where(never, np.inf, out)
 
 
 def plateau_levels(lambda_star) -> np.ndarray:

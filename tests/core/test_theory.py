@@ -147,6 +147,9 @@ def test_rise_time_and_sharpening_with_depth():
     assert th.rise_time(2.0, 1e-6, 2)[0] == pytest.approx(np.log(81.0) / 4.0, rel=1e-12)
     ratios = [th.rise_time(1.0, 1e-6, L)[0] / th.tau_half(1.0, 1e-6, L)[0] for L in (2, 3, 4, 5)]
     assert all(a > b for a, b in itertools.pairwise(ratios))  # deeper: sharper drop relative to plateau
+    # Edge cases: already past 90 % → 0; never rises (u0 ≤ 0, L ≥ 2) → inf; from 50 % it is timed from u0.
+    np.testing.assert_array_equal(th.rise_time([1.0, 1.0, 1.0], [0.95, -0.1, 0.0], 3), [0.0, np.inf, np.inf])
+    assert th.rise_time(1.0, 0.5, 3)[0] == pytest.approx(th.time_to_reach(0.5, 0.9, 1.0, 3), rel=1e-14)
 
 
 def test_learning_order_follows_speed_not_target():
