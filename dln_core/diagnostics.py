@@ -55,6 +55,15 @@ def frobenius(a: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(a * a, axis=(-2, -1)))
 
 
+def gram_singular_values(a: np.ndarray) -> np.ndarray:
+    """Singular values (descending) as sqrt(eig(aᵀa)) of the smaller Gram matrix: ~2.5x faster than
+    an SVD for stacks of small matrices; values below ~1e-8 of the largest sit at a rounding floor.
+    Used for the update spectra, where only the leading values and the effective rank matter."""
+    g = _mT(a) @ a if a.shape[-1] <= a.shape[-2] else a @ _mT(a)
+    w = np.linalg.eigvalsh(g)[..., ::-1]
+    return np.sqrt(np.clip(w, 0.0, None))
+
+
 def effective_rank(s: np.ndarray) -> np.ndarray:
     """exp of the Shannon entropy of the normalised singular values p = s/Σs (Roy & Vetterli 2007).
 
@@ -127,6 +136,7 @@ __all__ = [
     "end_to_end",
     "frobenius",
     "gradients",
+    "gram_singular_values",
     "mode_strengths",
     "overlap_labels",
     "overlaps",

@@ -417,31 +417,33 @@ class _Runner:
         return ~np.isfinite(loss) | (loss > thr)
 
     # --- exact events by replay
-    def _replay(self, b: int, start: list[np.ndarray], k0: int, n: int, pending: np.ndarray):
+    def _replay(self, b: int, start: list[np.ndarray], k0: int, n: int, pending: np.ndarray, check_loss: bool):
         """Re-run member b from its chunk-start weights one step at a time (same stepper code, B = 1).
 
-        Returns (first crossing step per pending mode, divergence step or None, weights before it).
+        Returns (first crossing step per pending mode, divergence step or None, weights before it, loss
+        at it). Halfway-only replays stop as soon as every pending mode has crossed.
         """
-        p = self.problem
-        st = _make_stepper(self.backend, self.device, [w[b:b + 1] for w in start], self.lrs[b:b + 1], p,
+        st = _make_stepper(self.backend, self.device, [w[b:b + 1] for w in start], self.lrs[b:b + 1], self.problem,
                            self.optim.dtype)
-        m = self.members[b]
+        threshold = self.members[b].threshold
+        idx = np.nonzero(pending)[0]
+        half = self.half[idx]
         found: dict[int, int] = {}
         prev = [w[b] for w in start]
-        for j in range(n + 1):
-            ws = st.weights()
-            if j > 0:
+        for j in range(n):
+            st.reset_umax()
+            st.advance(1)  # umax now holds u of state k0 + j (taken before the update)
+            hit = _umax(st)[0, idx] >= half
+            for i in idx[hit]:
+                found.setdefault(int(i), k0 + j)
+            if check_loss:
+                ws = st.weights()
                 loss = self._losses(ws)[0]
-                if not np.isfinite(loss) or loss > m.threshold:
-                    return found, k0 + j, prev, float(loss)
-            if j == n:
+                if not np.isfinite(loss) or loss > threshold:
+                    return found, k0 + j + 1, prev, float(loss)
+                prev = [w[0] for w in ws]
+            elif len(found) == len(idx):
                 break
-            u = dg.mode_strengths(dg.end_to_end(ws), p.U_star, p.V_star)[0]
-            for i in np.nonzero(pending)[0]:
-                if i not in found and u[i] >= self.half[i]:
-                    found[i] = k0 + j
-            prev = [w[0] for w in ws]
-            st.advance(1)
         return found, None, prev, math.nan
 
     def _chunk_events(self, stepper, start, k0, k1, weights) -> None:
@@ -454,7 +456,7 @@ class _Runner:
         crossed = active[:, None] & self.has_target[None, :] & (halfway < 0) & (umax >= self.half[None, :])
         for b in np.nonzero(bad | crossed.any(axis=1))[0]:
             pending = (crossed[b] | bad[b]) & self.has_target & (halfway[b] < 0)
-            found, div, before, bad_loss = self._replay(b, start, k0, k1 - k0, pending)
+            found, div, before, bad_loss = self._replay(b, start, k0, k1 - k0, pending, bool(bad[b]))
             m = self.members[b]
             for i, k in found.items():
                 if m.halfway[i] < 0 and (div is None or k < div):

@@ -63,7 +63,7 @@ class Recorder:
             svds = dg.signed_svds(weights, p.U_star)
             mats = dg.overlaps(svds, p.U_star, p.V_star)
             grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
-            upd_sv = [np.linalg.svd(self.lrs[:, None, None] * g, compute_uv=False) for g in grads]
+            upd_sv = [dg.gram_singular_values(self.lrs[:, None, None] * g) for g in grads]
             H = dg.balance_matrices(weights)
             drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, self.H0)], axis=-1) if H else \
                 np.zeros((len(self.lrs), 0))
