@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dln_core.config import RunConfig  # noqa: E402
-from dln_core.engine import init_weights  # noqa: E402
-from dln_core.targets import build_problem  # noqa: E402
+from dln_core.config import RunConfig
+from dln_core.engine import init_weights
+from dln_core.targets import build_problem
 
 
 def _sqrt_psd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -127,13 +127,16 @@ SHAPE = dict(target_kind="spectrum", singular_values=(3.0, 2.0, 1.0, 0.5), n_out
              depth=3, width=6, steps=400, record=20)
 
 
-def _assert_same(a, b, tol=1e-12, skip=()):
+def _assert_same(a, b, tol=1e-12, skip=(), loose=()):
+    """Frames, weights and events equal to ``tol``; ``loose`` columns to 1e-9 (compared separately)."""
     for name in ("history", "modes", "alignment", "layer_sv", "updates", "balance", "mode_summary"):
         if name in skip:
             continue
         fa, fb = getattr(a, name), getattr(b, name)
         assert list(fa.columns) == list(fb.columns) and len(fa) == len(fb), name
-        num = fa.select_dtypes("number").columns
+        for col in set(loose) & set(fa.columns):
+            assert np.abs(fa[col].to_numpy(float) - fb[col].to_numpy(float)).max() <= 1e-9, (name, col)
+        num = [c for c in fa.select_dtypes("number").columns if c not in loose]
         diff = np.abs(fa[num].to_numpy(float) - fb[num].to_numpy(float))
         assert np.nanmax(diff, initial=0.0) <= tol, name
     for wa, wb in zip(a.weights, b.weights):
@@ -153,9 +156,10 @@ def test_torch_backend_batch_equals_numpy_runs():
     cfgs = [RunConfig.make(**{**SHAPE, "steps": 120}, **m) for m in BATCH]
     torch_batch = run_batch(cfgs, backend="torch")
     for cfg, res in zip(cfgs, torch_batch):
-        # singular vectors inside (near-)degenerate subspaces differ with rounding: the overlap
-        # matrices are not comparable across backends, everything else is
-        _assert_same(res, run(cfg, backend="numpy"), skip=("alignment",))
+        # singular vectors inside (near-)degenerate subspaces differ with rounding, so overlap
+        # matrices are not comparable across backends; the effective rank of an update weighs its
+        # tiny singular values, which carry rounding noise (diagnostics.gram_singular_values)
+        _assert_same(res, run(cfg, backend="numpy"), skip=("alignment",), loose=("update_eff_rank", "eff_rank"))
 
 
 def test_batch_members_must_share_shape():
