@@ -100,7 +100,7 @@ def spectrum(M: np.ndarray, d: int) -> Spectrum:
     frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     if V <= max(400, 3 * d + 20):  # small: the dense solver is exact and fast
         w, vec = scipy.linalg.eigh(np.asarray(M, dtype=np.float64))
-        mu, vectors, mu_min = w[::-1][:d], vec[:, ::-1][:, :d], float(w[0])
+        mu, vectors, mu_min = w[::-1][:d].copy(), np.ascontiguousarray(vec[:, ::-1][:, :d]), float(w[0])
     else:
         # Lanczos on the float32 matrix: ~30x faster than a dense float64 solve at V = 2k, and the
         # eigenvalues agree to ~1e-6 relative
@@ -170,9 +170,9 @@ def train_gd(
     dev = resolve_device(device)
     tdt = torch.float32 if dtype == "float32" else torch.float64
     t0 = time.perf_counter()
-    Mt = torch.as_tensor(np.asarray(M), dtype=tdt, device=dev)
-    W = torch.as_tensor(np.asarray(W0), dtype=tdt, device=dev).clone()
-    Vt = torch.as_tensor(np.asarray(eigvecs), dtype=tdt, device=dev)
+    Mt = torch.as_tensor(np.ascontiguousarray(M), dtype=tdt, device=dev)
+    W = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdt, device=dev).clone()
+    Vt = torch.as_tensor(np.ascontiguousarray(eigvecs), dtype=tdt, device=dev)
     frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     snap = set(int(s) for s in snapshot_steps)
     losses = np.full(steps + 1, np.nan)
