@@ -318,3 +318,23 @@ def test_hierarchy_learns_broad_distinctions_first():
     assert hs[0] < hs[1] < min(hs[2], hs[3]) and abs(hs[2] - hs[3]) <= 0.1 * hs[2]
     assert res.summary["final_loss"] < 1e-6
     assert isinstance(res.mode_summary, pd.DataFrame) and len(res.mode_summary) == 4
+
+
+def test_auto_run_length_is_capped_and_reported():
+    from dataclasses import replace
+
+    from dln_core.limits import LOCAL
+
+    res = run(RunConfig(), limits=replace(LOCAL, max_steps=300))  # L = 2 Small needs ~2300 steps
+    assert res.summary["auto_reached"] is False and res.summary["total_steps"] == 300
+    assert res.history["step"].iloc[-1] == 300
+
+
+def test_progress_reaches_one_and_float32_tracks_float64():
+    seen = []
+    cfg = RunConfig.make(steps=2500, dtype="float32")
+    res32 = run(cfg, progress=seen.append)
+    assert seen[-1] == 1.0 and all(np.diff(seen) >= 0) and len(seen) > 10
+    res64 = run(cfg.replace(dtype="float64"))
+    assert res32.summary["halfway_step"][:5] == pytest.approx(res64.summary["halfway_step"][:5], abs=3)
+    assert abs(res32.summary["final_loss"] - res64.summary["final_loss"]) < 1e-3
