@@ -87,7 +87,7 @@ def test_gradient_flow_halfway_time_matches_closed_form(run):
 
 
 def test_optimum_is_top_eigenvectors(run):
-    M, mu, Q, spec, _, traj = run
+    _, mu, Q, spec, _, traj = run
     W = traj.snapshots[-1].astype(np.float64)
     target = (Q[:, :4] * POSITIVE) @ Q[:, :4].T  # only positive modes can be represented by WWᵀ
     err = np.linalg.norm(W @ W.T - target) / np.linalg.norm(target)
