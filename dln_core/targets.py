@@ -181,6 +181,7 @@ def build_problem(target: TargetConfig) -> Problem:
     U_star, V_star = U[:, :r], V[:, :r]
     w_star = np.linalg.solve(sigma_xx.T, sigma_yx.T).T  # Σyx Σxx⁻¹
     target_strength = np.einsum("ir,ij,jr->r", U_star, w_star, V_star)
+    target_strength[lam == 0] = 0.0  # u*_iᵀ Σyx = 0 makes it exactly 0; drop the rounding residue
     return Problem(
         sigma_yx=sigma_yx,
         sigma_xx=sigma_xx,

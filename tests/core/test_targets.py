@@ -32,6 +32,7 @@ def test_rectangular_rotated_spectrum_reconstructs_sigma_yx():
     p = problem(target_kind="spectrum", singular_values=(1.0, 5.0, 2.0), n_out=5, n_in=4, rotate_seed=3)
     assert p.sigma_yx.shape == (5, 4) and p.r == 4
     assert np.array_equal(p.lambda_star, [5.0, 2.0, 1.0, 0.0])  # sorted, padded with a zero mode
+    assert p.target_strength[-1] == 0.0 and np.allclose(p.target_strength, p.lambda_star, atol=TOL)
     assert _orthonormal(p.U_star) and _orthonormal(p.V_star)
     assert np.allclose(p.U_star @ np.diag(p.lambda_star) @ p.V_star.T, p.sigma_yx, atol=TOL)
     assert not np.allclose(np.abs(p.U_star[:, :3]), np.eye(5, 3))  # really rotated
