@@ -5,7 +5,8 @@
 
 1. Batched: ``dln_core.sweep.run_sweep`` on a grid of ``--networks`` networks (article target, d = 6,
    L = 3, near-identity init, 16 init scales × 16 step sizes for 256), ``--steps`` GD steps each,
-   snapshots log-spaced. Timed end to end: grid → engine batch → summary frame.
+   snapshots log-spaced. Timed end to end: grid → engine batch → summary frame (measured rise times
+   off; building the per-network frames they need is timed separately as ``rise_time_frames_extra_s``).
 2. Baseline: one network at a time with torch autograd (``nn.Linear`` layers, no bias, SGD, loss (H)
    from Σyx). Running 256 × 20k steps that way would take too long, so it times
    ``--baseline-configs`` configs × ``--baseline-steps`` steps and extrapolates per network-step
@@ -105,7 +106,7 @@ def peak_memory(networks: int, steps: int) -> float:
     """tracemalloc peak (MB) of one sweep run."""
     gc.collect()
     tracemalloc.start()
-    sweep.run_sweep(grid(networks, steps))
+    sweep.run_sweep(grid(networks, steps), rise_times=False)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 1e6
@@ -124,9 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     members = sweep.build_members(spec)[: args.networks]
     print(f"batched: {len(members)} networks × {args.steps} steps (d=6, L=3) …", file=sys.stderr)
     t0 = time.perf_counter()
-    res = sweep.run_sweep(spec)
+    res = sweep.run_sweep(spec, rise_times=False, keep_results=True)
     batched_s = time.perf_counter() - t0
     batched_rate = res.network_steps / batched_s
+    # the optional extra: measured rise times need each network's snapshot frames
+    t0 = time.perf_counter()
+    sweep.summarize(res.results, rise_times=True)
+    rise_s = time.perf_counter() - t0
+    res.results = []
 
     _, baseline_name = baseline_runner()
     print(f"baseline: {baseline_name}, {args.baseline_configs} configs × {args.baseline_steps} steps …",
@@ -146,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "network_steps": res.network_steps,
         "batched_wall_s": round(batched_s, 2),
         "batched_network_steps_per_s": round(batched_rate),
+        "rise_time_frames_extra_s": round(rise_s, 2),
         "baseline": baseline_name,
         "baseline_measured": f"{args.baseline_configs} configs × {args.baseline_steps} steps",
         "baseline_network_steps_per_s": round(baseline_rate),

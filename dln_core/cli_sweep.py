@@ -117,7 +117,7 @@ def run(args) -> int:
     from .sweep import run_sweep
 
     spec = build_spec(args)
-    result = run_sweep(spec, progress=None if args.quiet else StderrProgress())
+    result = run_sweep(spec, progress=None if args.quiet else StderrProgress(), rise_times=not args.no_rise_times)
     if args.csv:
         write_csv_atomic(result.summary, args.csv)
     saved = None
@@ -179,6 +179,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--every", type=int, default=None, help="snapshot every N steps (default: log-spaced)")
     p.add_argument("--snapshots", type=int, default=50,
                    help="number of log-spaced snapshots per network when --every is not given (default 50)")
+    p.add_argument("--no-rise-times", action="store_true",
+                   help="skip the measured 10→90%% rise times (faster for large sweeps: no per-network frames)")
     p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")
     p.add_argument("--save", action="store_true", help="also save the sweep to the run store")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -31,8 +31,10 @@ def compute(study: str, params: dict) -> dict:
     return getattr(sweep, f"study_{study}")(**params)
 
 
-def offer_downloads(frames: dict, stem: str, meta: dict) -> None:
-    """CSV download per frame, and a button saving the whole study to the run store."""
+def offer_downloads(frames: dict, stem: str) -> None:
+    """CSV download per frame, and a button saving the whole study (and its parameters) to the run store."""
+    meta = {k: list(v) if isinstance(v, tuple) else v
+            for k, v in st.session_state.get(f"scaling_params_{stem}", {}).items()}
     cols = st.columns(len(frames) + 1)
     for col, (name, frame) in zip(cols, frames.items()):
         col.download_button(
@@ -56,7 +58,6 @@ def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None
     """Compute a study with the submitted parameters; on bad input show the error and fall back to
     the last parameters that worked (so the previous results stay on screen)."""
     key = f"scaling_params_{study}"
-    params = st.session_state.get(key, defaults)
     if submitted:
         try:
             new = parse()
@@ -66,7 +67,7 @@ def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None
         except Exception as exc:
             show_error(exc)
     try:
-        return compute(study, params)
+        return compute(study, st.session_state.setdefault(key, defaults))
     except Exception as exc:  # e.g. a cap lowered since: say so instead of a traceback
         show_error(exc)
         return None
@@ -108,7 +109,7 @@ lines the exact gradient-flow prediction. The table fits the measured points per
                 "L ≥ 3: slope of log τ½ against log u0, predicted −(1−2/L) as u0 → 0. The middle "
                 "column fits the exact theory at the same u0, which includes finite-u0 corrections.)")
     st.dataframe(data["fits"], hide_index=True)
-    offer_downloads(data, "scaling", dict(st.session_state.get("scaling_params_scaling", defaults)))
+    offer_downloads(data, "scaling")
 
 
 def study_learning_order() -> None:
@@ -140,7 +141,7 @@ times of every mode of one network; dashed: the exact prediction from each mode'
     st.altair_chart(charts.learning_order_chart(data["summary"]), width="stretch")
     st.dataframe(data["summary"][["mode", "lambda", "u0", "halfway_time", "tau_half_theory", "halfway_step",
                                   "halfway_step_theory"]], hide_index=True)
-    offer_downloads(data, "learning_order", {})
+    offer_downloads(data, "learning_order")
 
 
 def study_sharpness() -> None:
@@ -168,7 +169,7 @@ trained with a small step so that gradient descent follows gradient flow closely
         return
     st.altair_chart(charts.sharpness_chart(data["ratios"]), width="stretch")
     st.dataframe(data["ratios"], hide_index=True)
-    offer_downloads(data, "sharpness", {})
+    offer_downloads(data, "sharpness")
 
 
 def study_stability() -> None:
@@ -213,7 +214,7 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
         ],
         hide_index=True,
     )
-    offer_downloads(data, "stability", {})
+    offer_downloads(data, "stability")
 
 
 def study_commuting() -> None:
@@ -253,7 +254,7 @@ is known there, so that panel is **simulation only**.
     st.altair_chart(charts.mode_curves_chart(
         data["noncommuting_curves"], "Non-commuting Σxx (rotated basis): simulation only, no theory"),
         width="stretch")
-    offer_downloads(data, "commuting", {})
+    offer_downloads(data, "commuting")
 
 
 def study_exact_l2() -> None:
@@ -284,7 +285,7 @@ from taking finite steps: dividing η by 4 divides it by about 4.
     if data is None:
         return
     st.altair_chart(charts.exact_solution_chart(data["errors"]), width="stretch")
-    offer_downloads(data, "exact_l2", {})
+    offer_downloads(data, "exact_l2")
 
 
 STUDIES = {

@@ -61,3 +61,19 @@ def test_every_study_renders_its_charts(study, n_charts):
     assert not at.exception, at.exception
     assert not at.error
     assert len(charts(at)) == n_charts
+
+
+def test_a_study_can_be_saved_to_the_run_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    at = open_page()
+    at.get("button_group")[0].set_value("Learning order").run()
+    save = next(b for b in at.button if b.label == "Save to run store")
+    save.click().run()
+    assert not at.exception and not at.error
+    assert any("Saved as" in s.value for s in at.success)
+    from dln_core.store import RunStore
+
+    listing = RunStore(tmp_path).list()
+    assert list(listing["kind"]) == ["sweep"]
+    stored = RunStore(tmp_path).load(listing["run_id"].iloc[0])
+    assert len(stored.frame("summary")) == 6  # one row per mode of the article spectrum

@@ -85,3 +85,14 @@ def test_over_cap_sweep_is_refused_by_the_real_command(tmp_path):
         "dln_core: error: sweep size: at most 3 on this server (networks per sweep), got 4"
     ]
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_save_puts_the_sweep_in_the_run_store(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    assert main([*SMALL, "--save"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    from dln_core.store import RunStore
+
+    stored = RunStore(tmp_path).load(info["run_id"])
+    assert stored.kind == "sweep"
+    assert len(stored.frame("summary")) == 8
