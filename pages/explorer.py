@@ -54,23 +54,31 @@ def surfaces(cfg: RunConfig):
     return landscape.two_mode_view(result), landscape.saddle_view(result)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def panel_specs(cfg: RunConfig, step: int, show_gd: bool, time_axis: str) -> dict:
-    """Every snapshot-dependent chart, built once per (run, snapshot, view): a rerun or a replayed
-    snapshot only ships cached specs (building Altair charts costs more than the cached run)."""
+@st.cache_data(max_entries=32, show_spinner=False)
+def run_specs(cfg: RunConfig, show_gd: bool, time_axis: str) -> dict:
+    """Charts that do not depend on the snapshot, built once per run and view (Altair building costs
+    more than the cached run); the page only adds the current-time marker to them."""
     result = train(cfg)
-    two_mode, saddle = surfaces(cfg)
-    path, now = two_mode.at(step)
     h, levels = result.history, result.summary["plateau_levels"]
+    saddle = surfaces(cfg)[1]
     return {
-        "loss": charts.to_spec(charts.loss_chart(h, levels, step, time_axis)),
-        "modes": charts.to_spec(charts.modes_chart(result.modes, show_gd, step, time_axis)),
-        "alignment": charts.to_spec(charts.alignment_chart(result.alignment, step)),
-        "balance": charts.to_spec(charts.balance_chart(h, step, time_axis)),
-        "rank": charts.to_spec(charts.update_rank_chart(h, step, time_axis)),
-        "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
+        "loss": charts.to_spec(charts.loss_chart(h, levels, time_axis)),
+        "modes": charts.to_spec(charts.modes_chart(result.modes, show_gd, time_axis)),
+        "balance": charts.to_spec(charts.balance_chart(h, time_axis)),
+        "rank": charts.to_spec(charts.update_rank_chart(h, time_axis)),
         "saddle": charts.saddle_figure(saddle.a, saddle.b, saddle.loss, saddle.path_list(), saddle.saddle,
                                        saddle.hyperbola),
+    }
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def snapshot_specs(cfg: RunConfig, step: int) -> dict:
+    """The two snapshot-dependent views: alignment heatmaps and the landscape with the path so far."""
+    two_mode = surfaces(cfg)[0]
+    path, now = two_mode.at(step)
+    return {
+        "alignment": charts.to_spec(charts.alignment_chart(train(cfg).alignment, step)),
+        "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
     }
 
 
@@ -87,11 +95,13 @@ st.caption("Train a deep linear network by full-batch gradient descent (loss ½�
 
 with st.sidebar:
     st.subheader("Article presets")
-    for name in ("Small", "Medium", "Large"):
-        cols = st.columns(3)
-        for col, depth in zip(cols, (1, 2, 3)):
-            col.button(f"L={depth} {name}", key=f"preset_{depth}_{name}", on_click=_apply_preset,
-                       args=(depth, name), width="stretch")
+    st.caption("The article widget's (η, c) pairs, near-identity init, article target.")
+    for col, name in zip(st.columns(3), ("Small", "Medium", "Large")):
+        col.caption(name)
+        for depth in (1, 2, 3):
+            lr_p, c_p = PRESETS[(depth, name)]
+            col.button(f"L={depth}", key=f"preset_{depth}_{name}", on_click=_apply_preset, args=(depth, name),
+                       width="stretch", help=f"depth {depth}, {name}: η = {lr_p:g}, c = {c_p:g}")
     st.subheader("Network and target")
     depth = st.slider("depth L", 1, 8, DEFAULTS["depth"], key="depth", bind="query-params")
     target = st.selectbox("target Σyx", list(TARGETS), format_func=TARGETS.get, key="target",
@@ -122,7 +132,9 @@ with st.sidebar:
     time_axis = st.radio("time axis", ["step", "t"], horizontal=True, key="time_axis",
                          format_func={"step": "step k", "t": "t = η·k"}.get)
 
-label = f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} seed={seed} ({target})"
+target_label = f"{target} {sv_text}" if target in ("spectrum", "random") else target
+label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 'auto'} seed={seed} "
+         f"({target_label})")
 
 # ------------------------------------------------------------------ one cached run
 result, error = None, None
@@ -182,8 +194,8 @@ if e2.button("Save to runs", key="save_run", icon=":material/save:"):
 
 # ------------------------------------------------------------------ time-dependent panels
 steps_recorded = [int(s) for s in result.history["step"]]
-if st.session_state.get("snap_for") != label or st.session_state.get("snap", 0) >= len(steps_recorded):
-    st.session_state["snap_for"] = label
+if st.session_state.get("snap_for") != cfg or st.session_state.get("snap", 0) >= len(steps_recorded):
+    st.session_state["snap_for"] = cfg  # a new run starts at its last snapshot
     st.session_state["snap"] = len(steps_recorded) - 1
 st.session_state.setdefault("playing", False)
 
@@ -194,9 +206,10 @@ def _set_playing(value: bool) -> None:
         st.session_state["snap"] = 0  # replay from the start
 
 
-p1, p2, _ = st.columns([1, 1, 6])
-p1.button("Play", icon=":material/play_arrow:", key="play", on_click=_set_playing, args=(True,))
-p2.button("Pause", icon=":material/pause:", key="pause", on_click=_set_playing, args=(False,))
+playing = st.session_state["playing"]
+st.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+          key="play_pause", on_click=_set_playing, args=(not playing,),
+          help="Replay the recorded snapshots (no retraining).")
 
 
 @st.fragment(run_every=0.5 if st.session_state["playing"] else None)
@@ -211,7 +224,9 @@ def time_panels(result, cfg) -> None:
         st.rerun()  # full rerun: re-declares this fragment without the timer
     step = steps_recorded[snap]
     st.caption(f"step k = {step:,}, t = η·k = {step * result.summary['lr']:.4g}")
-    spec = panel_specs(cfg, step, show_gd, time_axis)
+    spec = {**run_specs(cfg, show_gd, time_axis), **snapshot_specs(cfg, step)}
+    for name in ("loss", "modes", "balance", "rank"):
+        spec[name] = charts.with_current_step(spec[name], result.history, step, time_axis)
 
     c1, c2 = st.columns(2)
     with c1:
@@ -222,9 +237,13 @@ def time_panels(result, cfg) -> None:
     with c2:
         st.markdown("**2. Mode strengths**")
         st.vega_lite_chart(spec["modes"], theme=None)
-        st.caption("Solid: measured u_i = u*ᵢᵀ W v*ᵢ. Dashed: the scalar ODE started from the measured "
-                   "u_i(0). Larger singular values switch on first.")
-    st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True)
+        st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE started from the "
+                   r"measured $u_i(0)$. Larger singular values switch on first.")
+    st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
+        "u(0)": st.column_config.NumberColumn(format="%.2e"),
+        "halfway step (theory)": st.column_config.NumberColumn(format="%.1f"),
+        "measured / theory": st.column_config.NumberColumn(format="%.3f"),
+    })
 
     st.markdown("**3. Alignment**")
     st.vega_lite_chart(spec["alignment"], theme=None)
@@ -247,8 +266,8 @@ def time_panels(result, cfg) -> None:
     with c3:
         st.markdown("**5a. Balancedness drift**")
         st.vega_lite_chart(spec["balance"], theme=None)
-        st.caption("How far W_{l+1}ᵀW_{l+1} − W_lW_lᵀ has moved. Gradient flow conserves it; a finite "
-                   "step η adds a tiny drift.")
+        st.caption(r"How far $W_{l+1}^\top W_{l+1} - W_l W_l^\top$ has moved. Gradient flow conserves it; "
+                   "a finite step η adds a tiny drift.")
     with c4:
         st.markdown("**5b. Update effective rank**")
         st.vega_lite_chart(spec["rank"], theme=None)

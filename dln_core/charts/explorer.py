@@ -42,34 +42,49 @@ def nearest_snapshot(steps: Sequence[int], step: int) -> int:
     return int(arr[np.argmin(np.abs(arr - step))])
 
 
-def _current_rule(x_value: float | None, field: str) -> alt.Chart | None:
-    if x_value is None or x_value <= 0:
+def current_x(history: pd.DataFrame, step: int, time_axis: str = "step") -> float | None:
+    """Position of snapshot ``step`` on the time axis (None if not recorded or not drawable on log x)."""
+    field = _time_field(time_axis)
+    row = history.loc[history["step"] == step, field]
+    if row.empty or not row.iloc[0] > 0:
         return None
-    return (
-        alt.Chart(pd.DataFrame({field: [x_value]}))
-        .mark_rule(color=CURRENT_COLOUR, strokeWidth=2)
-        .encode(x=alt.X(f"{field}:Q"), tooltip=[alt.Tooltip(f"{field}:Q", title="current")])
-    )
+    return float(row.iloc[0])
 
 
-def _current_x(history: pd.DataFrame, current_step: int | None, field: str) -> float | None:
-    if current_step is None:
-        return None
-    row = history.loc[history["step"] == current_step]
-    if row.empty:
-        return None
-    return float(row[field].iloc[0])
+def with_current_step(spec: dict, history: pd.DataFrame, step: int, time_axis: str = "step") -> dict:
+    """A copy of a layered time chart's spec (from :func:`to_spec`) with a red rule at snapshot ``step``.
+
+    Plain dict work, no Altair: the page caches the expensive spec once per run and only moves this
+    marker while the time slider is scrubbed or played.
+    """
+    x = current_x(history, step, time_axis)
+    if x is None:
+        return spec
+    field = _time_field(time_axis)
+    out = dict(spec)
+    out["datasets"] = {**spec.get("datasets", {}), "current_time": [{field: x, "step": int(step)}]}
+    out["layer"] = [
+        *spec["layer"],
+        {
+            "data": {"name": "current_time"},
+            "mark": {"type": "rule", "color": CURRENT_COLOUR, "strokeWidth": 2},
+            "encoding": {
+                "x": {"field": field, "type": "quantitative"},
+                "tooltip": [{"field": "step", "type": "quantitative", "title": "current step"}],
+            },
+        },
+    ]
+    return out
 
 
 def loss_chart(
     history: pd.DataFrame,
     plateau_levels: Sequence[float] = (),
-    current_step: int | None = None,
     time_axis: str = "step",
     log_y: bool = False,
 ) -> alt.LayerChart:
-    """Loss vs time (log x), faint rules at the saddle plateaus ½Σ_{i>k}λ_i² (THEORY §5), and a
-    red rule at the current snapshot."""
+    """Loss vs time (log x) with faint rules at the saddle plateaus ½Σ_{i>k}λ_i² (THEORY §5).
+    Add the current-time marker with :func:`with_current_step`."""
     field = _time_field(time_axis)
     data = _positive_time(history[["step", "t", "loss"]], field)
     if log_y:
@@ -95,9 +110,6 @@ def loss_chart(
             .mark_rule(color="gray", opacity=0.4, strokeDash=[3, 3])
             .encode(y="plateau:Q", tooltip=["modes learned:Q", alt.Tooltip("plateau:Q", format=".4g")])
         )
-    rule = _current_rule(_current_x(history, current_step, field), field)
-    if rule is not None:
-        layers.append(rule)
     return alt.layer(*layers).properties(height=300)
 
 
@@ -121,7 +133,6 @@ def mode_curves_frame(modes: pd.DataFrame, show_gd: bool = False) -> pd.DataFram
 def modes_chart(
     modes: pd.DataFrame,
     show_gd: bool = False,
-    current_step: int | None = None,
     time_axis: str = "step",
 ) -> alt.LayerChart:
     """Mode strengths u_i = u*_iᵀ W v*_i: solid measured, dashed gradient-flow theory, dotted finite-η
@@ -135,8 +146,10 @@ def modes_chart(
         .encode(
             x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
             y=alt.Y("u:Q", title="mode strength u_i"),
-            color=alt.Color("mode:N", title="mode").scale(scheme="category10"),
-            strokeDash=alt.StrokeDash("curve:N", title="curve").scale(
+            color=alt.Color("mode:N", title="mode", legend=alt.Legend(orient="bottom")).scale(
+                scheme="category10"
+            ),
+            strokeDash=alt.StrokeDash("curve:N", title=None, legend=alt.Legend(orient="bottom")).scale(
                 domain=kinds, range=[CURVE_DASH[k] for k in kinds]
             ),
             detail="curve:N",
@@ -149,15 +162,7 @@ def modes_chart(
         .mark_rule(opacity=0.25)
         .encode(y="lambda:Q", color=alt.Color("mode:N"), tooltip=["mode:N", "lambda:Q"])
     )
-    layers = [lines, target_rules]
-    x_now = None
-    if current_step is not None:
-        hit = modes.loc[modes["step"] == current_step, field]
-        x_now = float(hit.iloc[0]) if not hit.empty else None
-    rule = _current_rule(x_now, field)
-    if rule is not None:
-        layers.append(rule)
-    return alt.layer(*layers).properties(height=300)
+    return alt.layer(lines, target_rules).properties(height=300)
 
 
 def halfway_table(mode_summary: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +214,11 @@ def alignment_chart(alignment: pd.DataFrame, step: int, columns: int = 4) -> alt
 
 
 def _metric_chart(
-    history: pd.DataFrame, column: str, title: str, current_step: int | None, time_axis: str
+    history: pd.DataFrame,
+    column: str,
+    title: str,
+    time_axis: str,
+    y_format: str | None = None,
 ) -> alt.LayerChart:
     field = _time_field(time_axis)
     data = _positive_time(history[["step", "t", column]], field).dropna(subset=[column])
@@ -218,30 +227,22 @@ def _metric_chart(
         .mark_line(color="#2ca02c")
         .encode(
             x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
-            y=alt.Y(f"{column}:Q", title=title),
+            y=alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format=y_format) if y_format else alt.Undefined),
             tooltip=["step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
         )
     )
-    layers = [line]
-    rule = _current_rule(_current_x(history, current_step, field), field)
-    if rule is not None:
-        layers.append(rule)
-    return alt.layer(*layers).properties(height=220)
+    return alt.layer(line).properties(height=220)
 
 
-def balance_chart(
-    history: pd.DataFrame, current_step: int | None = None, time_axis: str = "step"
-) -> alt.LayerChart:
+def balance_chart(history: pd.DataFrame, time_axis: str = "step") -> alt.LayerChart:
     """Drift of the conserved quantity, max_l ‖H_l(k) − H_l(0)‖_F (THEORY §3): zero under gradient
     flow, O(η²) per step under GD."""
-    return _metric_chart(history, "balance_drift", "balancedness drift", current_step, time_axis)
+    return _metric_chart(history, "balance_drift", "balancedness drift", time_axis, ".1e")
 
 
-def update_rank_chart(
-    history: pd.DataFrame, current_step: int | None = None, time_axis: str = "step"
-) -> alt.LayerChart:
+def update_rank_chart(history: pd.DataFrame, time_axis: str = "step") -> alt.LayerChart:
     """Mean effective rank of each step's update ΔW_l (the article's low-rank-update claim)."""
-    return _metric_chart(history, "update_eff_rank", "update effective rank", current_step, time_axis)
+    return _metric_chart(history, "update_eff_rank", "update effective rank", time_axis)
 
 
 def update_spectrum_chart(updates: pd.DataFrame, step: int) -> alt.Chart:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,31 +64,42 @@ def test_nearest_snapshot_picks_closest_recorded_step():
         ch.nearest_snapshot([], 3)
 
 
-def test_loss_chart_log_x_plateau_rules_and_current_marker():
-    spec = _spec(ch.loss_chart(_history(), plateau_levels=[26.0, 8.0, 0.0], current_step=30))
+def test_loss_chart_log_x_and_plateau_rules():
+    spec = _spec(ch.loss_chart(_history(), plateau_levels=[26.0, 8.0, 0.0]))
     layers = spec["layer"]
     assert layers[0]["encoding"]["x"]["scale"]["type"] == "log"
     # step 0 cannot sit on a log axis and is dropped; every other snapshot is drawn
-    data = {json.dumps(d, sort_keys=True) for d in _datasets(spec)}
     loss_rows = next(d for d in _datasets(spec) if d and "loss" in d[0])
     assert sorted(r["step"] for r in loss_rows) == STEPS[1:]
     plateaus = next(d for d in _datasets(spec) if d and "plateau" in d[0])
     assert [r["plateau"] for r in plateaus] == [26.0, 8.0, 0.0]
-    current = next(d for d in _datasets(spec) if d and list(d[0]) == ["step"])
-    assert current == [{"step": 30}]
-    assert len(layers) == 3 and data
+    assert len(layers) == 2
 
 
-def test_loss_chart_time_axis_uses_t_and_no_marker_without_step():
+def test_current_marker_is_a_valid_rule_layer_at_the_snapshot():
+    h = _history()
+    base = ch.to_spec(ch.loss_chart(h, plateau_levels=[26.0]))
+    marked = ch.with_current_step(base, h, 30)
+    assert len(marked["layer"]) == len(base["layer"]) + 1 and base is not marked
+    assert marked["datasets"]["current_time"] == [{"step": 30}]
+    assert marked["layer"][-1]["mark"]["type"] == "rule"
+    alt.LayerChart.from_dict(marked, validate=True)  # still a valid Vega-Lite spec
+    on_t = ch.with_current_step(ch.to_spec(ch.loss_chart(h, time_axis="t")), h, 30, "t")
+    assert on_t["datasets"]["current_time"][0]["t"] == pytest.approx(0.3, rel=1e-12)
+    # step 0 (t = 0) has no place on a log axis; an unrecorded step has no marker
+    assert ch.with_current_step(base, h, 0) is base
+    assert ch.with_current_step(base, h, 31) is base
+
+
+def test_loss_chart_time_axis_uses_t():
     spec = _spec(ch.loss_chart(_history(), time_axis="t"))
     assert spec["layer"][0]["encoding"]["x"]["field"] == "t"
-    assert len(spec["layer"]) == 1
     with pytest.raises(ValueError):
         ch.loss_chart(_history(), time_axis="epoch")
 
 
 def test_modes_chart_theory_is_dashed_and_measured_solid():
-    spec = _spec(ch.modes_chart(_modes(), show_gd=True, current_step=100))
+    spec = _spec(ch.modes_chart(_modes(), show_gd=True))
     dash = spec["layer"][0]["encoding"]["strokeDash"]["scale"]
     styles = dict(zip(dash["domain"], dash["range"]))
     assert styles["measured"] == [1, 0]
@@ -139,11 +149,13 @@ def test_alignment_chart_diverging_and_snapshot_selection():
 
 def test_balance_and_update_rank_charts_plot_their_columns():
     h = _history()
-    bal = _spec(ch.balance_chart(h, current_step=10))
-    rank = _spec(ch.update_rank_chart(h))
+    bal = _spec(ch.balance_chart(h))
+    rank = _spec(ch.update_rank_chart(h, time_axis="t"))
     assert bal["layer"][0]["encoding"]["y"]["field"] == "balance_drift"
     assert rank["layer"][0]["encoding"]["y"]["field"] == "update_eff_rank"
-    assert len(bal["layer"]) == 2 and len(rank["layer"]) == 1
+    assert rank["layer"][0]["encoding"]["x"]["field"] == "t"
+    drift = next(d for d in _datasets(bal) if d and "balance_drift" in d[0])
+    assert [r["balance_drift"] for r in drift] == pytest.approx([1e-6 * k for k in STEPS[1:]])
 
 
 def test_update_spectrum_relative_to_top():
@@ -180,7 +192,7 @@ def test_landscape_and_saddle_figures():
 
 
 def test_to_spec_matches_validated_dict_and_has_no_row_cap():
-    chart = ch.loss_chart(_history(), plateau_levels=[26.0], current_step=30)
+    chart = ch.loss_chart(_history(), plateau_levels=[26.0])
     assert ch.to_spec(chart) == chart.to_dict()  # same spec as Altair's validated output
     big = pd.DataFrame({"step": np.arange(1, 6001), "t": np.arange(1, 6001) * LR, "loss": 1.0})
     spec = ch.to_spec(ch.loss_chart(big))
