@@ -15,6 +15,8 @@ including the GPL-2+ GCIDE dictionary; ``nogpl`` = the five others):
 - ``data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
   ranked by frequency; ``OOV = vocab`` for rarer words and ``PAD = vocab + 1`` between documents),
   ``vocab`` (str array), ``counts`` (int64 corpus counts of the vocabulary words), ``meta`` (JSON str).
+- ``data/corpus/default_cooc_V2000_w16.npz``: exact window-16 co-occurrence counts of the default
+  corpus's top 2,000 words (a cold-start seed for the app; checked against the artifact's hash).
 - ``data/eval/``: the Google analogy questions, WordSim-353, SimLex-999 and MEN, copied verbatim.
 """
 
@@ -162,6 +164,20 @@ EVAL_FILES = {
 }
 
 
+def write_seed(artifact: Path, name: str, vocab: int, window: int = 16) -> None:
+    """Ship the co-occurrence counts of the top ``vocab`` words, so the app's default view starts
+    without counting (dln_core.embeddings.cooccurrence: any V ≤ vocab is a top-left block)."""
+    sys.path.insert(0, str(ROOT))
+    from dln_core.embeddings.cooccurrence import count_cooccurrences, save_seed
+    from dln_core.embeddings.corpus import load_corpus_artifact
+
+    corpus = load_corpus_artifact(artifact, name)
+    C = count_cooccurrences(corpus.ids, vocab, window, pad_id=corpus.pad_id)
+    for old in artifact.parent.glob(f"{name}_cooc_V*_w{window}.npz"):
+        old.unlink()
+    save_seed(artifact.parent / f"{name}_cooc_V{vocab}_w{window}.npz", C, corpus, window)
+
+
 def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
     docs: list[list[str]] = []
     per_source: dict[str, dict] = {}
@@ -211,6 +227,9 @@ def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
     )
     (out / f"{variant}_manifest.json").write_text(json.dumps(meta, indent=2) + "\n")
 
+    if args.seed_vocab and variant == "default":
+        write_seed(out / f"{variant}_corpus.npz", variant, args.seed_vocab)
+
     eval_dir = ROOT / "data" / "eval"  # verbatim copies
     eval_dir.mkdir(parents=True, exist_ok=True)
     for dest, rel in EVAL_FILES.items():
@@ -228,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gcide", type=Path, default=Path("/tmp/gcide/x"), help="dpkg-deb -x of dict-gcide")
     p.add_argument("--no-lemmas", action="store_true", help="WordNet: gloss text only, without the synset's lemmas")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "corpus", help="artifact directory")
+    p.add_argument("--seed-vocab", type=int, default=2000,
+                   help="also ship co-occurrence counts (window 16) for the top N words of the default corpus (0: none)")
     args = p.parse_args(argv)
     variants = list(VARIANTS) if args.variant == "both" else [args.variant]
     for v in variants:

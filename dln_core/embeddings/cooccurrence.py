@@ -10,7 +10,10 @@ Target: M*_ij = 2 (P_ij − ψ P_i P_j) / (P_ij + ψ P_i P_j) ∈ (−2, 2]; nev
 Counting is vectorised with ``np.bincount`` and bounded in memory: positions are processed in chunks
 and, for large V, the V × V table in row blocks of at most ``max_cells`` cells.
 Statistics are cached on disk under ``$DLN_LAB_HOME/cache`` (default ``~/.dln_lab/cache``), keyed by
-(corpus digest, V, window); a stale or corrupt cache file is rebuilt, never fatal.
+(corpus digest, V, window); a stale or corrupt cache file is rebuilt, never fatal. Because the ids are
+frequency ranks, the counts for V are the top-left block of the counts for any V' ≥ V: a shipped seed
+(``data/corpus/<name>_cooc_V<V'>_w<window>.npz``, checked against the corpus digest) serves every
+V ≤ V' on a cold start without counting.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .corpus import Corpus, check_vocab_size
+from .corpus import DATA_DIR, Corpus, check_vocab_size
 
 CACHE_FORMAT = 1
 DEFAULT_WINDOW = 16
+SEED_DIR = DATA_DIR / "corpus"  # shipped, read-only statistics (scripts/build_corpus.py --seed-vocab)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,11 +149,40 @@ def _load_cached(path: Path, corpus: Corpus, V: int, window: int) -> np.ndarray 
             return None
     except Exception:  # missing, truncated or foreign file: recompute instead
         return None
+    return _upper_to_full(upper, V)
+
+
+def _upper_to_full(upper: np.ndarray, V: int) -> np.ndarray:
     C = np.zeros((V, V), dtype=np.float64)
     iu = np.triu_indices(V)
     C[iu] = upper
     C.T[iu] = upper
     return C
+
+
+def _load_seed(corpus: Corpus, V: int, window: int) -> np.ndarray | None:
+    """Counts from a shipped seed with the same corpus digest and window and V' ≥ V, else None."""
+    for path in sorted(SEED_DIR.glob(f"*_cooc_V*_w{window}.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["digest"]) != corpus.digest or int(z["window"]) != window or int(z["V"]) < V:
+                    continue
+                Vs = int(z["V"])
+                upper = z["upper"]
+            return np.ascontiguousarray(_upper_to_full(upper, Vs)[:V, :V])
+        except Exception:  # an unreadable seed only costs the speed-up
+            continue
+    return None
+
+
+def save_seed(path: Path, C: np.ndarray, corpus: Corpus, window: int) -> None:
+    """Write a shipped seed (exact integer counts, upper triangle, compressed)."""
+    V = C.shape[0]
+    upper = C[np.triu_indices(V)]
+    if not np.all(upper == np.round(upper)) or upper.max(initial=0) >= 2**32:
+        raise ValueError("seed counts must be integers below 2**32")
+    np.savez_compressed(path, upper=upper.astype(np.uint32), format=CACHE_FORMAT, digest=corpus.digest, V=V,
+                        window=window)
 
 
 def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int) -> None:
@@ -173,7 +206,9 @@ def corpus_statistics(corpus: Corpus, vocab_size: int, window: int = DEFAULT_WIN
     path = _cache_path(corpus, V, window)
     C = _load_cached(path, corpus, V, window) if use_cache else None
     if C is None:
-        C = count_cooccurrences(corpus.ids, V, window, pad_id=corpus.pad_id)
+        C = _load_seed(corpus, V, window) if use_cache else None
+        if C is None:
+            C = count_cooccurrences(corpus.ids, V, window, pad_id=corpus.pad_id)
         if use_cache:
             _save_cached(path, C, corpus, V, window)
     return CooccurrenceStats(C, tuple(corpus.vocab[:V]), window, corpus.digest)

@@ -113,3 +113,27 @@ def test_default_artifact_loads():
     assert nogpl.digest != c.digest and nogpl.n_tokens > 5_000_000
     with pytest.raises(ConfigError, match="corpus"):
         load_default_corpus("nope")
+
+
+def test_seed_serves_smaller_vocabularies_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(co, "SEED_DIR", tmp_path)
+    rng = np.random.default_rng(2)
+    words = [f"{a}{b}" for a in "bcdfg" for b in "aeiou"]  # 25 letter-only words
+    text = "\n\n".join(" ".join(rng.choice(words, 60)) for _ in range(20))
+    c = corpus_from_text(text)
+    full = co.count_cooccurrences(c.ids, 20, 4, pad_id=c.pad_id)
+    direct = co.count_cooccurrences(c.ids, 12, 4, pad_id=c.pad_id)
+    np.testing.assert_array_equal(direct, full[:12, :12])  # counts for V are a block of those for V' > V
+    co.save_seed(tmp_path / "upload_cooc_V20_w4.npz", full, c, 4)
+    monkeypatch.setattr(co, "count_cooccurrences", None)  # counting is now impossible: the seed must serve
+    stats = co.corpus_statistics(c, 12, window=4)
+    np.testing.assert_array_equal(stats.counts, full[:12, :12])
+
+
+def test_shipped_seed_matches_the_shipped_corpus():
+    seeds = list(co.SEED_DIR.glob("default_cooc_V*_w16.npz"))
+    assert len(seeds) == 1
+    with np.load(seeds[0]) as z:
+        assert str(z["digest"]) == load_default_corpus().digest
+        assert int(z["V"]) >= 2000
