@@ -41,7 +41,7 @@ from . import diagnostics as dg
 from . import frames
 from .config import RunConfig
 from .errors import ConfigError
-from .limits import Limits, current_limits
+from .limits import Limits, check_cap, current_limits
 from .targets import Problem, build_problem
 
 Progress = Callable[[float], None]
@@ -517,6 +517,8 @@ class _Runner:
             weights = stepper.weights()
             self._chunk_events(stepper, start, k, kb, weights)
             k = kb
+            if all(m.diverged_step is not None for m in self.members):
+                break  # everyone is frozen: later snapshots would be dropped anyway
             if kb in snapset:
                 rec.record(kb, stepper.weights())
             self._report(frac0 + (1 - frac0) * kb / total)
@@ -573,6 +575,7 @@ def run_batch(
     cfgs = list(cfgs)
     _check_batch(cfgs)
     limits = limits or current_limits()
+    check_cap("batch", len(cfgs), limits.max_batch, "networks in one batch")
     for c in cfgs:
         c.check_limits(limits)
     t0 = time.perf_counter()
