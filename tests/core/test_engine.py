@@ -338,3 +338,16 @@ def test_progress_reaches_one_and_float32_tracks_float64():
     res64 = run(cfg.replace(dtype="float64"))
     assert res32.summary["halfway_step"][:5] == pytest.approx(res64.summary["halfway_step"][:5], abs=3)
     assert abs(res32.summary["final_loss"] - res64.summary["final_loss"]) < 1e-3
+
+
+def test_memory_does_not_grow_with_steps():
+    import tracemalloc
+
+    run(RunConfig.make(depth=2, init_scale=0.3, steps=100, n_snapshots=50))  # imports happen outside the trace
+    peaks = []
+    for steps in (500, 5_000):
+        tracemalloc.start()
+        run(RunConfig.make(depth=2, init_scale=0.3, steps=steps, n_snapshots=50))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 1.3 * peaks[0]  # 10x the steps, same snapshot count: same memory
