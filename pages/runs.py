@@ -58,14 +58,16 @@ if picked.empty:
 
 
 def _run_label(row: pd.Series) -> str:
-    return f"{row['name'] or row['run_id']}" if row["source"] == "session" else f"{row['run_id']} {row['name'] or ''}"
+    if row["source"] == "session":
+        return str(row["name"])
+    return f"{row['name'] or 'saved run'} [{row['run_id']}]"  # the id keeps equal names apart
 
 
 histories: dict[str, pd.DataFrame] = {}
 exports: list[pd.DataFrame] = []
 saved_ids = [rid for rid, src in zip(picked["run_id"], picked["source"]) if src == "saved"]
 for _, row in picked.iterrows():
-    lbl = _run_label(row).strip()
+    lbl = _run_label(row)
     try:
         if row["source"] == "saved":
             histories[lbl] = store.load(row["run_id"], frames=["history"]).history

@@ -18,6 +18,8 @@ CONFIG_COLUMNS = (
     "target_kind", "depth", "width", "init_scheme", "init_scale", "lr", "steps", "seed",
 )
 SUMMARY_COLUMNS = ("final_loss", "diverged", "steps_run", "halfway_steps")
+# run labels are long (they spell out the config): legend below the plot, labels not cut short
+RUN_LEGEND = alt.Legend(orient="bottom", direction="vertical", labelLimit=700)
 
 
 def compact_halfway(values) -> str:
@@ -47,9 +49,10 @@ def session_row(label: str, flat_config: Mapping, summary: Mapping) -> dict:
 def runs_table(saved: pd.DataFrame | None, session: Sequence[dict] = ()) -> pd.DataFrame:
     """Saved train runs (``RunStore.list()``) and session rows in one table, newest saved first.
 
-    Columns: source, run_id, name, the config columns, final_loss, diverged, steps_run, halfway_steps.
+    Columns: source, name, final_loss, diverged, steps_run, halfway_steps, the config columns, run_id.
     """
-    columns = ["source", "run_id", "name", *CONFIG_COLUMNS, *SUMMARY_COLUMNS]
+    # results first, then the config, the long id last: the table must be readable without scrolling
+    columns = ["source", "name", *SUMMARY_COLUMNS, *CONFIG_COLUMNS, "run_id"]
     parts = []
     if saved is not None and len(saved):
         s = saved[saved["kind"] == "train"] if "kind" in saved else saved
@@ -88,7 +91,7 @@ def overlay_loss_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "
         .encode(
             x=_x(time_axis),
             y=alt.Y("loss:Q", title="loss ½‖·‖²"),
-            color=alt.Color("run:N", title="run"),
+            color=alt.Color("run:N", title="run", legend=RUN_LEGEND),
             tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".5g")],
         )
         .properties(height=320)
@@ -126,7 +129,7 @@ def overlay_modes_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = 
         .encode(
             x=_x(time_axis),
             y=alt.Y("u:Q", title="mode strength u_i"),
-            color=alt.Color("run:N", title="run"),
+            color=alt.Color("run:N", title="run", legend=RUN_LEGEND),
             detail="mode:N",
             tooltip=["run:N", "mode:N", "step:Q", alt.Tooltip("u:Q", format=".4g")],
         )
