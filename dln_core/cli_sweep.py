@@ -105,11 +105,13 @@ class StderrProgress:
     def __init__(self, every_s: float = 0.5) -> None:
         self.every_s = every_s
         self.last = 0.0
+        self.previous: tuple | None = None
 
     def __call__(self, fraction: float, message: str) -> None:
         now = time.monotonic()
-        if fraction >= 1.0 or now - self.last >= self.every_s:
-            self.last = now
+        line = (round(fraction, 3), message)
+        if line != self.previous and (fraction >= 1.0 or now - self.last >= self.every_s):
+            self.last, self.previous = now, line
             print(f"sweep {100 * fraction:5.1f}%  {message}", file=sys.stderr, flush=True)
 
 

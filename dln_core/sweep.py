@@ -214,8 +214,8 @@ def run_sweep(
     members = build_members(spec)
     t0 = time.perf_counter()
     results, n_batches = run_members(members, progress=progress, limits=limits)
-    wall = time.perf_counter() - t0
     summary = summarize(results, rise_times=rise_times)
+    wall = time.perf_counter() - t0  # grid → batches → summary, everything the caller waits for
     network_steps = int(sum(int(r.summary["steps"]) for r in results))
     return SweepResult(
         summary=summary,

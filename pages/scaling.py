@@ -88,13 +88,13 @@ lines the exact gradient-flow prediction. The table fits the measured points per
     defaults = {"depths": (2, 3, 4), "singular_values": "1", "u0_min": 1e-4, "u0_max": 1e-2, "n_points": 5,
                 "lr": 0.02}
     with st.form("form_scaling"):
-        c = st.columns(5)
+        c = st.columns(6)
         depths = c[0].text_input("depths L", "2,3,4")
-        sv = c[1].text_input("target singular values", "1", help="mode 1 (the largest) is timed")
+        sv = c[1].text_input("singular values λ", "1")
         u0_min = c[2].number_input("smallest u0", value=1e-4, format="%.1e", min_value=1e-12)
         u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12)
         n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1)
-        lr = st.number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
+        lr = c[5].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
         submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -213,6 +213,7 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
             ["depth", "lr", "lr_over_cap", "outcome", "final_loss", "sharpness_final", "two_over_lr", "diverged_step"]
         ],
         hide_index=True,
+        column_config={"final_loss": st.column_config.NumberColumn(format="%.2e")},
     )
     offer_downloads(data, "stability")
 

@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 
 THEORY_DASH = [6, 4]
+SOURCE_COLOURS = alt.Scale(domain=["measured", "theory (gradient flow)"], range=["#1f3b73", "#e4572e"])
 OUTCOME_COLOURS = {"converged": "#2ca02c", "not converged": "#ff7f0e", "diverged": "#d62728"}
 
 
@@ -64,10 +65,10 @@ def learning_order_chart(summary: pd.DataFrame) -> alt.LayerChart:
     base = alt.Chart(long).encode(
         x=alt.X("lambda:Q", title="singular value λ (log)").scale(type="log"),
         y=alt.Y("value:Q", title="halfway time τ½ = η·k (log)").scale(type="log"),
-        color=alt.Color("source:N", title=None),
+        color=alt.Color("source:N", title=None, scale=SOURCE_COLOURS),
         tooltip=["mode", "lambda", "u0", "source", "value"],
     )
-    theory = base.transform_filter(alt.datum.source != "measured").mark_line(strokeDash=THEORY_DASH, point=True)
+    theory = base.transform_filter(alt.datum.source != "measured").mark_line(strokeDash=THEORY_DASH)
     measured = base.transform_filter(alt.datum.source == "measured").mark_point(filled=True, size=80)
     return alt.layer(theory, measured).properties(
         title="Learning order: larger λ is learned first", height=340
@@ -86,7 +87,7 @@ def sharpness_chart(frame: pd.DataFrame) -> alt.LayerChart:
     base = alt.Chart(long).encode(
         x=alt.X("depth:O", title="depth L"),
         y=alt.Y("ratio:Q", title="rise time / halfway time (log)").scale(type="log"),
-        color=alt.Color("source:N", title=None),
+        color=alt.Color("source:N", title=None, scale=SOURCE_COLOURS),
         tooltip=["depth", "u0", "source", "ratio", "rise_time", "halfway_time"],
     )
     theory = base.transform_filter(alt.datum.source != "measured").mark_line(strokeDash=THEORY_DASH)
@@ -138,7 +139,7 @@ def mode_curves_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
         .encode(
             x=alt.X("t:Q", title="time t = η·k (log)").scale(type="log"),
             y=alt.Y("fraction:Q", title="u / target"),
-            color=alt.Color("label:N", title="mode"),
+            color=alt.Color("label:N", title="mode", legend=alt.Legend(labelLimit=400)),
             strokeDash=dash,
             detail="source:N",
             tooltip=["label", "source", "t", "fraction"],
@@ -159,7 +160,7 @@ def exact_solution_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("t:Q", title="time t = η·k (log)").scale(type="log"),
             y=alt.Y("value:Q", title="Frobenius norm (log)").scale(type="log"),
-            color=alt.Color("series:N", title=None),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
             strokeDash=alt.condition(
                 alt.datum.series == "‖W_exact‖ (for scale)", alt.value(THEORY_DASH), alt.value([1, 0])
             ),
