@@ -77,3 +77,38 @@ def test_a_study_can_be_saved_to_the_run_store(tmp_path, monkeypatch):
     assert list(listing["kind"]) == ["sweep"]
     stored = RunStore(tmp_path).load(listing["run_id"].iloc[0])
     assert len(stored.frame("summary")) == 6  # one row per mode of the article spectrum
+
+
+# ------------------------------------------------------------------ chart builders (pure)
+
+
+def test_halfway_chart_is_log_log_with_dashed_theory_and_drops_unusable_points():
+    import pandas as pd
+
+    from dln_core.charts import scaling as sc
+
+    summary = pd.DataFrame({"mode": [1, 1, 2], "depth": [2, 3, 2], "u0": [1e-4, 0.0, 1e-4],
+                            "halfway_time": [4.0, 9.0, 8.0], "init_scale": [1e-2] * 3, "lr": [0.02] * 3,
+                            "halfway_step": [200, 450, 400], "tau_half_theory": [3.9, 9.1, 7.9]})
+    theory = pd.DataFrame({"depth": [2, 2], "u0": [1e-4, 1e-2], "tau_half_theory": [4.6, 2.3]})
+    spec = sc.halfway_vs_u0_chart(summary, theory).to_dict()
+    line, points = spec["layer"]
+    assert line["mark"]["strokeDash"] == sc.THEORY_DASH
+    assert points["encoding"]["x"]["scale"]["type"] == "log" and points["encoding"]["y"]["scale"]["type"] == "log"
+    rows = spec["datasets"][points["data"]["name"]]
+    assert [(r["depth"], r["u0"]) for r in rows] == [(2, 1e-4)]  # mode 2 and u0 = 0 left out
+
+
+def test_stability_chart_draws_one_point_per_run_and_the_cap_per_depth():
+    import pandas as pd
+
+    from dln_core.charts import scaling as sc
+
+    summary = pd.DataFrame({"member": [0, 0, 1], "depth": [2, 2, 2], "lr": [0.1, 0.1, 0.2],
+                            "outcome": ["converged", "converged", "diverged"], "final_loss": [0.0, 0.0, 1e9],
+                            "diverged_step": [None, None, 5]})
+    caps = pd.DataFrame({"depth": [2], "sharpness": [12.0], "lr_cap": [1 / 6], "method": ["closed form"]})
+    spec = sc.stability_chart(summary, caps).to_dict()
+    points, cap = spec["layer"]
+    assert len(spec["datasets"][points["data"]["name"]]) == 2  # one point per member, not per mode
+    assert spec["datasets"][cap["data"]["name"]][0]["lr_cap"] == pytest.approx(1 / 6)
