@@ -131,18 +131,18 @@ def build_members(spec: SweepSpec) -> list:
     return members
 
 
-def member_steps(cfg) -> int:
-    """Steps a member may run (an upper bound when steps="auto")."""
+def member_steps(cfg, limits: Limits | None = None) -> int:
+    """Steps a member may run (for steps="auto" the cap on steps, its upper bound)."""
     steps = cfg.optim.steps
     if isinstance(steps, int):
         return steps
-    return current_limits().max_steps
+    return (limits or current_limits()).max_steps
 
 
 def check_sweep_limits(members: Sequence, limits: Limits) -> None:
     """Refuse a sweep over the caps: too many networks, or too many network-steps in total."""
     check_cap("sweep size", len(members), limits.max_batch, "networks per sweep")
-    total = sum(member_steps(c) for c in members)
+    total = sum(member_steps(c, limits) for c in members)
     check_cap("sweep network-steps", total, limits.max_network_steps, "networks × steps")
     for cfg in members:
         cfg.check_limits(limits)
@@ -178,7 +178,7 @@ def run_members(
     check_sweep_limits(members, limits)  # before any work: an over-cap sweep is refused outright
     from .engine import run_batch
     groups = group_by_shape(members)
-    weights = [sum(member_steps(members[i]) for i in g) for g in groups]
+    weights = [sum(member_steps(members[i], limits) for i in g) for g in groups]
     total = float(sum(weights)) or 1.0
     results: list = [None] * len(members)
     done = 0.0
@@ -191,7 +191,7 @@ def run_members(
 
         if progress is not None:
             progress(done / total, label)
-        batch = run_batch([members[i] for i in group], progress=on_batch)
+        batch = run_batch([members[i] for i in group], progress=on_batch, limits=limits)
         for i, res in zip(group, batch):
             results[i] = res
         done += w
@@ -840,14 +840,15 @@ def study_exact_l2(
         total = max(2, math.ceil(t_max / eta))
         ks = np.unique(np.round(np.geomspace(1, total, n_times)).astype(int))
         plans.extend((eta, int(k)) for k in ks)
-    check_sweep_limits([base.replace(steps=k, lr=eta) for eta, k in plans], limits or current_limits())
+    limits = limits or current_limits()
+    check_sweep_limits([base.replace(steps=k, lr=eta) for eta, k in plans], limits)
     rows = []
     work = float(sum(k for _, k in plans))
     done = 0.0
     for eta, k in plans:
         if progress is not None:
             progress(done / work, f"GD with η={eta:g} to step {k}")
-        res = run_batch([base.replace(steps=k, lr=eta)])[0]
+        res = run_batch([base.replace(steps=k, lr=eta)], limits=limits)[0]
         done += k
         W_gd = res.weights[1] @ res.weights[0]
         W_ex = theory.lambda_balanced_solution(problem.sigma_yx, W1_0, W2_0, eta * k, lambda_b)[0]
