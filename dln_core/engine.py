@@ -417,56 +417,66 @@ class _Runner:
         return ~np.isfinite(loss) | (loss > thr)
 
     # --- exact events by replay
-    def _replay(self, b: int, start: list[np.ndarray], k0: int, n: int, pending: np.ndarray, check_loss: bool):
-        """Re-run member b from its chunk-start weights one step at a time (same stepper code, B = 1).
+    def _replay(self, idx: np.ndarray, start: list[np.ndarray], k0: int, n: int, pending: np.ndarray,
+                check_loss: np.ndarray):
+        """Re-run members ``idx`` from their chunk-start weights one step at a time, as one sub-batch.
 
-        Returns (first crossing step per pending mode, divergence step or None, weights before it, loss
-        at it). Halfway-only replays stop as soon as every pending mode has crossed.
+        ``pending`` (B', r): modes whose first crossing is wanted; ``check_loss`` (B',): members to
+        watch for divergence. Returns (first crossing step (B', r), -1 = none; divergence step (B',),
+        -1 = none; per-layer weights (B', ...) of the last good state; loss at the divergence step).
         """
-        st = _make_stepper(self.backend, self.device, [w[b:b + 1] for w in start], self.lrs[b:b + 1], self.problem,
+        st = _make_stepper(self.backend, self.device, [w[idx] for w in start], self.lrs[idx], self.problem,
                            self.optim.dtype)
-        threshold = self.members[b].threshold
-        idx = np.nonzero(pending)[0]
-        half = self.half[idx]
-        found: dict[int, int] = {}
-        prev = [w[b] for w in start]
+        thr = np.array([self.members[b].threshold for b in idx])
+        found = np.full(pending.shape, -1, dtype=np.int64)
+        div = np.full(len(idx), -1, dtype=np.int64)
+        bad_loss = np.full(len(idx), np.nan)
+        live = np.ones(len(idx), dtype=bool)  # not (yet) diverged in the replay
+        prev = [w[idx] for w in start]
         for j in range(n):
             st.reset_umax()
             st.advance(1)  # umax now holds u of state k0 + j (taken before the update)
-            hit = _umax(st)[0, idx] >= half
-            for i in idx[hit]:
-                found.setdefault(int(i), k0 + j)
-            if check_loss:
+            newly = pending & (found < 0) & (_umax(st) >= self.half) & live[:, None]
+            found[newly] = k0 + j
+            if check_loss.any():
                 ws = st.weights()
-                loss = self._losses(ws)[0]
-                if not np.isfinite(loss) or loss > threshold:
-                    return found, k0 + j + 1, prev, float(loss)
-                prev = [w[0] for w in ws]
-            elif len(found) == len(idx):
+                loss = self._losses(ws)
+                now_bad = check_loss & live & (~np.isfinite(loss) | (loss > thr))
+                div[now_bad], bad_loss[now_bad] = k0 + j + 1, loss[now_bad]
+                live &= ~now_bad
+                for p_l, w_l in zip(prev, ws):
+                    p_l[live] = w_l[live]
+                check_loss = check_loss & live
+            if not check_loss.any() and not (pending & (found < 0) & live[:, None]).any():
                 break
-        return found, None, prev, math.nan
+        return found, div, prev, bad_loss
 
     def _chunk_events(self, stepper, start, k0, k1, weights) -> None:
         """Divergence and halfway crossings that happened in steps [k0, k1)."""
         loss = self._losses(weights)
         active = np.array([m.diverged_step is None for m in self.members])
         bad = active & self._bad(loss)
-        umax = _umax(stepper)
         halfway = np.stack([m.halfway for m in self.members])
-        crossed = active[:, None] & self.has_target[None, :] & (halfway < 0) & (umax >= self.half[None, :])
-        for b in np.nonzero(bad | crossed.any(axis=1))[0]:
-            pending = (crossed[b] | bad[b]) & self.has_target & (halfway[b] < 0)
-            found, div, before, bad_loss = self._replay(b, start, k0, k1 - k0, pending, bool(bad[b]))
+        crossed = active[:, None] & self.has_target[None, :] & (halfway < 0) & (_umax(stepper) >= self.half[None, :])
+        idx = np.nonzero(bad | crossed.any(axis=1))[0]
+        if not len(idx):
+            return
+        pending = (crossed[idx] | bad[idx, None]) & self.has_target[None, :] & (halfway[idx] < 0)
+        found, div, before, bad_loss = self._replay(idx, start, k0, k1 - k0, pending, bad[idx].copy())
+        for j, b in enumerate(idx):
             m = self.members[b]
-            for i, k in found.items():
-                if m.halfway[i] < 0 and (div is None or k < div):
-                    m.halfway[i] = k
+            d = int(div[j]) if div[j] >= 0 else None
+            hit = (found[j] >= 0) & (m.halfway < 0)
+            if d is not None:
+                hit &= found[j] < d
+            m.halfway[hit] = found[j][hit]
             if bad[b]:
-                if div is None:  # replay disagreed by rounding: take the chunk end as the step
-                    div, before, bad_loss = k1, [w[b] for w in start], float(loss[b])
-                m.diverged_step = int(div)
-                m.final_loss = bad_loss if np.isfinite(bad_loss) else math.inf
-                stepper.set_member(b, before, lr=0.0)  # freeze at the last good state
+                good = [w[j] for w in before]
+                if d is None:  # replay disagreed by rounding: take the chunk end as the step
+                    d, good, bad_loss[j] = k1, [w[b] for w in start], loss[b]
+                m.diverged_step = d
+                m.final_loss = float(bad_loss[j]) if np.isfinite(bad_loss[j]) else math.inf
+                stepper.set_member(b, good, lr=0.0)  # freeze at the last good state
 
     # --- phases
     def find_auto_steps(self, cap: int) -> tuple[int, bool]:
