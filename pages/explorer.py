@@ -104,8 +104,9 @@ with st.sidebar:
                        width="stretch", help=f"depth {depth}, {name}: η = {lr_p:g}, c = {c_p:g}")
     st.subheader("Network and target")
     depth = st.slider("depth L", 1, 8, DEFAULTS["depth"], key="depth", bind="query-params")
-    target = st.selectbox("target Σyx", list(TARGETS), format_func=TARGETS.get, key="target",
-                          bind="query-params")
+    # no format_func on bound widgets: the URL carries the displayed option, so keep it short
+    target = st.selectbox("target Σyx", list(TARGETS), key="target", bind="query-params")
+    st.caption(TARGETS[target])
     sv_text, rot_seed = "6, 4, 3, 2, 1, 0.5", None
     if target in ("spectrum", "random"):
         sv_text = st.text_input("singular values (comma separated, > 0)", sv_text, key="sv",
@@ -114,8 +115,8 @@ with st.sidebar:
         rot_seed = st.number_input("singular-vector seed", 0, 10**6, 0, key="rot_seed", bind="query-params")
     width = st.number_input("hidden width (0 = auto)", 0, 4096, 0, key="width", bind="query-params")
     st.subheader("Initialisation and training")
-    scheme = st.selectbox("init scheme", list(SCHEMES), format_func=SCHEMES.get, key="init",
-                          bind="query-params")
+    scheme = st.selectbox("init scheme", list(SCHEMES), key="init", bind="query-params")
+    st.caption(SCHEMES[scheme])
     log_scale = st.slider("init scale c (log₁₀)", -8.0, 1.0, DEFAULTS["log_scale"], 0.05, format="%.2f",
                           key="log_scale", bind="query-params")
     st.caption(f"c = {10 ** log_scale:.3g}")
@@ -128,9 +129,9 @@ with st.sidebar:
                             bind="query-params")
     seed = st.number_input("seed", 0, 10**6, 0, key="seed", bind="query-params")
     st.subheader("View")
-    show_gd = st.toggle("finite-η theory overlay", key="show_gd")
-    time_axis = st.radio("time axis", ["step", "t"], horizontal=True, key="time_axis",
-                         format_func={"step": "step k", "t": "t = η·k"}.get)
+    show_gd = st.toggle("finite-η theory overlay", key="show_gd", bind="query-params")
+    time_axis = st.radio("time axis (step k or t = η·k)", ["step", "t"], horizontal=True, key="time_axis",
+                         bind="query-params")
 
 target_label = f"{target} {sv_text}" if target in ("spectrum", "random") else target
 label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 'auto'} seed={seed} "

@@ -146,9 +146,19 @@ def test_over_cap_steps_is_an_error_not_a_traceback(home, monkeypatch):
 
 
 def test_url_configures_the_run_and_garbage_is_dropped(home):
-    at = _open({"depth": "3", "steps": "600", "seed": "banana", "target": "nonsense"})
+    at = _open({"depth": "3", "steps": "600", "init": "gaussian", "target": "random", "sv": "5, 2",
+                "time_axis": "t"})
     _ok(at)
     assert at.slider(key="depth").value == 3
+    assert at.selectbox(key="init").value == "gaussian"
+    assert at.text_input(key="sv").value == "5, 2"
+    assert _data_with(at, "u")["mode"].nunique() == 2  # the URL's two-mode target was trained
+    loss_spec = next(spec for spec, frames in _charts(at) if any("loss" in df for df in frames))
+    assert loss_spec["layer"][0]["encoding"]["x"]["field"] == "t"  # time axis t = η·k from the URL
+
+    at = _open({"depth": "banana", "steps": "-3", "seed": "1e99", "target": "nonsense", "log_scale": "x"})
+    _ok(at)
+    assert at.slider(key="depth").value == 2
     assert at.number_input(key="seed").value == 0
     assert at.selectbox(key="target").value == "article"
 
