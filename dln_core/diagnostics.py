@@ -77,13 +77,46 @@ def effective_rank(s: np.ndarray) -> np.ndarray:
     return np.where(total[..., 0] > 0, np.exp(ent), 0.0)
 
 
-def signed_svds(weights: Weights, U_star: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Reduced SVD (U_l, s_l, V_l) of every layer with signs fixed along the chain.
+DEGENERATE_RTOL = 1e-6  # singular values this close (relative) span one subspace with no preferred basis
 
-    An SVD fixes each (u_j, v_j) pair only up to a joint sign. We choose the top layer's signs so
-    that diag(U*ᵀU_L) ≥ 0, then walk down: layer l's signs make diag(V_{l+1}ᵀU_l) ≥ 0. A network
-    that is exactly aligned with positive mode strengths then shows +1 on every overlap diagonal,
-    including V_1ᵀV* (its sign is not forced: it is +1 because the product is U* diag(u) V*ᵀ, u > 0).
+
+def _degenerate_clusters(s: np.ndarray, k: int) -> list[np.ndarray]:
+    """Index groups (within the first k) of (near-)equal singular values of one matrix; s descending."""
+    tie = (s[:-1] - s[1:]) <= DEGENERATE_RTOL * s[:-1] + 1e-12 * s[0]
+    groups, start = [], 0
+    for i in range(1, len(s) + 1):
+        if i == len(s) or not tie[i - 1]:
+            g = np.arange(start, min(i, k))
+            if len(g) >= 2:
+                groups.append(g)
+            start = i
+    return groups
+
+
+def _rotate_clusters(U: np.ndarray, s: np.ndarray, V: np.ndarray, ref: np.ndarray, k: int) -> None:
+    """In place: inside each degenerate cluster, rotate (U_c, V_c) jointly by the orthogonal Q that best
+    matches ref's columns (Procrustes: Q = polar(U_cᵀ ref_c)); W = U S Vᵀ is unchanged (S_c ∝ I)."""
+    for b in np.ndindex(s.shape[:-1]):
+        if s[b].shape[-1] < 2 or s[b][0] == 0:
+            continue
+        for g in _degenerate_clusters(s[b], k):
+            r = ref[b] if ref.ndim == U.ndim else ref
+            a, _, bt = np.linalg.svd(U[b][:, g].T @ r[:, g])
+            Q = a @ bt
+            Ub, Vb = U[b], V[b]  # views (basic indexing): writing into them updates U, V
+            Ub[:, g] = Ub[:, g] @ Q
+            Vb[:, g] = Vb[:, g] @ Q
+
+
+def signed_svds(weights: Weights, U_star: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Reduced SVD (U_l, s_l, V_l) of every layer with its free basis choices fixed along the chain.
+
+    An SVD fixes each (u_j, v_j) pair only up to a joint sign, and a group of equal singular values
+    only up to a joint rotation. Walking down from the top, we choose layer L's so that U_L matches U*
+    (diag(U*ᵀU_L) ≥ 0; equal-value groups rotated to the best match), then layer l's so that U_l
+    matches V_{l+1}. An exactly aligned network with positive mode strengths then shows +1 on every
+    overlap diagonal, including V_1ᵀV* (its sign is not forced: the product is U* diag(u) V*ᵀ, u > 0)
+    and including degenerate targets such as the hierarchy's two equal within-class modes.
     """
     out = [np.linalg.svd(Wl, full_matrices=False) for Wl in weights]
     out = [(u, s, _mT(vt)) for u, s, vt in out]
@@ -96,6 +129,10 @@ def signed_svds(weights: Weights, U_star: np.ndarray) -> list[tuple[np.ndarray, 
         sign = np.concatenate([sign, np.ones((*sign.shape[:-1], U.shape[-1] - k))], axis=-1)
         U = U * sign[..., None, :]
         V = V * sign[..., None, :]
+        if s.shape[-1] > 1:
+            tie = (s[..., :-1] - s[..., 1:]) <= DEGENERATE_RTOL * s[..., :-1] + 1e-12 * s[..., :1]
+            if tie[..., : max(k - 1, 0)].any():  # rare: only then loop over the members
+                _rotate_clusters(U, s, V, ref, k)
         out[li] = (U, s, V)
         ref = V  # next layer down: its U_{l-1} should match V_l
     return out
