@@ -240,6 +240,9 @@ def time_panels(result, cfg) -> None:
         st.vega_lite_chart(spec["modes"], theme=None)
         st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE started from the "
                    r"measured $u_i(0)$. Larger singular values switch on first.")
+    if (result.mode_summary["u0"] <= 0).any():
+        st.caption("Modes that start with u_i(0) ≤ 0 (a layer pointing the wrong way) have no aligned-mode "
+                   "prediction: the theory curve stays at 0 while training first flips the sign.")
     st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
         "u(0)": st.column_config.NumberColumn(format="%.2e"),
         "halfway step (theory)": st.column_config.NumberColumn(format="%.1f"),

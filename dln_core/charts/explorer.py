@@ -29,6 +29,11 @@ def _time_field(time_axis: str) -> str:
     return time_axis
 
 
+def _time_x(field: str) -> alt.X:
+    # nice=False: a log axis would otherwise round the end up to the next power of ten
+    return alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log", nice=False)
+
+
 def _positive_time(df: pd.DataFrame, field: str) -> pd.DataFrame:
     """Rows drawable on a log time axis (step 0 / t = 0 has no log position)."""
     return df[df[field] > 0]
@@ -96,7 +101,7 @@ def loss_chart(
         alt.Chart(data)
         .mark_line(color="#1f4e79", strokeWidth=2)
         .encode(
-            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            x=_time_x(field),
             y=y,
             tooltip=["step:Q", alt.Tooltip("t:Q", format=".4g"), alt.Tooltip("loss:Q", format=".5g")],
         )
@@ -144,7 +149,7 @@ def modes_chart(
         alt.Chart(data)
         .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            x=_time_x(field),
             y=alt.Y("u:Q", title="mode strength u_i"),
             color=alt.Color("mode:N", title="mode", legend=alt.Legend(orient="bottom")).scale(
                 scheme="category10"
@@ -226,7 +231,7 @@ def _metric_chart(
         alt.Chart(data)
         .mark_line(color="#2ca02c")
         .encode(
-            x=alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log"),
+            x=_time_x(field),
             y=alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format=y_format) if y_format else alt.Undefined),
             tooltip=["step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
         )

@@ -78,7 +78,7 @@ def _x(time_axis: str) -> alt.X:
     titles = {"step": "step k (log)", "t": "time t = η·k (log)"}
     if time_axis not in titles:
         raise ValueError(f"time_axis must be 'step' or 't', got {time_axis!r}")
-    return alt.X(f"{time_axis}:Q", title=titles[time_axis]).scale(type="log")
+    return alt.X(f"{time_axis}:Q", title=titles[time_axis]).scale(type="log", nice=False)
 
 
 def overlay_loss_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "step") -> alt.Chart:
