@@ -3,6 +3,7 @@
 import streamlit as st
 
 st.set_page_config(page_title="DLN Lab", page_icon=":material/stacked_line_chart:", layout="wide")
+st.session_state["dln_entrypoint_ran"] = True  # see pages/_shared.ensure_entrypoint
 
 pages = {
     "DLN Lab": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],

@@ -13,6 +13,28 @@ import streamlit as st
 from dln_core.errors import ConfigError
 
 SESSION_RUNS_KEY = "dln_session_runs"
+ENTRY_KEY = "dln_entrypoint_ran"
+
+
+def ensure_entrypoint() -> None:
+    """Rerun through app.py if this page was started without it.
+
+    On the very first request after ``streamlit run app.py``, Streamlit still treats a folder called
+    ``pages/`` as legacy auto-discovered pages and runs a deep-linked page (``/explorer?...``) on its
+    own, without app.py's page config and navigation, and stays in that legacy mode until the public
+    ``st.navigation`` is called. Switching the legacy flag off and rerunning goes through app.py,
+    keeping the URL (page and query parameters).
+    """
+    if st.session_state.get(ENTRY_KEY):
+        return
+    st.session_state[ENTRY_KEY] = True  # rerun at most once, whatever happens
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+    except (ImportError, AttributeError):  # a future Streamlit without the legacy flag: nothing to fix
+        return
+    st.rerun()
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

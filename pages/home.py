@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from pages._shared import ensure_entrypoint
+
+ensure_entrypoint()
 st.title("DLN Lab")
 st.markdown(
     """

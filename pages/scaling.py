@@ -11,8 +11,9 @@ import streamlit as st
 
 from dln_core import sweep
 from dln_core.charts import scaling as charts
-from pages._shared import run_store, show_error
+from pages._shared import ensure_entrypoint, run_store, show_error
 
+ensure_entrypoint()
 st.title("Theory & scaling")
 st.markdown(
     """
