@@ -30,7 +30,7 @@ TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("
 DEFAULTS = (
     {"vocab": 700, "dim": 20, "steps": 150, "init": 1e-6, "snapshots": 30}
     if TEST_MODE
-    else {"vocab": 2000, "dim": 50, "steps": 250, "init": 1e-6, "snapshots": 50}
+    else {"vocab": 2500, "dim": 50, "steps": 250, "init": 1e-6, "snapshots": 40}  # V ≥ 2054: queen is in
 )
 INIT_SCALES = [10.0**e for e in range(-12, 1)]
 CORPORA = {

@@ -15,8 +15,8 @@ including the GPL-2+ GCIDE dictionary; ``nogpl`` = the five others):
 - ``data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
   ranked by frequency; ``OOV = vocab`` for rarer words and ``PAD = vocab + 1`` between documents),
   ``vocab`` (str array), ``counts`` (int64 corpus counts of the vocabulary words), ``meta`` (JSON str).
-- ``data/corpus/default_cooc_V2000_w16.npz``: exact window-16 co-occurrence counts of the default
-  corpus's top 2,000 words (a cold-start seed for the app; checked against the artifact's hash).
+- ``data/corpus/default_cooc_V2500_w16.npz``: exact window-16 co-occurrence counts of the default
+  corpus's top 2,500 words (a cold-start seed for the app; checked against the artifact's hash).
 - ``data/eval/``: the Google analogy questions, WordSim-353, SimLex-999 and MEN, copied verbatim.
 """
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gcide", type=Path, default=Path("/tmp/gcide/x"), help="dpkg-deb -x of dict-gcide")
     p.add_argument("--no-lemmas", action="store_true", help="WordNet: gloss text only, without the synset's lemmas")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "corpus", help="artifact directory")
-    p.add_argument("--seed-vocab", type=int, default=2000,
+    p.add_argument("--seed-vocab", type=int, default=2500,
                    help="also ship co-occurrence counts (window 16) for the top N words of the default corpus (0: none)")
     args = p.parse_args(argv)
     variants = list(VARIANTS) if args.variant == "both" else [args.variant]
