@@ -79,6 +79,7 @@ def snapshot_specs(cfg: RunConfig, step: int) -> dict:
     return {
         "alignment": charts.to_spec(charts.alignment_chart(train(cfg).alignment, step)),
         "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
+        "spectrum": charts.to_spec(charts.update_spectrum_chart(train(cfg).updates, step)),
     }
 
 
@@ -275,7 +276,11 @@ def time_panels(result, cfg) -> None:
     with c4:
         st.markdown("**5b. Update effective rank**")
         st.vega_lite_chart(spec["rank"], theme=None)
-        st.caption("Each step's weight change is close to rank one while a single mode is being learned.")
+        st.caption("While one mode is being learned each step's weight change is close to rank one. Once "
+                   "training has converged the updates are rounding noise, so the tail means nothing.")
+    st.markdown("**Update spectrum at this snapshot**: singular values of each layer's step ΔW_l, "
+                "relative to its largest.")
+    st.vega_lite_chart(spec["spectrum"], theme=None)
 
 
 time_panels(result, cfg)
