@@ -39,42 +39,60 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server:
+    """`streamlit run app.py` on a free loopback port with its own DLN_LAB_HOME; stopped by its pid."""
+
+    def __init__(self) -> None:
+        port = _free_port()
+        self.home = tempfile.mkdtemp(prefix="dln_lab_e2e_")
+        self.log = open(Path(self.home) / "streamlit.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
+                "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+                "--global.developmentMode=false",
+            ],
+            cwd=ROOT, env={**os.environ, "DLN_LAB_HOME": self.home},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"streamlit did not start; see {self.log.name}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
 @pytest.fixture(scope="session")
 def app_url():
-    port = _free_port()
-    home = tempfile.mkdtemp(prefix="dln_lab_e2e_")
-    env = {**os.environ, "DLN_LAB_HOME": home}
-    log = open(Path(home) / "streamlit.log", "w")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-            "--global.developmentMode=false",
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.terminate()
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    server = Server()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def fresh_app_url():
+    """A server whose very first request comes from the test (deep links on a fresh start)."""
+    server = Server()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +159,8 @@ class Browser:
 @pytest.fixture
 def app(page, app_url) -> Browser:
     return Browser(page, app_url)
+
+
+@pytest.fixture
+def fresh_app(page, fresh_app_url) -> Browser:
+    return Browser(page, fresh_app_url)

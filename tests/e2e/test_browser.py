@@ -45,3 +45,20 @@ def test_navigation_from_home_reaches_explorer(app):
     expect(page).to_have_url(f"{app.url}/explorer", timeout=30_000)
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
     assert app.count("stException") == 0
+
+
+def test_deep_link_restores_configuration_on_a_fresh_server(fresh_app):
+    """A shared link is the first request a new server sees: app.py's layout and the URL config apply."""
+    app, page = fresh_app, fresh_app.page
+    app.visit("explorer?depth=3&lr=0.02&log_scale=-1.0")
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+    assert app.count("stException") == 0
+    # navigation is app.py's (sections and titles), not Streamlit's legacy file list
+    nav = page.get_by_test_id("stSidebarNav").inner_text()
+    assert "DLN explorer" in nav and "_shared" not in nav and "shared" not in nav.split()
+    depth = page.get_by_test_id("stSlider").filter(has_text="depth L").get_by_role("slider")
+    assert depth.get_attribute("aria-valuenow") == "3"
+    lr = page.get_by_test_id("stNumberInput").filter(has_text="learning rate").locator("input")
+    assert float(lr.input_value()) == 0.02
+    assert "depth=3" in page.url
+    app.screenshot("explorer_deep_link")
