@@ -34,7 +34,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog="dln_core", description="DLN Lab: train deep linear networks headless.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS.values():
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a subcommand not built yet must not break the others

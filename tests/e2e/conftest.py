@@ -45,7 +45,7 @@ class Server:
     def __init__(self) -> None:
         port = _free_port()
         self.home = tempfile.mkdtemp(prefix="dln_lab_e2e_")
-        self.log = open(Path(self.home) / "streamlit.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(Path(self.home) / "streamlit.log", "w")
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "streamlit", "run", "app.py",

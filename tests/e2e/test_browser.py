@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-
 pytestmark = pytest.mark.e2e
 
 # (url path, screenshot name, minimum Vega-Lite charts, minimum Plotly charts, a text the page must show)
