@@ -151,8 +151,14 @@ st.markdown(
 n_show = st.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes")
 st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd"), key="emb_sv")
 col_loss, col_acc = st.columns(2)
-col_loss.plotly_chart(charts.loss_chart(result.trace, s["optimum_loss"]), key="emb_loss")
+excess = col_loss.toggle("Loss above the optimum, log scale", value=True, key="emb_excess",
+                         help="Shows every step, also the late small ones.")
+col_loss.plotly_chart(charts.loss_chart(result.trace, s["optimum_loss"], excess=excess and not s["diverged"]),
+                      key="emb_loss")
 col_acc.plotly_chart(charts.accuracy_rank_chart(result.history, s["closed_form_accuracy"]), key="emb_acc")
+st.caption("Effective rank = exp(entropy) of the eigenvalues of WᵀW: at the start it is high because a tiny "
+           "random W has a flat spectrum; it collapses to 1 when the first mode takes over, then climbs. "
+           "Learned modes = how many eigenvalues of WᵀW have passed half of their target μ_k.")
 with st.expander("Halfway times per mode"):
     st.plotly_chart(charts.halfway_chart(result.modes, n_show), key="emb_half")
     st.dataframe(result.modes.head(n_show), hide_index=True)

@@ -120,16 +120,28 @@ def singular_values_chart(history: pd.DataFrame, n_modes: int, theory: str = "gd
     return fig
 
 
-def loss_chart(trace: pd.DataFrame, optimum_loss: float | None = None, log_y: bool = False) -> go.Figure:
-    """Loss vs t at every step (the staircase); dotted line at the closed-form optimum."""
-    fig = go.Figure(go.Scatter(x=trace["t"], y=trace["loss"], mode="lines", name="loss", line={"color": "#1f77b4"}))
-    if optimum_loss is not None and np.isfinite(optimum_loss):
-        fig.add_hline(y=optimum_loss, line_dash="dot", line_color="grey",
-                      annotation_text="closed-form optimum", annotation_position="top right")
-    fig.update_layout(title="Loss ¼‖M* − WWᵀ‖²", height=340, xaxis_title=T_TITLE, yaxis_title="loss",
-                      margin={"t": 40, "b": 40})
-    if log_y:
+def loss_chart(trace: pd.DataFrame, optimum_loss: float | None = None, excess: bool = False) -> go.Figure:
+    """Loss vs t at every step (the staircase); dotted line at the closed-form optimum.
+
+    With ``excess`` the y axis is loss − optimum on a log scale: every learned mode is then a
+    visible step, also late ones whose drops are small next to the first.
+    """
+    if excess:
+        if optimum_loss is None or not np.isfinite(optimum_loss):
+            raise ValueError("excess loss needs a finite optimum_loss")
+        y = np.clip(trace["loss"].to_numpy() - optimum_loss, 1e-12, None)
+        fig = go.Figure(go.Scatter(x=trace["t"], y=y, mode="lines", name="loss − optimum",
+                                   line={"color": "#1f77b4"}))
         fig.update_yaxes(type="log")
+        title, ytitle = "Excess loss ¼‖M* − WWᵀ‖² − optimum (log)", "loss − optimum"
+    else:
+        fig = go.Figure(go.Scatter(x=trace["t"], y=trace["loss"], mode="lines", name="loss",
+                                   line={"color": "#1f77b4"}))
+        if optimum_loss is not None and np.isfinite(optimum_loss):
+            fig.add_hline(y=optimum_loss, line_dash="dot", line_color="grey",
+                          annotation_text="closed-form optimum", annotation_position="top right")
+        title, ytitle = "Loss ¼‖M* − WWᵀ‖²", "loss"
+    fig.update_layout(title=title, height=340, xaxis_title=T_TITLE, yaxis_title=ytitle, margin={"t": 40, "b": 40})
     return fig
 
 
