@@ -6,6 +6,7 @@ dln_core.charts.explorer. Main widgets are bound to the URL, so a link reproduce
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import streamlit as st
@@ -17,6 +18,7 @@ from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
 from pages._shared import remember_run, run_store, show_error
 
+AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
 TARGETS = {
     "article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)",
@@ -44,7 +46,10 @@ def _apply_preset(depth: int, name: str) -> None:
 @st.cache_data(max_entries=16, show_spinner="Training the network…")
 def train(cfg: RunConfig):
     """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds)."""
-    return engine.run(cfg)
+    limits = current_limits()
+    if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
+        limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
+    return engine.run(cfg, limits=limits)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -172,6 +177,10 @@ if result is None:
     st.stop()
 
 summary = result.summary
+if summary.get("auto") and not summary.get("auto_reached", True):
+    st.warning(f"'auto' stopped after {summary['steps']:,} steps and the loss is still above 0.05 (the "
+               "network is stuck on a plateau). Raise the init scale or η, or set the steps yourself.",
+               icon=":material/hourglass_bottom:")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("final loss", f"{summary['final_loss']:.4g}")
 m2.metric("steps run", f"{summary['steps']:,}")

@@ -191,3 +191,11 @@ def test_save_to_runs_stores_the_run(home):
     _ok(at)
     listed = RunStore().list()
     assert len(listed) == 1 and int(listed["depth"].iloc[0]) == 2
+
+
+def test_auto_steps_give_up_on_a_hopeless_plateau(home, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_MAX_STEPS", "3000")  # the cap "auto" falls back to, kept tiny for the test
+    at = _open({"depth": "3", "log_scale": "-5"})  # u0 ~ 1e-15 at L = 3: no drop within 3,000 steps
+    _ok(at)
+    assert any("'auto' stopped after 3,000 steps" in w.value for w in at.warning)
+    assert at.metric[1].value == "3,000"
