@@ -115,7 +115,7 @@ with st.sidebar:
     st.caption(TARGETS[target])
     sv_text, rot_seed = "6, 4, 3, 2, 1, 0.5", None
     if target in ("spectrum", "random"):
-        sv_text = st.text_input("singular values (comma separated, > 0)", sv_text, key="sv",
+        sv_text = st.text_input("singular values (comma separated, ≥ 0)", sv_text, key="sv",
                                 bind="query-params")
     if target == "random":
         rot_seed = st.number_input("singular-vector seed", 0, 10**6, 0, key="rot_seed", bind="query-params")
@@ -144,7 +144,7 @@ label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 
          f"({target_label})")
 
 # ------------------------------------------------------------------ one cached run
-result, error = None, None
+result = None
 try:
     if not sv_text.strip():  # an empty field would silently fall back to the default spectrum
         raise ConfigError("singular_values", "must be a non-empty list of finite numbers >= 0", sv_text)
@@ -157,10 +157,8 @@ try:
     cfg.check_limits(current_limits())
     result = train(cfg)
 except ConfigError as exc:
-    error = exc
     show_error(exc)
 except Exception as exc:  # an unexpected engine failure: message, never a traceback
-    error = exc
     show_error(exc, "training failed")
 
 if result is not None and result.summary.get("diverged"):
@@ -235,9 +233,13 @@ def time_panels(result, cfg) -> None:
         st.rerun()  # full rerun: re-declares this fragment without the timer
     step = steps_recorded[snap]
     st.caption(f"step k = {step:,}, t = η·k = {step * result.summary['lr']:.4g}")
-    spec = {**run_specs(cfg, show_gd, time_axis), **snapshot_specs(cfg, step)}
-    for name in ("loss", "modes", "balance", "rank"):
-        spec[name] = charts.with_current_step(spec[name], result.history, step, time_axis)
+    try:
+        spec = {**run_specs(cfg, show_gd, time_axis), **snapshot_specs(cfg, step)}
+        for name in ("loss", "modes", "balance", "rank"):
+            spec[name] = charts.with_current_step(spec[name], result.history, step, time_axis)
+    except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
+        show_error(exc, "could not draw the charts")
+        return
 
     c1, c2 = st.columns(2)
     with c1:
