@@ -1,6 +1,6 @@
 """Chart builders for the Theory & scaling page: sweep frames in, Altair charts out (no streamlit).
 
-Each builder takes the frame a study in :mod:`dln_core.sweep` returns and draws measured values as
+Each builder takes the frame a study in :mod:`dln_core.studies` returns and draws measured values as
 points (or solid lines) and theory as dashed lines, so every figure reads "experiment vs formula".
 Times are gradient-flow time t = η·k (THEORY.md §1); halfway/rise times refer to THEORY.md §2.
 """
