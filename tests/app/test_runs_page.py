@@ -129,3 +129,31 @@ def test_saved_runs_listed_overlaid_exported_and_deleted(home, monkeypatch):
     assert not at.exception
     assert RunStore().list().empty
     assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_session_run_from_the_explorer_is_listed_and_exported(home, monkeypatch):
+    captured = {}
+    original = MediaFileManager.add
+
+    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        captured[file_name] = data
+        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["steps"] = "400"
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception and not at.error
+    at.switch_page("pages/runs.py").run()
+    table = at.dataframe[0].value
+    assert list(table["source"]) == ["session"]
+    assert "steps=400" in table["name"].iloc[0] and table["steps_run"].iloc[0] == 400
+
+    at.session_state["runs_table_0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and not at.error
+    data = captured["dln_runs.csv"]
+    csv = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
+    assert csv["step"].max() == 400 and set(csv["source"]) == {"session"}
+    assert not at.get("button") or all(b.key != "delete_runs" for b in at.button)  # nothing saved to delete
