@@ -26,6 +26,7 @@ JSON_KEYS = (
     "wordsim_rho",
     "wordsim_pairs",
     "simlex_rho",
+    "men_rho",
     "closed_form_wordsim_rho",
     "final_loss",
     "optimum_loss",

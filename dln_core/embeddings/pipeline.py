@@ -202,6 +202,7 @@ def run_embedding(
     simlex = ev.load_similarity("simlex999")
     rho_ws, n_ws = ev.similarity_rho(W_final, vocab, wordsim)
     rho_sl, n_sl = ev.similarity_rho(W_final, vocab, simlex)
+    rho_men, n_men = ev.similarity_rho(W_final, vocab, ev.load_similarity("men"))
     kmw = None
     if all(w in index for w in ("man", "woman", "king")):
         kmw = ev.complete_analogy(W_final, vocab, "man", "woman", "king", topk=1)[0][0]
@@ -214,6 +215,8 @@ def run_embedding(
         "wordsim_pairs": n_ws,
         "simlex_rho": rho_sl,
         "simlex_pairs": n_sl,
+        "men_rho": rho_men,
+        "men_pairs": n_men,
         "closed_form_wordsim_rho": ev.similarity_rho(W_closed, vocab, wordsim)[0],
         "final_loss": float(traj.loss[K]) if traj.diverged_step is None else float("nan"),
         "optimum_loss": theory.optimum_loss(spec.frob2, spec.mu),

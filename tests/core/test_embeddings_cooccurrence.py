@@ -137,3 +137,19 @@ def test_shipped_seed_matches_the_shipped_corpus():
     with np.load(seeds[0]) as z:
         assert str(z["digest"]) == load_default_corpus().digest
         assert int(z["V"]) >= 2500
+
+
+def test_upload_and_file_size_caps(tmp_path):
+    from dln_core.embeddings.corpus import corpus_from_upload, read_text_corpus
+
+    data = ("alpha beta gamma delta " * 30).encode()
+    assert corpus_from_upload(data, "u.txt", max_mb=1.0).vocab[:1] == ("alpha",)
+    with pytest.raises(ConfigError, match="at most 0.0001 MB"):
+        corpus_from_upload(data, "u.txt", max_mb=0.0001)
+    with pytest.raises(ConfigError, match="corpus"):
+        corpus_from_upload(b"", "empty.txt", max_mb=1.0)
+    p = tmp_path / "c.txt"
+    p.write_bytes(data + b"\xff\xfe broken bytes")  # undecodable bytes are replaced, not fatal
+    assert "broken" in read_text_corpus(p, max_mb=1.0).vocab
+    with pytest.raises(ConfigError, match="corpus"):
+        read_text_corpus(p, max_mb=0.0001)
