@@ -144,7 +144,7 @@ def test_upload_and_file_size_caps(tmp_path):
 
     data = ("alpha beta gamma delta " * 30).encode()
     assert corpus_from_upload(data, "u.txt", max_mb=1.0).vocab[:1] == ("alpha",)
-    with pytest.raises(ConfigError, match="at most 0.0001 MB"):
+    with pytest.raises(ConfigError, match=r"at most 0\.0001 MB"):
         corpus_from_upload(data, "u.txt", max_mb=0.0001)
     with pytest.raises(ConfigError, match="corpus"):
         corpus_from_upload(b"", "empty.txt", max_mb=1.0)
