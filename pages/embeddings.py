@@ -7,6 +7,8 @@ Smaller defaults for tests: environment DLN_LAB_EMBED_TEST=1 or the query parame
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 
 import pandas as pd
@@ -73,7 +75,7 @@ with st.sidebar:
     dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim",
                           help=f"At most {limits.max_dim} here.")
     init_scale = st.select_slider("Initial scale (log)", options=INIT_SCALES, value=DEFAULTS["init"],
-                                  format_func=lambda v: f"1e{round(__import__('math').log10(v)):d}", key="emb_init",
+                                  format_func=lambda v: f"1e{round(math.log10(v)):d}", key="emb_init",
                                   help="≈ the singular values of W at the start. Smaller = sharper steps.")
     auto_lr = st.toggle("Automatic step size", value=True, key="emb_auto_lr",
                         help="The largest safe step from M*'s extreme eigenvalues, with a 10% margin.")
@@ -97,11 +99,13 @@ try:
         corpus = uploaded_corpus(data, upload.name, limits.max_upload_mb)
     else:
         corpus = load_default_corpus(corpus_choice)
-    if vocab > len(corpus.vocab):
-        raise ConfigError("vocab", f"must be at most {len(corpus.vocab)} for this corpus", int(vocab))
-    cfg = EmbedConfig(vocab=int(vocab), dim=int(dim), init_scale=float(init_scale), lr=lr, steps=int(steps),
-                      seed=int(seed), n_snapshots=DEFAULTS["snapshots"])
-    cfg.check_limits(limits)
+    requested = EmbedConfig(vocab=int(vocab), dim=int(dim), init_scale=float(init_scale), lr=lr,
+                            steps=int(steps), seed=int(seed), n_snapshots=DEFAULTS["snapshots"])
+    requested.check_limits(limits)  # the server's caps first: an absurd V is an error, not a clamp
+    cfg = requested
+    if vocab > len(corpus.vocab):  # a small upload: use all its words
+        st.warning(f"This corpus has only {len(corpus.vocab)} distinct words: using V = {len(corpus.vocab)}.")
+        cfg = dataclasses.replace(requested, vocab=len(corpus.vocab))
     result = train(cfg, corpus.digest, corpus)
 except ConfigError as exc:
     show_error(exc)

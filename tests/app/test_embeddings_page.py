@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -61,3 +62,27 @@ def test_dim_not_below_vocab_shows_error(page):
     page.number_input(key="emb_dim").set_value(600).run()
     assert not page.exception
     assert any("dim" in e.value for e in page.error)
+
+
+def _text(n_docs: int = 30) -> bytes:
+    rng = np.random.default_rng(0)
+    words = [a + b + c for a in "bdkmt" for b in "aeiou" for c in "lnrs"]  # 100 letter-only words
+    return "\n\n".join(" ".join(rng.choice(words, 80)) for _ in range(n_docs)).encode()
+
+
+def test_uploaded_corpus_trains_with_a_clamped_vocabulary(page):
+    page.radio(key="emb_corpus").set_value("upload").run()
+    assert not page.exception
+    assert any("Upload" in i.value for i in page.info)  # waiting for a file, no error
+    page.file_uploader(key="emb_upload").set_value(("toy.txt", _text(), "text/plain")).run()
+    assert not page.exception
+    assert any("only 100 distinct words" in w.value for w in page.warning)
+    assert len(page.get("plotly_chart")) >= 4
+    assert "toy.txt" in page.caption[0].value
+
+
+def test_empty_upload_is_an_error(page):
+    page.radio(key="emb_corpus").set_value("upload").run()
+    page.file_uploader(key="emb_upload").set_value(("empty.txt", b"  \n", "text/plain")).run()
+    assert not page.exception
+    assert any("empty" in e.value for e in page.error)
