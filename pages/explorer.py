@@ -16,7 +16,7 @@ from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import remember_run, run_store, show_error
+from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
@@ -95,6 +95,7 @@ def export_csv(cfg: RunConfig) -> str:
 
 
 # ------------------------------------------------------------------ controls
+ensure_entrypoint()
 st.title("DLN explorer")
 st.caption("Train a deep linear network by full-batch gradient descent (loss ½‖·‖², time t = η·k) and "
            "watch each curve next to its exact theory.")

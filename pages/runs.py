@@ -10,8 +10,9 @@ import streamlit as st
 
 from dln_core import frames
 from dln_core.charts import runs as charts
-from pages._shared import run_store, session_runs, show_error
+from pages._shared import ensure_entrypoint, run_store, session_runs, show_error
 
+ensure_entrypoint()
 st.title("Runs")
 st.caption("Saved runs live on disk (DLN_LAB_HOME); session runs are the ones you trained in this browser "
            "session. Select rows to overlay their curves or export them.")

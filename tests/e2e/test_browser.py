@@ -55,8 +55,8 @@ def test_deep_link_restores_configuration_on_a_fresh_server(fresh_app):
     # navigation is app.py's (sections and titles), not Streamlit's legacy file list
     nav = page.get_by_test_id("stSidebarNav").inner_text()
     assert "DLN explorer" in nav and "_shared" not in nav and "shared" not in nav.split()
-    depth = page.get_by_test_id("stSlider").filter(has_text="depth L").get_by_role("slider")
-    assert depth.get_attribute("aria-valuenow") == "3"
+    depth = page.get_by_test_id("stSlider").filter(has_text="depth L").locator("input[type=range]")
+    assert depth.input_value() == "3"
     lr = page.get_by_test_id("stNumberInput").filter(has_text="learning rate").locator("input")
     assert float(lr.input_value()) == 0.02
     assert "depth=3" in page.url
