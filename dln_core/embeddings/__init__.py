@@ -2,8 +2,8 @@
 
 Modules: ``corpus`` (tokenise, id stream, default artifact, user text), ``cooccurrence`` (windowed
 counts, M*, disk cache), ``theory`` (loss scaling, logistic law, halfway times, stable step),
-``model`` (config, spectrum, GD loop), ``evaluate`` (3CosAdd, Spearman ρ), ``pipeline``
-(run_embedding and the documented frames), ``cli`` (``python -m dln_core embed``).
+``model`` (config, spectrum, GD loop), ``evaluate`` (3CosAdd, Spearman ρ), ``frames`` (the
+documented DataFrames), ``pipeline`` (run_embedding), ``cli`` (``python -m dln_core embed``).
 
 Names are imported lazily so that the CLI dispatcher stays quick to start.
 """
@@ -37,7 +37,7 @@ _EXPORTS = {
     "load_similarity": "evaluate",
     "run_embedding": "pipeline",
     "EmbedResult": "pipeline",
-    "HIGHLIGHT_WORDS": "pipeline",
+    "HIGHLIGHT_WORDS": "frames",
     "ARROW_PAIRS": "pipeline",
 }
 __all__ = sorted(_EXPORTS)
