@@ -142,8 +142,13 @@ axes = (
     a2.number_input("y: direction", 1, cfg.dim, min(2, cfg.dim), key="emb_ax2"),
     a3.number_input("z: direction", 1, cfg.dim, min(3, cfg.dim), key="emb_ax3"),
 )
-snap = a4.select_slider("Snapshot (step)", options=steps_avail, value=steps_avail[-1], key="emb_snap")
-st.plotly_chart(charts.embedding_scatter(result.embedding, snap, axes, ARROW_PAIRS), key="emb_scatter")
+animate = a4.toggle("Play as an animation", value=False, key="emb_animate",
+                    help="All snapshots in one figure with play / pause and a scrub bar.")
+if animate:
+    st.plotly_chart(charts.embedding_animation(result.embedding, axes, ARROW_PAIRS), key="emb_anim")
+else:
+    snap = a4.select_slider("Snapshot (step)", options=steps_avail, value=steps_avail[-1], key="emb_snap")
+    st.plotly_chart(charts.embedding_scatter(result.embedding, snap, axes, ARROW_PAIRS), key="emb_scatter")
 
 # ---------------------------------------------------------------- dynamics vs theory
 st.subheader("Training dynamics against the theory")

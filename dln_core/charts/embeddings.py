@@ -182,3 +182,27 @@ def halfway_chart(modes: pd.DataFrame, n_modes: int = 20) -> go.Figure:
                       xaxis_title="predicted halfway step", yaxis_title="measured halfway step",
                       margin={"t": 40, "b": 40})
     return fig
+
+
+def embedding_animation(
+    embedding: pd.DataFrame, axes: Sequence[int] = (1, 2, 3), arrows: Sequence[tuple[str, str]] = ()
+) -> go.Figure:
+    """The 3-D scatter as a Plotly animation over all scatter snapshots (play / pause and a scrub
+    bar, like the article's widget), on fixed axes so the cloud visibly unfolds from the origin."""
+    steps = scatter_steps(embedding)
+    figs = [embedding_scatter(embedding, s, axes, arrows) for s in steps]
+    fig = go.Figure(figs[0])
+    fig.frames = [go.Frame(data=f.data, name=str(s), layout={"title": {"text": f.layout.title.text}})
+                  for s, f in zip(steps, figs)]
+    play = {"frame": {"duration": 350, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0.0, "y": 1.08, "xanchor": "left",
+                      "buttons": [{"label": "▶ play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ pause", "method": "animate", "args": [[None], pause]}]}],
+        sliders=[{"currentvalue": {"prefix": "step "}, "pad": {"t": 10},
+                  "steps": [{"label": str(s), "method": "animate",
+                             "args": [[str(s)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
+                            for s in steps]}],
+    )
+    return fig

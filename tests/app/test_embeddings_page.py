@@ -86,3 +86,10 @@ def test_empty_upload_is_an_error(page):
     page.file_uploader(key="emb_upload").set_value(("empty.txt", b"  \n", "text/plain")).run()
     assert not page.exception
     assert any("empty" in e.value for e in page.error)
+
+
+def test_animation_toggle_ships_frames(page):
+    page.toggle(key="emb_animate").set_value(True).run()
+    assert not page.exception
+    anim = _plotly(page)[0]
+    assert len(anim["frames"]) == len(anim["layout"]["sliders"][0]["steps"]) >= 2

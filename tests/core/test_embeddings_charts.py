@@ -69,3 +69,11 @@ def test_accuracy_rank_chart_uses_percent_and_two_axes():
     acc = fig.data[0]
     assert acc.y[-1] == pytest.approx(50.0)
     assert {t.yaxis for t in fig.data} == {"y", "y2"}
+
+
+def test_animation_has_one_frame_per_snapshot_and_consistent_traces():
+    fig = charts.embedding_animation(_embedding(), (1, 2, 3), [("man", "woman")])
+    assert [f.name for f in fig.frames] == ["0", "10"]
+    assert all(len(f.data) == len(fig.data) for f in fig.frames)  # Plotly animates trace by trace
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0", "10"]
+    assert fig.layout.updatemenus[0].buttons[0].method == "animate"
