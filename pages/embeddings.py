@@ -157,8 +157,14 @@ st.markdown(
     "plateau whose length grows with log(1/initial scale) / μ_k, then rises. Dashed lines are that law "
     "for the exact step size used, started from each mode's measured initial strength."
 )
-n_show = st.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes")
-st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd"), key="emb_sv")
+m1, m2 = st.columns([3, 1])
+n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes")
+sorted_sv = m2.toggle("Sorted singular values of W", value=False, key="emb_sorted",
+                      help="Off: the strength of each eigen-direction of M* (the like-for-like comparison).")
+st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd",
+                                             measured="sv" if sorted_sv else "mode"), key="emb_sv")
+st.caption("Later modes can lag their curve a little when d is small: each starts from a random direction "
+           "that must first turn away from the directions already learned, which costs some initial strength.")
 col_loss, col_acc = st.columns(2)
 excess = col_loss.toggle("Loss above the optimum, log scale", value=True, key="emb_excess",
                          help="Shows every step, also the late small ones.")

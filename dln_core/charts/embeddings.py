@@ -89,23 +89,29 @@ def embedding_scatter(
             scene[f"{ax}axis"]["range"] = [-lim, lim]
     scene["aspectmode"] = "cube"
     t = float(frame["t"].iloc[0]) if len(frame) else float("nan")
-    fig.update_layout(scene=scene, height=560, margin={"l": 0, "r": 0, "t": 40, "b": 0},
-                      title=f"Embedding at step {step} (t = {t:.3g})", legend={"orientation": "h"})
+    fig.update_layout(scene=scene, height=580, margin={"l": 0, "r": 0, "t": 70, "b": 0},
+                      title=f"Embedding at step {step} (t = {t:.3g})",
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
     return fig
 
 
-def singular_values_chart(history: pd.DataFrame, n_modes: int, theory: str = "gd") -> go.Figure:
-    """Singular values of W vs t: measured solid, theory dashed, one colour per mode.
+def singular_values_chart(history: pd.DataFrame, n_modes: int, theory: str = "gd", measured: str = "mode") -> go.Figure:
+    """Per-mode strength vs t: measured solid, theory dashed, one colour per mode.
 
-    ``theory``: "gd" (exact finite-η recursion), "gf" (gradient-flow logistic) or "both".
+    ``measured``: "mode" plots √u_k = ‖v_kᵀW‖ (the projection on M*'s k-th eigenvector, THEORY §1's
+    recommended measurement), "sv" the sorted singular values of W (can swap modes with close
+    eigenvalues). ``theory``: "gd" (exact finite-η recursion), "gf" (gradient-flow logistic) or "both".
     """
     if theory not in ("gd", "gf", "both"):
         raise ValueError(f"theory must be 'gd', 'gf' or 'both', got {theory!r}")
+    if measured not in ("mode", "sv"):
+        raise ValueError(f"measured must be 'mode' or 'sv', got {measured!r}")
     fig = go.Figure()
     colours = mode_colours(n_modes)
     for k in range(1, n_modes + 1):
         c = colours[k - 1]
-        fig.add_trace(go.Scatter(x=history["t"], y=history[f"sv_{k}"], mode="lines", name=f"mode {k}",
+        y = np.sqrt(np.clip(history[f"mode_{k}"], 0, None)) if measured == "mode" else history[f"sv_{k}"]
+        fig.add_trace(go.Scatter(x=history["t"], y=y, mode="lines", name=f"mode {k}",
                                  legendgroup=f"m{k}", line={"color": c, "width": 2}))
         kinds = [("gd", "theory_gd_sv", "dash"), ("gf", "theory_sv", "dot")]
         for kind, prefix, dash in kinds:
@@ -114,8 +120,9 @@ def singular_values_chart(history: pd.DataFrame, n_modes: int, theory: str = "gd
                 fig.add_trace(go.Scatter(x=history["t"], y=history[f"{prefix}_{k}"], mode="lines",
                                          name=f"mode {k} {label}", legendgroup=f"m{k}", showlegend=False,
                                          line={"color": c, "width": 1.5, "dash": dash}))
-    fig.update_layout(title="Singular values of W: measured (solid) vs theory (dashed)", height=380,
-                      xaxis_title=T_TITLE, yaxis_title="singular value s_k = √(eigenvalue of WᵀW)",
+    what = "√u_k = ‖v_kᵀW‖" if measured == "mode" else "sorted singular values of W"
+    fig.update_layout(title=f"{what}: measured (solid) vs theory (dashed)", height=380,
+                      xaxis_title=T_TITLE, yaxis_title="√u_k" if measured == "mode" else "singular value",
                       margin={"t": 40, "b": 40})
     return fig
 
@@ -197,10 +204,14 @@ def embedding_animation(
     play = {"frame": {"duration": 350, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0.0, "y": 1.08, "xanchor": "left",
+        height=660,
+        margin={"l": 0, "r": 0, "t": 70, "b": 80},
+        updatemenus=[{"type": "buttons", "direction": "left", "showactive": False, "x": 0.0, "y": 0.0,
+                      "xanchor": "left", "yanchor": "top", "pad": {"t": 30},
                       "buttons": [{"label": "▶ play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ pause", "method": "animate", "args": [[None], pause]}]}],
-        sliders=[{"currentvalue": {"prefix": "step "}, "pad": {"t": 10},
+        sliders=[{"currentvalue": {"prefix": "step "}, "pad": {"t": 10}, "x": 0.2, "len": 0.8, "y": 0.0,
+                  "yanchor": "top",
                   "steps": [{"label": str(s), "method": "animate",
                              "args": [[str(s)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
                             for s in steps]}],

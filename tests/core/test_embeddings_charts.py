@@ -26,6 +26,7 @@ def _history(d: int = 3) -> pd.DataFrame:
         h[f"sv_{k}"] = t * k
         h[f"theory_sv_{k}"] = t * k * 1.01
         h[f"theory_gd_sv_{k}"] = t * k * 1.02
+        h[f"mode_{k}"] = (t * k * 0.99) ** 2
     return h
 
 
@@ -51,8 +52,13 @@ def test_singular_values_solid_measured_dashed_theory():
     assert len(solid) == 3
     assert sum(t.line.dash == "dash" for t in fig.data) == 3 and sum(t.line.dash == "dot" for t in fig.data) == 3
     assert solid[0].line.color != solid[2].line.color  # coloured by mode
+    np.testing.assert_allclose(solid[2].y, _history()["t"] * 3 * 0.99)  # √u_k by default
+    sv = charts.singular_values_chart(_history(), 3, measured="sv")
+    np.testing.assert_allclose(sv.data[0].y, _history()["sv_1"])
     with pytest.raises(ValueError):
         charts.singular_values_chart(_history(), 3, theory="exact")
+    with pytest.raises(ValueError):
+        charts.singular_values_chart(_history(), 3, measured="both")
 
 
 def test_loss_chart_excess_is_log_and_positive():
