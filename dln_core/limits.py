@@ -21,6 +21,8 @@ class Limits:
     max_width: int  # hidden width and target dimensions
     max_batch: int  # networks in one sweep
     max_network_steps: int  # sweep budget: networks x steps
+    max_snapshots: int  # recorded snapshots of one run (memory grows with these, not with steps)
+    max_sweep_snapshots: int  # sweep budget: networks x snapshots
     max_vocab: int  # word-embedding vocabulary V
     max_dim: int  # embedding dimension d
     max_embed_steps: int  # word-embedding GD steps
@@ -33,6 +35,8 @@ LOCAL = Limits(
     max_width=512,
     max_batch=4096,
     max_network_steps=200_000_000,
+    max_snapshots=20_000,
+    max_sweep_snapshots=500_000,
     max_vocab=20_000,
     max_dim=400,
     max_embed_steps=20_000,
@@ -45,6 +49,8 @@ HOSTED = Limits(
     max_width=64,
     max_batch=256,
     max_network_steps=10_000_000,
+    max_snapshots=2_000,
+    max_sweep_snapshots=50_000,
     max_vocab=5_000,
     max_dim=100,
     max_embed_steps=2_000,
