@@ -26,7 +26,7 @@ from dln_core.embeddings import (
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import show_error
+from pages._shared import ensure_entrypoint, show_error
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
@@ -53,6 +53,7 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
     return run_embedding(cfg, _corpus, current_limits())
 
 
+ensure_entrypoint()
 st.title("Word embeddings as a deep linear network")
 st.markdown(
     "word2vec's training can be boiled down to a least-squares problem: find an embedding table "
