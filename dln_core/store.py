@@ -33,7 +33,7 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
+import stat
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -200,23 +200,50 @@ def _write_bytes(path: Path, data: bytes) -> dict:
     return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+    """A new hidden ``.<name>.<random>.part`` file in ``directory``, opened for writing.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600) the file is created with 0o666, which the kernel
+    masks with the process umask: the mode an ordinary ``open()`` would give. O_EXCL refuses to follow
+    a planted symlink, as mkstemp does.
+    """
+    for _attempt in range(16):
+        tmp = directory / f".{name}.{secrets.token_hex(4)}.part"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write a single file atomically: temp file in the same directory, fsync, rename over ``path``.
 
+    A new file gets the usual mode (0o666 minus the umask); replacing a file keeps that file's mode.
     An interrupted write leaves at most a hidden ``.<name>.*.part`` file, never a partial ``path``.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            with contextlib.suppress(FileNotFoundError):  # replacing: keep the old file's permissions
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:  # includes KeyboardInterrupt: never leave the temp file behind
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def probe_writable(directory: str | os.PathLike) -> None:
+    """Create and remove a temp file in ``directory``: raises OSError now if a later write would fail
+    (missing folder, no permission, read-only disk), so callers can check before a long computation."""
+    fd, tmp = _create_temp(Path(directory), "probe")
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
@@ -285,6 +312,13 @@ class RunStore:
         self.problems: list[str] = []  # filled by list(): one message per skipped entry
 
     # -- writing
+
+    def check_writable(self) -> None:
+        """Create the runs folder if needed and check a run could be written there (OSError if not).
+
+        Cheap; callers use it before a long computation so a bad ``DLN_LAB_HOME`` fails first."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe_writable(self.root)
 
     def save(
         self, result_or_frames: Any, kind: str = "train", name: str | None = None, meta: Mapping | None = None

@@ -345,3 +345,35 @@ def test_run_deleted_by_another_process_during_list_or_load(home, monkeypatch):
     gone = other
     with pytest.raises(RunNotFoundError):
         s.load(other)
+
+
+def test_atomic_write_bytes_gives_the_umask_mode_and_keeps_an_existing_files_mode(tmp_path):
+    """mkstemp creates 0600 files; a CSV written by the CLI must get the ordinary 0666 & ~umask mode."""
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.csv"
+        store_mod.atomic_write_bytes(new, b"a\n1\n")
+        assert new.stat().st_mode & 0o777 == 0o644
+        os.umask(0o027)
+        store_mod.atomic_write_bytes(tmp_path / "grp.csv", b"a\n")
+        assert (tmp_path / "grp.csv").stat().st_mode & 0o777 == 0o640
+        existing = tmp_path / "shared.csv"
+        existing.write_bytes(b"old\n")
+        existing.chmod(0o664)  # a group-writable file stays group-writable when replaced
+        store_mod.atomic_write_bytes(existing, b"new\n")
+        assert existing.stat().st_mode & 0o777 == 0o664 and existing.read_bytes() == b"new\n"
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grp.csv", "new.csv", "shared.csv"]
+
+
+def test_probe_and_check_writable_fail_before_any_work(tmp_path):
+    store_mod.probe_writable(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed again
+    with pytest.raises(FileNotFoundError):
+        store_mod.probe_writable(tmp_path / "missing")
+    RunStore(tmp_path / "lab").check_writable()
+    assert (tmp_path / "lab" / "runs").is_dir() and list((tmp_path / "lab" / "runs").iterdir()) == []
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OSError):
+        RunStore(tmp_path / "file").check_writable()
