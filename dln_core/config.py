@@ -25,6 +25,10 @@ INIT_SCHEMES = ("gaussian", "near-identity", "aligned", "lambda-balanced")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float64", "float32")
 MAX_DEPTH = 64  # hard bound of the library; the per-server cap is limits.max_depth
+# Largest |value| accepted for singular values, matrix entries and input variances: beyond it the
+# plateau levels (½λ²) and the loss overflow float64 arithmetic and a run looks like lr divergence.
+MAX_MAGNITUDE = 1e6
+ROTATABLE_KINDS = ("article", "spectrum")  # targets whose singular vectors rotate_seed can draw
 ARTICLE_SINGULAR_VALUES = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
 HIERARCHY_N_IN = 4  # canary, salmon, oak, rose (targets.HIERARCHY_ITEMS)
 
@@ -73,9 +77,9 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def _floats(name: str, value: Any, *, positive: bool) -> tuple[float, ...]:
-    """A non-empty sequence of finite numbers (> 0 if ``positive`` else >= 0)."""
+    """A non-empty sequence of finite numbers (> 0 if ``positive`` else >= 0), each <= MAX_MAGNITUDE."""
     what = "> 0" if positive else ">= 0"
-    msg = f"must be a non-empty list of finite numbers {what}"
+    msg = f"must be a non-empty list of finite numbers {what} and <= {MAX_MAGNITUDE:g}"
     if isinstance(value, str) or not hasattr(value, "__iter__"):
         raise ConfigError(name, msg, value)
     out = []
@@ -83,7 +87,7 @@ def _floats(name: str, value: Any, *, positive: bool) -> tuple[float, ...]:
         if isinstance(v, bool) or not isinstance(v, Real):
             raise ConfigError(name, msg, value)
         v = float(v)
-        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        if not math.isfinite(v) or v < 0 or (positive and v == 0) or v > MAX_MAGNITUDE:
             raise ConfigError(name, msg, tuple(value))
         out.append(v)
     if not out:
@@ -125,6 +129,10 @@ class TargetConfig:
             )
         if self.rotate_seed is not None:
             _set(self, "rotate_seed", _int("rotate_seed", self.rotate_seed, 0))
+            if self.kind not in ROTATABLE_KINDS:
+                # hierarchy and matrix bring their own singular vectors: a seed would be silently ignored
+                raise ConfigError("rotate_seed", "must be empty unless target_kind is 'article' or 'spectrum' "
+                                  f"(target_kind={self.kind!r} has fixed singular vectors)", self.rotate_seed)
         _set(self, "input_seed", _int("input_seed", self.input_seed, 0))
         if self.kind == "matrix":
             _set(self, "matrix", _check_matrix(self.matrix))
@@ -171,6 +179,9 @@ def _check_matrix(m: Any) -> tuple[tuple[float, ...], ...]:
         raise ConfigError("matrix", msg, f"row lengths {[len(r) for r in rows]}")
     if not all(math.isfinite(v) for r in rows for v in r):
         raise ConfigError("matrix", msg, "non-finite entries")
+    big = max(abs(v) for r in rows for v in r)
+    if big > MAX_MAGNITUDE:
+        raise ConfigError("matrix", f"entries must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}]", big)
     if all(v == 0 for r in rows for v in r):
         raise ConfigError("matrix", "must not be all zeros", "all zeros")
     return tuple(rows)
@@ -403,6 +414,14 @@ class RunConfig:
         check_cap("width", self.width, limits.max_width)
         if self.optim.steps != "auto":
             check_cap("steps", self.optim.steps, limits.max_steps)
+        # memory grows with the recorded snapshots; 'auto' runs are bounded by limits.max_steps
+        steps = limits.max_steps if self.optim.steps == "auto" else self.optim.steps
+        if self.optim.record == "log":
+            check_cap("n_snapshots", self.optim.n_snapshots, limits.max_snapshots, "snapshots per run")
+        else:
+            n = steps // self.optim.record + 2  # every N steps, plus step 0 and the last step
+            check_cap("record", n, limits.max_snapshots,
+                      f"snapshots per run; record every {self.optim.record} steps of up to {steps} steps")
 
 
 def preset(depth: int, name: str) -> RunConfig:

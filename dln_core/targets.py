@@ -12,9 +12,11 @@ The loss used everywhere is the teacher form of loss (H):
 
 Target kinds:
 
-- ``article``: Σyx = diag(6, 4, 3, 2, 1, 0.5), U* = V* = I (ARTICLE_WIDGETS.md, Widget 2).
+- ``article``: Σyx = diag(6, 4, 3, 2, 1, 0.5), U* = V* = I (ARTICLE_WIDGETS.md, Widget 2); with
+  ``rotate_seed``, the same singular values on Haar-random U*, V* (Σyx = U* diag(λ) V*ᵀ).
 - ``spectrum``: given singular values on an ``n_out × n_in`` matrix (padded with zero modes up to
   min(n_out, n_in)); singular vectors are the standard basis or, with ``rotate_seed``, Haar-random.
+- ``hierarchy``, ``matrix``: fixed singular vectors (config rejects a ``rotate_seed`` for them).
 - ``hierarchy``: four items (canary, salmon, oak, rose) with one-hot inputs, so Σxx = I/4 and
   Σyx = Y/4 for the 14 × 4 feature matrix Y (:data:`HIERARCHY_FEATURES`). Its modes are the tree's
   levels: "all living things" (λ = √14/4), "animal vs plant" (√6/4), then two degenerate within-class
@@ -122,7 +124,12 @@ def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """(sigma_yx, U_full, lambda (r,), V_full, d_default) with modes in descending order."""
     if target.kind == "article":
         lam = np.array(ARTICLE_LAMBDA)
-        return np.diag(lam), np.eye(6), lam, np.eye(6), None
+        if target.rotate_seed is None:
+            return np.diag(lam), np.eye(6), lam, np.eye(6), None
+        # the article's singular values on Haar-random singular vectors (same draw order as "spectrum")
+        rng = np.random.default_rng(target.rotate_seed)
+        U, V = _haar(6, rng), _haar(6, rng)
+        return U @ np.diag(lam) @ V.T, U, lam, V, None
     if target.kind == "hierarchy":
         Y = np.array(list(HIERARCHY_FEATURES.values()), dtype=float)  # (14, 4)
         sigma_yx = Y / len(HIERARCHY_ITEMS)  # Σyx = E[y xᵀ] with one-hot x, p = 1/4 each

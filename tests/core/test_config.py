@@ -51,6 +51,11 @@ INVALID = [
     ({"target_kind": "spectrum", "singular_values": (3, 2, 1), "n_out": 2}, "singular_values", "min(n_out, n_in)"),
     ({"target_kind": "spectrum", "n_in": 0}, "n_in", ">= 1"),
     ({"rotate_seed": -2}, "rotate_seed", ">= 0"),
+    ({"target_kind": "hierarchy", "rotate_seed": 1}, "rotate_seed", "'article' or 'spectrum'"),
+    ({"target_kind": "matrix", "matrix": ((1.0, 2.0),), "rotate_seed": 0}, "rotate_seed", "'spectrum'"),
+    ({"target_kind": "spectrum", "singular_values": (2e6, 1.0)}, "singular_values", "<= 1e+06"),
+    ({"target_kind": "matrix", "matrix": ((1.0, -3e6),)}, "matrix", "[-1e+06, 1e+06]"),
+    ({"input_kind": "commuting", "input_eigenvalues": (1, 1, 1, 1, 1, 1e7)}, "input_eigenvalues", "<= 1e+06"),
     ({"target_kind": "matrix"}, "matrix", "rectangular"),
     ({"target_kind": "matrix", "matrix": ((1.0, 2.0), (3.0,))}, "matrix", "rectangular"),
     ({"target_kind": "matrix", "matrix": ((1.0, INF), (3.0, 4.0))}, "matrix", "finite"),
@@ -134,6 +139,31 @@ def test_check_limits_names_the_cap():
     with pytest.raises(ConfigError) as err:
         RunConfig.make(width=65).check_limits(HOSTED)
     assert err.value.field == "width"
+
+
+def test_snapshot_count_is_capped_per_run():
+    """limits.max_snapshots bounds the recorded snapshots: log -> n_snapshots, every N -> steps // N + 2."""
+    from dataclasses import replace
+
+    small = replace(LOCAL, max_snapshots=1000, max_steps=100_000)
+    RunConfig.make(n_snapshots=1000).check_limits(small)  # exactly at the cap
+    with pytest.raises(ConfigError) as err:
+        RunConfig.make(n_snapshots=1001).check_limits(small)
+    assert err.value.field == "n_snapshots" and "at most 1000" in str(err.value)
+    RunConfig.make(steps=9980, record=10).check_limits(small)  # 998 + 2 = 1000 snapshots
+    with pytest.raises(ConfigError) as err:
+        RunConfig.make(steps=9990, record=10).check_limits(small)  # 1001
+    assert err.value.field == "record" and "at most 1000" in str(err.value)
+    # 'auto' steps may run up to max_steps: 100000 // 200 + 2 = 502 fits, every 50 steps does not
+    RunConfig.make(record=200).check_limits(small)
+    with pytest.raises(ConfigError) as err:
+        RunConfig.make(record=50).check_limits(small)
+    assert err.value.field == "record"
+
+
+def test_singular_values_at_the_magnitude_bound_are_accepted():
+    assert RunConfig.make(target_kind="spectrum", singular_values=(1e6, 1.0)).target.singular_values[0] == 1e6
+    assert RunConfig.make(target_kind="matrix", matrix=((-1e6, 2.0),)).target.matrix[0][0] == -1e6
 
 
 def test_sub_configs_validate_on_their_own():

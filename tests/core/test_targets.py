@@ -80,3 +80,17 @@ def test_user_matrix_modes_come_from_its_svd():
     assert np.array_equal(p.sigma_yx, np.array(M)) and p.r == 2
     assert np.allclose(p.lambda_star, np.linalg.svd(np.array(M), compute_uv=False), atol=TOL)
     assert np.allclose(p.U_star @ np.diag(p.lambda_star) @ p.V_star.T, p.sigma_yx, atol=TOL)
+
+
+def test_rotate_seed_rotates_the_article_target():
+    """rotate_seed applies to the article target: Haar-random U*, V* carrying the article's λ."""
+    p = problem(rotate_seed=4)
+    assert np.array_equal(p.lambda_star, [6.0, 4.0, 3.0, 2.0, 1.0, 0.5])
+    assert _orthonormal(p.U_star) and _orthonormal(p.V_star)
+    assert np.allclose(p.U_star @ np.diag(p.lambda_star) @ p.V_star.T, p.sigma_yx, atol=TOL)
+    assert np.allclose(np.linalg.svd(p.sigma_yx, compute_uv=False), p.lambda_star, atol=1e-12)
+    assert np.abs(p.sigma_yx - np.diag(p.lambda_star)).max() > 0.5  # really rotated, not diag
+    assert np.allclose(p.target_strength, p.lambda_star, atol=TOL)
+    assert np.array_equal(problem(rotate_seed=4).sigma_yx, p.sigma_yx)  # the seed fixes the basis
+    assert not np.allclose(problem(rotate_seed=5).sigma_yx, p.sigma_yx)
+    assert np.array_equal(problem().sigma_yx, np.diag(p.lambda_star))  # no seed: the diagonal target
