@@ -5,7 +5,8 @@ else (init scheme, target kind, width, input covariance, steps, snapshot spacing
 whole sweep and given as a flat config dict (the keys of :meth:`RunConfig.to_flat`).
 
 Members that share a shape (same target, network, steps and snapshot schedule) run as ONE call to
-:func:`dln_core.engine.run_batch`; grouping is automatic. The summary has one row per
+:func:`dln_core.engine.run_batch`; grouping is automatic (steps="auto" members run one by one,
+each to its own length). The caps: networks, networks × steps, networks × snapshots. The summary has one row per
 (member, mode): the member's config, the measured halfway and rise times, and their gradient-flow
 predictions from the *measured* initial strength u0 (THEORY.md §2: use the measured u_i(0), not
 init_scale**L). With the ``aligned`` init (the default for scaling sweeps) u0 = init_scale**L exactly,
@@ -18,6 +19,7 @@ The Theory & scaling page's figures, built on this module, live in :mod:`dln_cor
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -141,11 +143,32 @@ def member_steps(cfg, limits: Limits | None = None) -> int:
     return (limits or current_limits()).max_steps
 
 
+def member_snapshots(cfg, limits: Limits | None = None) -> int:
+    """Snapshots a member records at most (engine.snapshot_steps: step 0, every N-th or ~n log-spaced
+    steps, and the last), from the steps bound of :func:`member_steps`; memory grows with these."""
+    total = member_steps(cfg, limits)
+    record = cfg.optim.record
+    if record == "log":  # about n, a few % more where the log grid is refined: count exactly
+        return _log_snapshot_count(total, int(cfg.optim.n_snapshots))
+    every = int(record)
+    return total // every + 1 + (total % every != 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _log_snapshot_count(total: int, n: int) -> int:
+    from .engine import snapshot_steps  # members of a sweep share (total, n): computed once
+
+    return len(snapshot_steps(total, "log", n))
+
+
 def check_sweep_limits(members: Sequence, limits: Limits) -> None:
-    """Refuse a sweep over the caps: too many networks, or too many network-steps in total."""
+    """Refuse a sweep over the caps: too many networks, too many network-steps or network-snapshots
+    in total, or any member over a single run's caps."""
     check_cap("sweep size", len(members), limits.max_batch, "networks per sweep")
     total = sum(member_steps(c, limits) for c in members)
     check_cap("sweep network-steps", total, limits.max_network_steps, "networks × steps")
+    snaps = sum(member_snapshots(c, limits) for c in members)
+    check_cap("sweep snapshots", snaps, limits.max_sweep_snapshots, "networks × snapshots")
     for cfg in members:
         cfg.check_limits(limits)
 
@@ -159,10 +182,15 @@ def shape_key(cfg):
 
 
 def group_by_shape(members: Sequence) -> list[list[int]]:
-    """Indices of members grouped into batches, in order of first appearance."""
+    """Indices of members grouped into batches, in order of first appearance.
+
+    A steps="auto" member runs alone: a batch finds one length for all its members (until every one
+    is below the loss threshold), so only a batch of one gives each member the length ``train``
+    would give it."""
     groups: dict = {}
     for i, cfg in enumerate(members):
-        groups.setdefault(shape_key(cfg), []).append(i)
+        key = (shape_key(cfg), i if cfg.optim.steps == "auto" else None)
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 

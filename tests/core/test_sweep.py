@@ -60,6 +60,42 @@ def test_over_cap_sweeps_are_refused_naming_the_limit():
     sweep.check_sweep_limits(members, replace(LOCAL, max_network_steps=3000))  # exactly at the cap is fine
 
 
+def test_snapshot_budget_is_refused_naming_the_cap():
+    """members × snapshots is capped (memory grows with snapshots); counts match what the engine records."""
+    from dln_core.engine import snapshot_steps
+
+    log = sweep.build_members(sweep.SweepSpec(init_scales=(1e-3, 1e-2, 1e-1), base={"steps": 1000, "n_snapshots": 50}))
+    per = len(snapshot_steps(1000, "log", 50))
+    assert sweep.member_snapshots(log[0], LOCAL) == per
+    with pytest.raises(ConfigError, match=rf"sweep snapshots: at most {3 * per - 1} .*networks × snapshots.*got {3 * per}"):
+        sweep.check_sweep_limits(log, replace(LOCAL, max_sweep_snapshots=3 * per - 1))
+    sweep.check_sweep_limits(log, replace(LOCAL, max_sweep_snapshots=3 * per))
+    every = sweep.build_members(sweep.SweepSpec(lrs=(0.01, 0.02), base={"steps": 1050, "record": 100}))
+    assert sweep.member_snapshots(every[0], LOCAL) == len(snapshot_steps(1050, 100)) == 12
+    with pytest.raises(ConfigError, match="sweep snapshots: at most 23"):
+        sweep.check_sweep_limits(every, replace(LOCAL, max_sweep_snapshots=23))
+    # "auto" is bounded by the step cap: every 10 steps of at most 5000 is 501 snapshots a member
+    auto = sweep.build_members(sweep.SweepSpec(base={"steps": "auto", "record": 10}))
+    assert sweep.member_snapshots(auto[0], replace(LOCAL, max_steps=5000)) == 501
+
+
+def test_auto_steps_members_run_alone_and_match_a_single_run():
+    """'auto' picks each member's own length (as train does), so auto members are never batched."""
+    from dln_core.engine import run
+
+    spec = sweep.SweepSpec(depths=(2,), init_scales=(0.3, 1e-4), lrs=(0.01,),
+                           base={"target_kind": "spectrum", "singular_values": "1", "init_scheme": "aligned",
+                                 "steps": "auto", "n_snapshots": 20})
+    members = sweep.build_members(spec)
+    assert sweep.group_by_shape(members) == [[0], [1]]
+    res = sweep.run_sweep(spec, limits=replace(LOCAL, max_steps=20_000), keep_results=True)
+    steps = res.summary.set_index("init_scale")["steps"]
+    alone = [run(m, limits=replace(LOCAL, max_steps=20_000)).summary["steps"] for m in members]
+    assert [steps[0.3], steps[1e-4]] == alone
+    assert steps[0.3] < steps[1e-4]  # the small init sits longer on the plateau: a longer auto run
+    assert res.network_steps == sum(alone)
+
+
 def test_run_members_refuses_before_running_anything():
     calls = []
     members = sweep.build_members(sweep.SweepSpec(init_scales=(1e-3, 1e-2), base={"steps": 10}))
