@@ -1,9 +1,14 @@
 """``python -m dln_core sweep``: run a grid of networks batched and write the summary CSV.
 
 Comma lists give the grid axes (``--depth 2,3,4 --init-scale 1e-3,1e-2 --lr 0.01``), ``--seeds N``
-adds seeds 0..N−1. The target and init options match ``train``. Progress goes to stderr; stdout gets
-one JSON line with ``wall_time_s`` and ``network_steps``. ``--csv`` is written atomically (temp file +
-rename), so an interrupted sweep never leaves a complete-looking partial file.
+adds seeds 0..N−1; a value listed twice runs once (with a note on stderr). The target, input and
+init options are ``train``'s (shared from cli_train.py), as are the error messages naming the flag.
+``--steps auto`` gives every network its own length, as ``train`` does (auto networks run one by
+one, not batched). Progress goes to stderr; stdout gets one JSON line with ``wall_time_s`` and
+``network_steps``. The caps (networks, networks × steps, networks × snapshots) and the outputs
+(``--csv`` folder writable, run store for ``--save``) are checked before any training. ``--csv`` is
+written atomically (dln_core.store.atomic_write_bytes), so an interrupted sweep never leaves a
+complete-looking partial file.
 """
 
 from __future__ import annotations
@@ -11,10 +16,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from .cli_train import (
+    add_init_options,
+    add_schedule_options,
+    add_target_options,
+    as_flag_error,
+    check_outputs,
+    parse_steps,
+    target_options,
+)
 from .errors import ConfigError
 from .sweep import parse_floats, parse_ints
 
@@ -33,7 +46,7 @@ REQUIRED_CSV_COLUMNS = [
 ]
 
 
-def target_options(text: str) -> tuple[dict, tuple[str, ...]]:
+def target_axis(text: str) -> tuple[dict, tuple[str, ...]]:
     """--target → (flat target keys, singular-value grid axis).
 
     ``article`` | ``hierarchy`` | comma singular values (``6,4,3``; several spectra separated by
@@ -52,51 +65,67 @@ def target_options(text: str) -> tuple[dict, tuple[str, ...]]:
     spectra = [s.strip() for s in text.split(";") if s.strip()]
     if not spectra:
         raise ConfigError("target", "article | hierarchy | comma singular values | CSV path", text)
-    for s in spectra:
-        parse_floats("target", s, positive=True)
+    parsed = unique_values("target", [parse_floats("target", s, positive=True) for s in spectra])
+    spectra = [",".join(f"{v!r}" for v in values) for values in parsed]
     if len(spectra) == 1:
         return {"target_kind": "spectrum", "singular_values": spectra[0]}, ()
     return {"target_kind": "spectrum"}, tuple(spectra)
 
 
+def unique_values(flag: str, values) -> tuple:
+    """Grid values in first-seen order, each once; a repeat is dropped with a note on stderr (running
+    the same network twice would only duplicate summary rows)."""
+    out = tuple(dict.fromkeys(values))
+    if len(out) < len(values):
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        print(f"sweep: note: --{flag} lists {', '.join(repeated)} more than once; each value runs once",
+              file=sys.stderr)
+    return out
+
+
 def build_spec(args):
-    """The SweepSpec of the parsed arguments (ConfigError on bad values)."""
+    """The SweepSpec of the parsed arguments (ConfigError on bad values, named by flag)."""
     from .sweep import SweepSpec
 
     if args.seeds < 1:
         raise ConfigError("seeds", "must be an integer >= 1", args.seeds)
-    target, sv_axis = target_options(args.target)
-    base: dict = {"init_scheme": args.init, "steps": args.steps, **target}
-    if args.rotate_seed is not None:
-        base["rotate_seed"] = args.rotate_seed
-    if args.width is not None:
-        base["width"] = args.width
+    target, sv_axis = target_axis(args.target)
+    base: dict = {"init_scheme": args.init, "steps": parse_steps(args.steps), **target, **target_options(args)}
+    for key, value in (("width", args.width), ("lambda_b", args.lambda_b)):
+        if value is not None:
+            base[key] = value
     if args.every is not None:
         base["record"] = args.every
     else:
         base["n_snapshots"] = args.snapshots  # a fixed count: memory stays flat in --steps
     return SweepSpec(
-        depths=parse_ints("depth", args.depth),
-        init_scales=parse_floats("init-scale", args.init_scale, positive=True),
-        lrs=parse_floats("lr", args.lr, positive=True),
+        depths=unique_values("depth", parse_ints("depth", args.depth)),
+        init_scales=unique_values("init-scale", parse_floats("init-scale", args.init_scale, positive=True)),
+        lrs=unique_values("lr", parse_floats("lr", args.lr, positive=True)),
         seeds=tuple(range(args.seeds)),
         singular_values=sv_axis,
         base=base,
     )
 
 
-def write_csv_atomic(frame, path: str | os.PathLike) -> None:
-    """Write ``frame`` to ``path`` via a temp file in the same directory and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def checked_spec(args):
+    """build_spec, then every member's config and the sweep caps, before any work; errors name flags."""
+    from .limits import current_limits
+    from .sweep import build_members, check_sweep_limits
+
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:  # includes KeyboardInterrupt: never leave the temp file behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        spec = build_spec(args)
+        check_sweep_limits(build_members(spec), current_limits())
+    except ConfigError as exc:
+        raise as_flag_error(exc) from None
+    return spec
+
+
+def write_csv_atomic(frame, path: str | os.PathLike) -> None:
+    """Write ``frame`` as CSV to ``path`` atomically (temp file + rename, see store.atomic_write_bytes)."""
+    from .store import atomic_write_bytes
+
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
 
 
 class StderrProgress:
@@ -118,16 +147,15 @@ class StderrProgress:
 def run(args) -> int:
     from .sweep import run_sweep
 
-    spec = build_spec(args)
+    spec = checked_spec(args)
+    csv_path, store = check_outputs(args.csv, args.save, make_dir=True)
     result = run_sweep(spec, progress=None if args.quiet else StderrProgress(), rise_times=not args.no_rise_times)
-    if args.csv:
-        write_csv_atomic(result.summary, args.csv)
+    if csv_path is not None:
+        write_csv_atomic(result.summary, csv_path)
     saved = None
-    if args.save:
-        from .store import RunStore
-
+    if store is not None:
         meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
-        saved = RunStore().save_frames({"summary": result.summary}, meta, kind="sweep")
+        saved = store.save_frames({"summary": result.summary}, meta, kind="sweep")
     per_member = result.summary.drop_duplicates("member")
     line = {
         "members": result.n_members,
@@ -165,22 +193,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init-scale", default="1e-3,1e-2", help="comma list of init scales (default 1e-3,1e-2)")
     p.add_argument("--lr", default="0.01", help="comma list of learning rates η (loss ½‖·‖²; default 0.01)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds 0..N-1 per grid point (default 1)")
-    p.add_argument(
-        "--target",
-        default="article",
-        help="article | hierarchy | comma singular values (';' separates several) | CSV matrix path",
-    )
-    p.add_argument("--rotate-seed", type=int, default=None, help="random singular vectors from this seed")
-    p.add_argument(
-        "--init",
-        default="aligned",
-        help="gaussian | near-identity | aligned | lambda-balanced (default aligned: u0 = scale**L exactly)",
-    )
-    p.add_argument("--width", type=int, default=None, help="hidden width (default max(n_in, n_out))")
-    p.add_argument("--steps", type=int, default=2000, help="GD steps per network (default 2000)")
-    p.add_argument("--every", type=int, default=None, help="snapshot every N steps (default: log-spaced)")
-    p.add_argument("--snapshots", type=int, default=50,
-                   help="number of log-spaced snapshots per network when --every is not given (default 50)")
+    add_target_options(p, "article | hierarchy | comma singular values (';' separates several: a grid axis) | CSV matrix path")
+    n = p.add_argument_group("network, init and schedule (one value for the whole sweep)")
+    add_init_options(n, init_default="aligned")  # aligned: u0 = scale**L exactly
+    add_schedule_options(n, steps_default="2000", snapshots_default=50)
     p.add_argument("--no-rise-times", action="store_true",
                    help="skip the measured 10→90%% rise times (faster for large sweeps: no per-network frames)")
     p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")

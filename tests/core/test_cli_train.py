@@ -242,7 +242,7 @@ def test_matrix_csv_target(tmp_path):
 
 
 def test_interrupted_run_writes_no_csv(tmp_path, monkeypatch):
-    """Ctrl-C during training: exit 130, and neither the CSV nor a temp file appears."""
+    """Ctrl-C during training: exit 130, and neither the CSV, a temp file nor a run appears."""
     import dln_core.engine as engine
 
     def interrupted(cfg, progress=None):
@@ -252,7 +252,8 @@ def test_interrupted_run_writes_no_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path / "home"))
     csv = tmp_path / "h.csv"
     assert cli.main(["train", *FAST, "--csv", str(csv), "--save"]) == 130
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "home"]  # --save opened the store before training
+    assert len(RunStore(tmp_path / "home").list()) == 0 and not list((tmp_path / "home").rglob("*.*"))
 
 
 def test_garbled_matrix_csv_is_one_line_error(tmp_path):
@@ -261,3 +262,70 @@ def test_garbled_matrix_csv_is_one_line_error(tmp_path):
     proc = train(["--target", str(m), "--steps", "10"], tmp_path / "home")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "--target" in lines[0] and "Traceback" not in proc.stderr
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("trained before checking the outputs")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--init", "zeros"], "--init: must be one of"),
+        (["--every", "0"], "--every: must be"),
+        (["--snapshots", "1"], "--snapshots: must be"),
+        (["--input-kind", "commuting"], "--input-eigenvalues: required"),
+        (["--depth", "3", "--init", "lambda-balanced"], "--init: "),
+    ],
+)
+def test_errors_name_the_flag_not_the_config_field(args, message, monkeypatch, capsys):
+    monkeypatch.setattr("dln_core.engine.run", _no_training)
+    assert cli.main(["train", "--steps", "10", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert "init_scheme" not in err[0] and "n_snapshots" not in err[0]
+
+
+def test_unwritable_outputs_fail_before_training(tmp_path, monkeypatch, capsys):
+    from dln_core import store
+
+    monkeypatch.setattr("dln_core.engine.run", _no_training)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DLN_LAB_HOME", str(blocker))  # the store's home is a file: it cannot open
+    assert cli.main(["train", *FAST, "--save"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dln_core: error: --save: the run store must be writable")
+
+    def read_only(directory):
+        raise PermissionError(13, "Permission denied")  # root ignores chmod, so simulate the disk
+
+    monkeypatch.setattr(store, "probe_writable", read_only)
+    assert cli.main(["train", *FAST, "--csv", str(tmp_path / "h.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dln_core: error: --csv: its directory must be writable (Permission denied), got "
+                   f"'{tmp_path / 'h.csv'}'"]
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_json_has_the_step_size_cap_keys_when_the_engine_reports_them(tmp_path, monkeypatch, capsys):
+    """lr_cap / lr_over_cap / converged are printed when present, absent (not null) otherwise."""
+    from types import SimpleNamespace
+
+    summary = {"final_loss": 0.1, "diverged": False, "steps": 10, "halfway_step": [None], "lr_cap": 0.25,
+               "lr_over_cap": True, "converged": False}
+    fake = SimpleNamespace(summary=summary, history=pd.DataFrame({"step": [0, 10], "loss": [1.0, 0.1]}))
+    monkeypatch.setattr("dln_core.engine.run", lambda cfg, progress=None: fake)
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["train", "--steps", "10", "--csv", str(tmp_path / "h.csv")]) == 0
+    finally:
+        os.umask(old)
+    out = json.loads(capsys.readouterr().out)
+    assert (out["lr_cap"], out["lr_over_cap"], out["converged"]) == (0.25, True, False)
+    assert (tmp_path / "h.csv").stat().st_mode & 0o777 == 0o644  # 0666 & ~umask, not mkstemp's 0600
+    for key in ("lr_cap", "lr_over_cap", "converged"):
+        del summary[key]
+    assert cli.main(["train", "--steps", "10"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not {"lr_cap", "lr_over_cap", "converged"} & set(out) and out["final_loss"] == 0.1
