@@ -25,21 +25,58 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import theory as _core
+from ..errors import ConfigError
+
+# The mode laws below are the core's depth-2 formulas (dln_core.theory, L = 2, d = 1): with the ¼
+# scaling, du/dt = 2u(μ − u) is exactly the core's du/dt = L|u|^{2−2/L}(λ − d u) at L = 2, d = 1, and
+# the GD map u ← u(1 + η(μ − u))² is the core's per-layer recursion s ← s(1 + η(λ − s²)) with u = s².
+# mode_curve_gf and tau_half delegate to the core; what the core does not cover is handled here:
+#
+# - μ < 0 (the embeddings pass the top-d eigenvalues of M*, which go negative when d exceeds the number
+#   of positive ones; the core requires λ ≥ 0). For u ≥ 0 the law du/dt = 2u(μ − u) = −2u(|μ| + u) is the
+#   core's law for a negative mode mirrored: with q = −u, λ = |μ| the core has dq/dt = 2|q|(λ − q) =
+#   −2u(|μ| + u) as well (and its GD map gives u ← u(1 − η(|μ| + u))², the same map). So a μ < 0 mode
+#   is computed as −(core mode with λ = |μ|, u0 → −u0): an exact identity, not an approximation.
+# - u0 < 0 is rejected (ConfigError): u0 = ‖v_kᵀW‖² is a squared norm here.
+# - non-finite μ or u0 give NaN columns (the core rejects them).
+
+
+def _mirrored(mu, u0):
+    """(λ, u0', sign, bad) for the core: λ = |μ|, u0' = sign·u0, sign = −1 where μ < 0; bad = non-finite."""
+    mu, u0 = np.broadcast_arrays(np.atleast_1d(np.asarray(mu, dtype=np.float64)),
+                                 np.atleast_1d(np.asarray(u0, dtype=np.float64)))
+    bad = ~(np.isfinite(mu) & np.isfinite(u0))
+    if np.any(u0[~bad] < 0):
+        raise ConfigError("u0", "must be >= 0 (u0 = ‖v_kᵀW‖² is a squared norm)", u0)
+    sign = np.where(mu < 0, -1.0, 1.0)
+    lam = np.where(bad, 1.0, np.abs(mu))
+    return lam, np.where(bad, 0.0, sign * u0), sign, bad
+
+
+def _unmirror(u, sign, bad):
+    with np.errstate(invalid="ignore"):
+        return np.where(bad, np.nan, sign * u + 0.0)  # + 0.0 turns the mirrored −0.0 into 0.0
+
 
 def mode_curve_gf(t: np.ndarray, mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
-    """u_k(t) under gradient flow, shape (T, K); handles μ ≤ 0 (decay) as well as μ > 0."""
-    t = np.asarray(t, dtype=np.float64)[:, None]
-    mu = np.asarray(mu, dtype=np.float64)[None, :]
-    u0 = np.asarray(u0, dtype=np.float64)[None, :]
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        e = np.exp(np.clip(-2.0 * mu * t, -700.0, 700.0))
-        u = mu * u0 / (u0 + (mu - u0) * e)
-        u_zero = u0 / (1.0 + 2.0 * u0 * t)  # the μ = 0 limit
-    return np.where(mu == 0, u_zero, u)
+    """u_k(t) under gradient flow, shape (T, K): :func:`dln_core.theory.mode_curve_gf` at depth 2.
+
+    Logistic for μ > 0, u₀/(1 + 2u₀t) for μ = 0, decay to 0 for μ < 0 (mirrored core mode, see above).
+    """
+    lam, v0, sign, bad = _mirrored(mu, u0)
+    return _unmirror(_core.mode_curve_gf(t, lam, v0, 2), sign, bad)
 
 
 def mode_curve_gd(steps: int, mu: np.ndarray, u0: np.ndarray, lr: float) -> np.ndarray:
-    """u_k after k = 0..steps exact GD steps of an aligned mode, shape (steps + 1, K)."""
+    """u_k after k = 0..steps exact GD steps of an aligned mode, shape (steps + 1, K).
+
+    This is :func:`dln_core.theory.mode_curve_gd` at depth 2 (its per-layer s ← s(1 + η(λ − s²)) with
+    u = s²; μ < 0 included), kept as a local loop for speed: it runs on every embeddings page render
+    and the core's general-depth loop is ~5× slower at d = 100, 1500 steps. The two agree to ~1e-12
+    wherever the recursion is well conditioned (tests/core/test_embeddings_theory.py). A diverging mode
+    overflows to +inf here (the core gives NaN).
+    """
     mu = np.asarray(mu, dtype=np.float64)
     u = np.asarray(u0, dtype=np.float64).copy()
     out = np.empty((steps + 1, len(mu)))
@@ -52,12 +89,18 @@ def mode_curve_gd(steps: int, mu: np.ndarray, u0: np.ndarray, lr: float) -> np.n
 
 
 def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
-    """Gradient-flow time for u to go from u₀ to μ/2 (NaN when μ ≤ 0 or already past halfway)."""
+    """Gradient-flow time for u to go from u₀ to μ/2 (NaN when μ ≤ 0 or already past halfway).
+
+    :func:`dln_core.theory.tau_half` at depth 2 = ln(μ/u₀ − 1)/(2μ), +inf for u₀ = 0; where the core
+    gives 0 (u₀ ≥ μ/2) or has no λ (μ ≤ 0) this returns NaN: there is no rise to time.
+    """
+    lam, v0, _, bad = _mirrored(mu, u0)
     mu = np.asarray(mu, dtype=np.float64)
     u0 = np.asarray(u0, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau = np.log(mu / u0 - 1.0) / (2.0 * mu)
-    return np.where((mu > 0) & (u0 < mu / 2), tau, np.nan)
+    tau = _core.tau_half(lam, v0, 2).reshape(np.broadcast(mu, u0).shape)
+    with np.errstate(invalid="ignore"):
+        rising = ~bad.reshape(tau.shape) & (mu > 0) & (u0 < mu / 2)
+    return np.where(rising, tau, np.nan)
 
 
 def first_crossing(values: np.ndarray, level: np.ndarray) -> np.ndarray:

@@ -1,0 +1,86 @@
+"""dln_core.embeddings.theory against the core depth-2 theory (dln_core.theory) it wraps: the ¼-scaled
+mode laws are the core's L = 2 laws, μ < 0 modes are the core's negative modes mirrored, and the
+embeddings' edge-case conventions (NaN halfway time for μ ≤ 0 or u0 ≥ μ/2) hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dln_core import theory as core
+from dln_core.embeddings import theory
+from dln_core.errors import ConfigError
+
+
+def _random_modes(seed: int, K: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mu = np.where(rng.random(K) < 0.5, rng.uniform(-3, 1400, K), rng.uniform(-3, 10, K))
+    mu[:3] = [0.0, -2.0, 5.0]
+    u0 = 10 ** rng.uniform(-14, 1, K)
+    return mu, u0
+
+
+def _logistic(t, mu, u0):
+    """The module docstring's closed form, written out independently (μ ≠ 0)."""
+    return mu * u0 / (u0 + (mu - u0) * np.exp(-2.0 * mu * t))
+
+
+def test_gradient_flow_is_the_logistic_for_every_sign_of_mu():
+    mu, u0 = _random_modes(0)
+    t = np.linspace(0.0, 1.0, 101)
+    u = theory.mode_curve_gf(t, mu, u0)
+    assert u.shape == (101, len(mu))
+    nz = mu != 0
+    with np.errstate(over="ignore"):
+        expected = _logistic(t[:, None], mu[nz], u0[nz])
+    np.testing.assert_allclose(u[:, nz], expected, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(u[:, ~nz], u0[~nz] / (1 + 2 * u0[~nz] * t[:, None]), rtol=1e-12)
+    assert np.all(u >= 0) and not np.any(np.signbit(u))  # negative modes decay to +0, never −0
+
+
+def test_negative_mode_is_the_mirrored_core_mode():
+    t = np.array([0.0, 0.1, 1.0, 10.0])
+    mu, u0 = np.array([-1.5, -0.2]), np.array([0.3, 4.0])
+    np.testing.assert_array_equal(theory.mode_curve_gf(t, mu, u0), -core.mode_curve_gf(t, -mu, -u0, 2))
+
+
+def test_finite_step_loop_agrees_with_the_core_recursion():
+    """The local GD loop (kept for speed) is the core's depth-2 recursion, μ < 0 mirrored."""
+    mu, u0 = _random_modes(1, K=40)
+    lr = 0.9 / mu.max()  # ημ ≤ 0.9: the well-conditioned regime (the page's automatic step)
+    steps = 1500
+    gd = theory.mode_curve_gd(steps, mu, u0, lr)
+    assert gd.shape == (steps + 1, len(mu))
+    sign = np.where(mu < 0, -1.0, 1.0)
+    ref = sign * core.mode_curve_gd(np.arange(steps + 1), np.abs(mu), sign * u0, 2, lr)
+    np.testing.assert_allclose(gd, ref, rtol=1e-10, atol=0)
+
+
+def test_halfway_time_matches_the_core_and_the_closed_form():
+    mu, u0 = _random_modes(2)
+    tau = theory.tau_half(mu, u0)
+    rising = (mu > 0) & (u0 < mu / 2)
+    assert rising.sum() > 10 and (~rising).sum() >= 5
+    assert np.all(np.isnan(tau[~rising]))
+    np.testing.assert_allclose(tau[rising], core.tau_half(mu[rising], u0[rising], 2), rtol=1e-13)
+    np.testing.assert_allclose(tau[rising], np.log(mu[rising] / u0[rising] - 1) / (2 * mu[rising]), rtol=1e-10)
+
+
+def test_halfway_time_edge_cases():
+    mu = np.array([2.0, 2.0, 2.0, 0.0, -1.0])
+    u0 = np.array([0.0, 1.0, 3.0, 0.1, 0.1])
+    tau = theory.tau_half(mu, u0)
+    assert tau[0] == np.inf  # u0 = 0 never leaves the saddle
+    assert np.all(np.isnan(tau[1:]))  # at/past halfway, μ = 0, μ < 0: no rise to time
+    assert np.ndim(theory.tau_half(2.0, 1e-3)) == 0
+    assert theory.tau_half(2.0, 1e-3) == pytest.approx(np.log(2e3 - 1) / 4, rel=1e-14)
+
+
+def test_non_finite_inputs_give_nan_and_negative_u0_is_rejected():
+    u = theory.mode_curve_gf(np.array([0.0, 1.0]), np.array([np.nan, 1.0, 1.0]), np.array([1e-3, np.inf, 1e-3]))
+    assert np.all(np.isnan(u[:, :2])) and np.all(np.isfinite(u[:, 2]))
+    assert np.all(np.isnan(theory.tau_half(np.array([np.nan, 1.0]), np.array([1e-3, np.nan]))))
+    with pytest.raises(ConfigError):
+        theory.mode_curve_gf(np.array([0.0]), np.array([1.0]), np.array([-1e-3]))
+    with pytest.raises(ConfigError):
+        theory.tau_half(np.array([1.0]), np.array([-1e-3]))
