@@ -26,6 +26,7 @@ class Limits:
     max_vocab: int  # word-embedding vocabulary V
     max_dim: int  # embedding dimension d
     max_embed_steps: int  # word-embedding GD steps
+    max_embed_work: float  # word-embedding budget: V·V·d·steps (one step costs about 2·V²·d flops)
     max_upload_mb: float  # uploaded corpus size
 
 
@@ -40,6 +41,7 @@ LOCAL = Limits(
     max_vocab=20_000,
     max_dim=400,
     max_embed_steps=20_000,
+    max_embed_work=2e13,
     max_upload_mb=200.0,
 )
 
@@ -54,6 +56,7 @@ HOSTED = Limits(
     max_vocab=5_000,
     max_dim=100,
     max_embed_steps=2_000,
+    max_embed_work=2e11,
     max_upload_mb=5.0,
 )
 
