@@ -20,18 +20,11 @@ from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
-TARGETS = {
-    "article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)",
-    "spectrum": "Custom singular values",
-    "random": "Custom singular values, random singular vectors",
-    "hierarchy": "Four-item hierarchy (canary, salmon, oak, rose)",
-}
-SCHEMES = {
-    "near-identity": "near-identity c(I + 0.1 G)",
-    "gaussian": "Gaussian, entry std c",
-    "aligned": "aligned & balanced (per-layer strength c)",
-    "lambda-balanced": "λ-balanced (L = 2 only)",
-}
+TARGETS = {"article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)", "spectrum": "Custom singular values",
+           "random": "Custom singular values, random singular vectors",
+           "hierarchy": "Four-item hierarchy (canary, salmon, oak, rose)"}
+SCHEMES = {"near-identity": "near-identity c(I + 0.1 G)", "gaussian": "Gaussian, entry std c",
+           "aligned": "aligned & balanced (per-layer strength c)", "lambda-balanced": "λ-balanced (L = 2 only)"}
 DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale": -5.0, "lr": 0.01,
             "steps": 0, "seed": 0}
 
@@ -129,7 +122,8 @@ with st.sidebar:
     st.caption(f"c = {10 ** log_scale:.3g}")
     lambda_b = 0.0
     if scheme == "lambda-balanced":
-        lambda_b = st.number_input("λ_b (W₂ᵀW₂ − W₁W₁ᵀ = λ_b I)", -10.0, 10.0, 0.0, key="lambda_b")
+        lambda_b = st.number_input("λ_b (W₂ᵀW₂ − W₁W₁ᵀ = λ_b I)", -10.0, 10.0, 0.0, key="lambda_b",
+                                   bind="query-params")
     lr = st.number_input("learning rate η", 0.0, 10.0, DEFAULTS["lr"], format="%.5g", key="lr",
                          bind="query-params")
     steps = st.number_input("steps (0 = auto: until loss < 0.05, then ×4)", 0, 10**8, 0, key="steps",
@@ -176,9 +170,16 @@ if result is None:
     st.stop()
 
 summary = result.summary
+if summary.get("lr_over_cap") is True:  # .get: engines before the cap keys have none of them
+    st.warning(f"η = {summary['lr']:g} is above the stable cap 2/sharpness = {summary.get('lr_cap') or math.nan:.4g}"
+               " at the balanced minimum: the run oscillates or diverges.", icon=":material/warning:")
 if summary.get("auto") and not summary.get("auto_reached", True):
     st.warning(f"'auto' stopped after {summary['steps']:,} steps and the loss is still above 0.05 (the "
                "network is stuck on a plateau). Raise the init scale or η, or set the steps yourself.",
+               icon=":material/hourglass_bottom:")
+elif summary.get("converged") is False and not summary.get("diverged"):
+    st.warning(f"Not converged after {summary['steps']:,} steps: the loss ({summary['final_loss']:.3g}) has "
+               "not reached its minimum. Run more steps, or raise the init scale or η.",
                icon=":material/hourglass_bottom:")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("final loss", f"{summary['final_loss']:.4g}")
@@ -188,9 +189,8 @@ m4.metric("train time", f"{summary['wall_time_s']:.2f} s")
 
 # ------------------------------------------------------------------ export
 e1, e2 = st.columns(2)
-e1.download_button("Download history (CSV)", export_csv(cfg),
-                   file_name="dln_run.csv", mime="text/csv", on_click="ignore", key="download_csv",
-                   icon=":material/download:")
+e1.download_button("Download history (CSV)", export_csv(cfg), file_name="dln_run.csv", mime="text/csv",
+                   on_click="ignore", key="download_csv", icon=":material/download:")
 if e2.button("Save to runs", key="save_run", icon=":material/save:"):
     store = run_store()
     if store is None:

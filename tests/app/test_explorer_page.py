@@ -199,3 +199,42 @@ def test_auto_steps_give_up_on_a_hopeless_plateau(home, monkeypatch):
     _ok(at)
     assert any("'auto' stopped after 3,000 steps" in w.value for w in at.warning)
     assert at.metric[1].value == "3,000"
+
+
+def test_lambda_b_is_bound_to_the_url(home, downloads):
+    at = _open({"init": "lambda-balanced", "lambda_b": "0.5", "steps": "300"})
+    _ok(at)
+    assert at.number_input(key="lambda_b").value == 0.5
+    csv = pd.read_csv(io.BytesIO(downloads["dln_run.csv"]))
+    assert csv["lambda_b"].unique().tolist() == [0.5] and csv["init_scheme"].unique().tolist() == ["lambda-balanced"]
+
+
+@pytest.fixture
+def fake_summary(monkeypatch):
+    """engine.run with extra summary keys (the step-size cap keys); a fresh cache before and after."""
+    import streamlit as st
+
+    from dln_core import engine
+
+    extra: dict = {}
+    real = engine.run
+
+    def run(cfg, progress=None, **kw):
+        result = real(cfg, progress, **kw)
+        result.summary.update(extra)
+        return result
+
+    monkeypatch.setattr(engine, "run", run)
+    st.cache_data.clear()
+    yield extra
+    st.cache_data.clear()
+
+
+@pytest.mark.parametrize("over, converged", [(True, False), (False, True)])
+def test_warns_when_eta_is_over_the_cap_or_the_run_has_not_converged(home, fake_summary, over, converged):
+    fake_summary.update(lr_cap=0.1234, lr_over_cap=over, converged=converged, diverged=False)
+    at = _open({"steps": "321"})
+    _ok(at)
+    texts = [w.value for w in at.warning]
+    assert any("above the stable cap 2/sharpness = 0.1234" in t for t in texts) == over
+    assert any("Not converged after 321 steps" in t for t in texts) == (not converged)
