@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 PAGES = [
     ("", "home", 0, 0, "Four claims you can check here"),
     ("explorer", "explorer", 4, 1, "DLN explorer"),
-    ("embeddings", "embeddings", 1, 1, "Word embeddings"),
+    ("embeddings", "embeddings", 0, 4, "Word embeddings"),
     ("scaling", "scaling", 1, 0, "Theory"),
     ("runs", "runs", 0, 0, "Runs"),
 ]
@@ -29,7 +29,7 @@ def test_page_renders_in_chromium(app, path, name, n_vega, n_plotly, text):
     if n_vega:
         expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
     if n_plotly:
-        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stPlotlyChart").nth(n_plotly - 1)).to_be_visible(timeout=60_000)
     app.screenshot(name)
     assert app.count("stException") == 0, f"{name}: an exception is shown"
     assert app.count("stVegaLiteChart") >= n_vega
