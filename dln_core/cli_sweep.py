@@ -187,7 +187,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="run a grid of networks (batched) and summarise halfway times vs theory",
-        description="Grid over depth, init scale, learning rate and seeds; one summary row per (network, mode).",
+        description="Grid over depth, init scale, learning rate and seeds; one summary row per (network, mode). "
+        "Networks of one shape run as one batch; with --steps auto each runs alone, to its own length.",
     )
     p.add_argument("--depth", default="2,3", help="comma list of depths L (default 2,3)")
     p.add_argument("--init-scale", default="1e-3,1e-2", help="comma list of init scales (default 1e-3,1e-2)")
