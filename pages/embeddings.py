@@ -23,10 +23,11 @@ from dln_core.embeddings import (
     load_default_corpus,
     nearest_neighbours,
     run_embedding,
+    save_embedding_run,
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, show_error
+from pages._shared import ensure_entrypoint, run_store, show_error
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
@@ -49,8 +50,26 @@ def uploaded_corpus(data: bytes, name: str, max_mb: float):
 
 @st.cache_data(max_entries=8, max_size="600MB", show_spinner="Counting co-occurrences and training by gradient descent…")
 def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
-    """The one expensive call (deterministic given cfg and the corpus, whose digest is the key)."""
-    return run_embedding(cfg, _corpus, current_limits())
+    """The one expensive call (deterministic given cfg and the corpus, whose digest is the key).
+
+    The progress bar is created inside: a cached function may not write to a block made outside it
+    (CacheReplayClosureError on the next cache hit); on a hit the bar is replayed already emptied."""
+    bar = st.progress(0.0, text="Gradient descent…")
+    result = run_embedding(cfg, _corpus, current_limits(),
+                           progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="Gradient descent…"))
+    bar.empty()
+    return result
+
+
+def percent(x: float, questions: int) -> str:
+    """Accuracy as a metric value: "n/a (…)" instead of "nan %" (no questions, or a diverged run)."""
+    if questions == 0:
+        return "n/a (0 in-vocabulary questions)"
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f} %"
+
+
+def rho(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
 
 
 ensure_entrypoint()
@@ -118,11 +137,12 @@ if s["diverged"]:
                f"the stable limit ≈ {s['lr_max_stable']:.3g}. Use the automatic step size.")
 
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Analogy accuracy (trained)", f"{100 * s['analogy_accuracy']:.1f} %",
+c1.metric("Analogy accuracy (trained)", percent(s["analogy_accuracy"], s["analogy_questions"]),
           help=f"3CosAdd on the {s['analogy_questions']} Google analogy questions fully in the vocabulary.")
-c2.metric("Closed-form optimum", f"{100 * s['closed_form_accuracy']:.1f} %", help="Top-d eigenvectors of M*.")
+c2.metric("Closed-form optimum", percent(s["closed_form_accuracy"], s["analogy_questions"]),
+          help="Top-d eigenvectors of M*.")
 c3.metric("man : woman :: king : ?", s["king_man_woman"] or "n/a")
-c4.metric("WordSim-353 ρ", f"{s['wordsim_rho']:.2f}", help=f"Spearman ρ over {s['wordsim_pairs']} pairs.")
+c4.metric("WordSim-353 ρ", rho(s["wordsim_rho"]), help=f"Spearman ρ over {s['wordsim_pairs']} pairs.")
 c5.metric("Step size η", f"{s['lr']:.2e}", help=f"{'automatic' if s['lr_auto'] else 'manual'}; "
           f"μ_max = {s['mu_max']:.0f}, μ_min = {s['mu_min']:.0f}")
 st.caption(f"{s['analogy_questions']} in-vocabulary analogy questions · corpus: {s['corpus']} "
@@ -159,7 +179,8 @@ st.markdown(
     "for the exact step size used, started from each mode's measured initial strength."
 )
 m1, m2 = st.columns([3, 1])
-n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes")
+# a slider needs min < max: with d = 1 there is nothing to choose
+n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes") if cfg.dim > 1 else 1
 sorted_sv = m2.toggle("Sorted singular values of W", value=False, key="emb_sorted",
                       help="Off: the strength of each eigen-direction of M* (the like-for-like comparison).")
 st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd",
@@ -208,3 +229,12 @@ with st.expander("Chosen analogies over training"):
         top = tracks[tracks["rank"] == 1].pivot_table(index="step", columns="question", values="answer", aggfunc="first")
         st.dataframe(top, height=280)
     st.download_button("History (CSV)", result.history.to_csv(index=False), "embedding_history.csv", "text/csv")
+
+if st.button("Save to runs", key="emb_save", help="Store this run's frames, config and summary on disk."):
+    store = run_store()
+    try:
+        if store is None:
+            raise OSError("the run store is unavailable")
+        st.success(f"Saved as run {save_embedding_run(store, result)}.")
+    except (OSError, ValueError) as exc:  # e.g. a read-only disk: the page stays usable
+        show_error(exc, "Save to runs")

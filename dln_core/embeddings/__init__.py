@@ -37,6 +37,7 @@ _EXPORTS = {
     "load_similarity": "evaluate",
     "run_embedding": "pipeline",
     "EmbedResult": "pipeline",
+    "save_embedding_run": "pipeline",
     "HIGHLIGHT_WORDS": "frames",
     "ARROW_PAIRS": "pipeline",
 }

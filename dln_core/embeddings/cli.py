@@ -2,8 +2,11 @@
 
 Prints one JSON object (analogy_accuracy, analogy_questions, closed_form_accuracy, king_man_woman =
 top answer to man:woman::king:?, wordsim_rho, and more) and, with ``--csv``, writes the history
-frame (columns documented in :mod:`dln_core.embeddings.pipeline`). Bad input raises ConfigError,
-which the dispatcher prints as one line with exit code 2.
+frame (columns documented in :mod:`dln_core.embeddings.frames`); ``--save`` stores the run (kind
+"embed", meta = config + summary) in the run store. Bad input, including an unwritable output,
+raises ConfigError before training, which the dispatcher prints as one line with exit code 2.
+A diverged run still exits 0 (the JSON says ``"diverged": true``, trained scores are null) and
+prints "diverged at step k" on stderr.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import math
 import sys
 
+from ..cli_train import check_outputs
 from ..errors import ConfigError
 from ..limits import current_limits
 from .corpus import SHIPPED_CORPORA, load_default_corpus, read_text_corpus
@@ -65,6 +69,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--corpus", type=str, default="default",
                    help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
     p.add_argument("--csv", type=str, default=None, help="write the history frame to this CSV file")
+    p.add_argument("--save", action="store_true", help="save the run (kind 'embed') in the run store ($DLN_LAB_HOME)")
+    p.add_argument("--name", type=str, default=None, help="a label for the saved run (with --save)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.set_defaults(func=run)
 
@@ -76,7 +82,7 @@ def _clean(v):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .pipeline import run_embedding  # heavy imports only when the command runs
+    from .pipeline import run_embedding, save_embedding_run  # heavy imports only when the command runs
 
     limits = current_limits()
     cfg = EmbedConfig(
@@ -93,14 +99,24 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     cfg.check_limits(limits)
+    csv_path, store = check_outputs(args.csv, args.save)  # fail now, not after training
     if args.corpus in SHIPPED_CORPORA:
         corpus = load_default_corpus(args.corpus)
     else:
         corpus = read_text_corpus(args.corpus, limits.max_upload_mb)
     result = run_embedding(cfg, corpus, limits)
-    if args.csv:
-        result.history.to_csv(args.csv, index=False)
+    if result.summary["diverged"]:
+        print(f"diverged at step {result.summary['diverged_step']}", file=sys.stderr)
     out = {k: _clean(result.summary.get(k)) for k in JSON_KEYS}
+    if store is not None:
+        out["run_id"] = save_embedding_run(store, result, args.name)
+        print(f"saved run {out['run_id']}", file=sys.stderr)
+    if csv_path is not None:
+        from ..store import atomic_write_bytes
+
+        atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
+        out["csv"] = str(csv_path)
     print(json.dumps(out))
     sys.stdout.flush()
     return 0
+

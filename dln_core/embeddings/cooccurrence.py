@@ -13,13 +13,18 @@ Statistics are cached on disk under ``$DLN_LAB_HOME/cache`` (default ``~/.dln_la
 (corpus digest, V, window); a stale or corrupt cache file is rebuilt, never fatal. Because the ids are
 frequency ranks, the counts for V are the top-left block of the counts for any V' ≥ V: a shipped seed
 (``data/corpus/<name>_cooc_V<V'>_w<window>.npz``, checked against the corpus digest) serves every
-V ≤ V' on a cold start without counting.
+V ≤ V' on a cold start without counting; such requests write no cache file (the seed is as fast).
+
+The cache folder is bounded: after each write the least recently used cache files (mtime; a cache
+hit refreshes it) are deleted until the folder holds at most ``CACHE_MAX_BYTES`` (1 GB; one V = 20k
+file is ~0.8 GB). Files are written with :func:`dln_core.store.atomic_write_bytes`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from ..errors import ConfigError
 from .corpus import DATA_DIR, Corpus, check_vocab_size
 
 CACHE_FORMAT = 1
+CACHE_MAX_BYTES = 1_000_000_000  # bound on the cache folder's cooc_*.npz files (module docstring)
 DEFAULT_WINDOW = 16
 SEED_DIR = DATA_DIR / "corpus"  # shipped, read-only statistics (scripts/build_corpus.py --seed-vocab)
 
@@ -149,6 +155,8 @@ def _load_cached(path: Path, corpus: Corpus, V: int, window: int) -> np.ndarray 
             return None
     except Exception:  # missing, truncated or foreign file: recompute instead
         return None
+    with contextlib.suppress(OSError):  # mark as recently used, for the size-bounded eviction
+        os.utime(path)
     return _upper_to_full(upper, V)
 
 
@@ -186,16 +194,40 @@ def save_seed(path: Path, C: np.ndarray, corpus: Corpus, window: int) -> None:
 
 
 def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int) -> None:
+    from ..store import atomic_write_bytes  # lazy: the store pulls in pandas/pyarrow
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # counts are sums of small integers: float32 keeps them to 1e-7 relative; upper triangle only
         upper = C[np.triu_indices(V)].astype(np.float32)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, upper=upper, format=CACHE_FORMAT, digest=corpus.digest, V=V, window=window)
-        os.replace(tmp, path)  # atomic: readers never see a half-written file
+        buf = io.BytesIO()
+        np.savez(buf, upper=upper, format=CACHE_FORMAT, digest=corpus.digest, V=V, window=window)
+        atomic_write_bytes(path, buf.getvalue())  # readers never see a half-written file
     except OSError:
-        pass  # a read-only disk only costs the speed-up
+        return  # a read-only disk only costs the speed-up
+    evict_cache(path.parent, CACHE_MAX_BYTES, keep=path)
+
+
+def evict_cache(folder: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used ``cooc_*.npz`` files until the rest total ≤ ``max_bytes``
+    (``keep``, the file just written, is never deleted). Returns the deleted paths."""
+    files = []
+    for f in folder.glob("cooc_*.npz"):
+        with contextlib.suppress(OSError):  # another process may be evicting too
+            st = f.stat()
+            files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _, size, _ in files)
+    deleted = []
+    for _, size, f in sorted(files, key=lambda x: x[0]):
+        if total <= max_bytes:
+            break
+        if keep is not None and f == keep:
+            continue
+        with contextlib.suppress(OSError):
+            f.unlink()
+            deleted.append(f)
+        total -= size
+    return deleted
 
 
 def corpus_statistics(corpus: Corpus, vocab_size: int, window: int = DEFAULT_WINDOW, use_cache: bool = True) -> CooccurrenceStats:
@@ -209,6 +241,6 @@ def corpus_statistics(corpus: Corpus, vocab_size: int, window: int = DEFAULT_WIN
         C = _load_seed(corpus, V, window) if use_cache else None
         if C is None:
             C = count_cooccurrences(corpus.ids, V, window, pad_id=corpus.pad_id)
-        if use_cache:
-            _save_cached(path, C, corpus, V, window)
+            if use_cache:  # not after a seed hit: the seed serves the next request as fast
+                _save_cached(path, C, corpus, V, window)
     return CooccurrenceStats(C, tuple(corpus.vocab[:V]), window, corpus.digest)

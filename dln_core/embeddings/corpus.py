@@ -31,6 +31,8 @@ SHIPPED_CORPORA = {  # name -> artifact built by scripts/build_corpus.py (data/R
     "nogpl": DATA_DIR / "corpus" / "nogpl_corpus.npz",  # the same without GCIDE, 6.0 M words
 }
 MIN_TOKENS = 50  # below this no window statistics are meaningful
+MIN_DISTINCT = 2  # V ≥ 2 (EmbedConfig): a one-word text has no pairs of different words
+MAX_UNDECODABLE_SHARE = 0.05  # above this share of invalid UTF-8 sequences the data is not text
 _DOC_SPLIT = re.compile(r"\n\s*\n")  # a blank line ends a document in user text
 
 
@@ -98,13 +100,16 @@ def load_corpus_artifact(path: str | Path, name: str | None = None) -> Corpus:
 def corpus_from_text(text: str, name: str = "upload", vocab_cap: int = 20_000) -> Corpus:
     """Tokenise user text (blank lines separate documents) into a :class:`Corpus`.
 
-    Raises ConfigError("corpus", ...) when the text has fewer than ``MIN_TOKENS`` words.
+    Raises ConfigError("corpus", ...) when the text has fewer than ``MIN_TOKENS`` words or fewer
+    than ``MIN_DISTINCT`` distinct words.
     """
     docs = [toks for part in _DOC_SPLIT.split(text) if (toks := tokenize(part))]
     n = sum(len(d) for d in docs)
     if n < MIN_TOKENS:
         raise ConfigError("corpus", f"must contain at least {MIN_TOKENS} words ([a-z]+ tokens)", n)
     counts = collections.Counter(t for d in docs for t in d)
+    if len(counts) < MIN_DISTINCT:
+        raise ConfigError("corpus", f"needs at least {MIN_DISTINCT} distinct words", len(counts))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:vocab_cap]
     vocab = tuple(w for w, _ in ranked)
     index = {w: i for i, w in enumerate(vocab)}
@@ -123,13 +128,29 @@ def corpus_from_text(text: str, name: str = "upload", vocab_cap: int = 20_000) -
     )
 
 
+def decode_text(data: bytes) -> str:
+    """UTF-8 text from bytes, a few undecodable bytes replaced (U+FFFD).
+
+    ConfigError("corpus", "must be plain UTF-8 text") for binary data: any NUL byte, or more than
+    ``MAX_UNDECODABLE_SHARE`` of the characters undecodable (a PDF, an image, a zip would otherwise
+    be tokenised into letter fragments and train on noise).
+    """
+    if b"\x00" in data:
+        raise ConfigError("corpus", "must be plain UTF-8 text", "binary data (NUL bytes)")
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())  # genuine U+FFFD in the text is fine
+    if text and bad > MAX_UNDECODABLE_SHARE * len(text):
+        raise ConfigError("corpus", "must be plain UTF-8 text", f"{100 * bad / len(text):.0f}% undecodable bytes")
+    return text
+
+
 def read_text_corpus(path: str | Path, max_mb: float) -> Corpus:
-    """A plain-text corpus file (UTF-8, undecodable bytes replaced), capped at ``max_mb`` megabytes."""
+    """A plain-text corpus file (:func:`decode_text`), capped at ``max_mb`` megabytes."""
     p = Path(path)
     size_mb = p.stat().st_size / 1e6
     if size_mb > max_mb:
         raise ConfigError("corpus", f"file must be at most {max_mb:g} MB", f"{size_mb:.1f} MB")
-    return corpus_from_text(p.read_text(encoding="utf-8", errors="replace"), name=p.name)
+    return corpus_from_text(decode_text(p.read_bytes()), name=p.name)
 
 
 def corpus_from_upload(data: bytes, name: str, max_mb: float) -> Corpus:
@@ -137,4 +158,4 @@ def corpus_from_upload(data: bytes, name: str, max_mb: float) -> Corpus:
     size_mb = len(data) / 1e6
     if size_mb > max_mb:
         raise ConfigError("corpus", f"upload must be at most {max_mb:g} MB", f"{size_mb:.1f} MB")
-    return corpus_from_text(data.decode("utf-8", errors="replace"), name=name)
+    return corpus_from_text(decode_text(data), name=name)

@@ -21,6 +21,9 @@ import scipy.sparse.linalg
 from ..errors import ConfigError
 from ..limits import Limits, check_cap
 
+# V·V·d·steps budget when limits.py predates ``max_embed_work`` (intended: LOCAL 2e13, HOSTED 2e11)
+DEFAULT_MAX_EMBED_WORK = 2e13
+
 DEVICES = ("auto", "cpu", "cuda")
 SINGLE_THREAD_BELOW = 1e9  # V² d below which the CPU GD loop runs on one thread (see train_gd)
 DTYPES = ("float32", "float64")
@@ -83,6 +86,13 @@ class EmbedConfig:
         check_cap("vocab", self.vocab, limits.max_vocab, "vocabulary size")
         check_cap("dim", self.dim, limits.max_dim, "embedding dimension")
         check_cap("steps", self.steps, limits.max_embed_steps, "embedding GD steps")
+        check_cap("max_embed_work", self.work, getattr(limits, "max_embed_work", DEFAULT_MAX_EMBED_WORK),
+                  "compute budget V·V·d·steps: lower the vocabulary, dimension or steps")
+
+    @property
+    def work(self) -> float:
+        """V·V·d·steps: one GD step costs about 2·V²·d flops (the M* W product, THEORY §7)."""
+        return float(self.vocab) ** 2 * self.dim * self.steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +111,9 @@ def spectrum(M: np.ndarray, d: int) -> Spectrum:
     frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     if V <= max(400, 3 * d + 20):  # small: the dense solver is exact and fast
         w, vec = scipy.linalg.eigh(np.asarray(M, dtype=np.float64))
-        mu, vectors, mu_min = w[::-1][:d].copy(), np.ascontiguousarray(vec[:, ::-1][:, :d]), float(w[0])
+        # .copy(), not ascontiguousarray: for d = 1 a reversed (V, 1) slice already counts as
+        # contiguous, keeps its negative stride, and torch.as_tensor rejects it
+        mu, vectors, mu_min = w[::-1][:d].copy(), vec[:, ::-1][:, :d].copy(), float(w[0])
     else:
         # Lanczos on the float32 matrix: ~30x faster than a dense float64 solve at V = 2k, and the
         # eigenvalues agree to ~1e-6 relative
@@ -183,13 +195,20 @@ def train_gd(
         torch.set_num_threads(threads)
 
 
+def _positive_strides(a: np.ndarray) -> np.ndarray:
+    """``a`` as torch accepts it: C order and no negative stride (ascontiguousarray alone keeps the
+    negative stride of a reversed length-1 axis). Copies only when needed: M* can be large."""
+    a = np.ascontiguousarray(a)
+    return a.copy() if any(s < 0 for s in a.strides) else a
+
+
 def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0) -> Trajectory:
     """The loop of :func:`train_gd` (same arguments, already resolved)."""
     import torch
 
-    Mt = torch.as_tensor(np.ascontiguousarray(M), dtype=tdt, device=dev)
-    W = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdt, device=dev).clone()
-    Vt = torch.as_tensor(np.ascontiguousarray(eigvecs), dtype=tdt, device=dev)
+    Mt = torch.as_tensor(_positive_strides(M), dtype=tdt, device=dev)
+    W = torch.as_tensor(_positive_strides(W0), dtype=tdt, device=dev).clone()
+    Vt = torch.as_tensor(_positive_strides(eigvecs), dtype=tdt, device=dev)
     frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     snap = set(int(s) for s in snapshot_steps)
     losses = np.full(steps + 1, np.nan)

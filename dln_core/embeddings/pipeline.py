@@ -6,6 +6,7 @@ columns are documented in :mod:`dln_core.embeddings.frames`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .model import (
 )
 
 ARROW_PAIRS = (("man", "woman"), ("king", "queen"), ("france", "paris"), ("germany", "berlin"))
-__all__ = ["ARROW_PAIRS", "CHOSEN_ANALOGIES", "HIGHLIGHT_WORDS", "EmbedResult", "run_embedding"]
+__all__ = ["ARROW_PAIRS", "CHOSEN_ANALOGIES", "HIGHLIGHT_WORDS", "EmbedResult", "run_embedding", "save_embedding_run"]
 
 
 @dataclass
@@ -53,7 +54,10 @@ def run_embedding(
     limits: Limits | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> EmbedResult:
-    """Train one embedding and evaluate it. ConfigError for bad or over-cap input."""
+    """Train one embedding and evaluate it. ConfigError for bad or over-cap input (including the
+    V·V·d·steps compute budget, checked before any counting).
+
+    ``progress(fraction)`` is called during GD (about every 20 steps, and with 1.0 at the end)."""
     cfg.check_limits(limits or current_limits())
     corpus = corpus or load_default_corpus()
     timings: dict[str, float] = {}
@@ -100,30 +104,45 @@ def run_embedding(
     )
 
 
+def save_embedding_run(store, result: EmbedResult, name: str | None = None) -> str:
+    """Save a run in a :class:`dln_core.store.RunStore` as kind "embed": the history, trace and modes
+    frames; meta = config (EmbedConfig fields) + summary (+ name). Returns the run id."""
+    frames = {"history": result.history, "trace": result.trace, "modes": result.modes}
+    meta = {"config": dataclasses.asdict(result.config), "summary": dict(result.summary), "name": name}
+    return store.save_frames(frames, meta, kind="embed")
+
+
 def _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions) -> dict:
-    """Scalar results: accuracy (trained and closed form), similarity ρ, loss, step size, spectrum."""
+    """Scalar results: accuracy (trained and closed form), similarity ρ, loss, step size, spectrum.
+
+    After a divergence the trained-embedding fields (accuracy, ρ, king_man_woman, final loss) are
+    NaN/None: the last finite snapshot may be step 0, whose scores would describe the random init.
+    """
     index = ev.word_index(vocab)
+    diverged = traj.diverged_step is not None
+    nan = float("nan")
     wordsim = ev.load_similarity("wordsim353")
     rho_ws, n_ws = ev.similarity_rho(W_final, vocab, wordsim)
     rho_sl, n_sl = ev.similarity_rho(W_final, vocab, ev.load_similarity("simlex999"))
     rho_men, n_men = ev.similarity_rho(W_final, vocab, ev.load_similarity("men"))
     kmw = None
-    if all(w in index for w in ("man", "woman", "king")):
+    if not diverged and all(w in index for w in ("man", "woman", "king")):
         kmw = ev.complete_analogy(W_final, vocab, "man", "woman", "king", topk=1)[0][0]
     K = traj.steps_run
+    acc = float(history["analogy_accuracy"].iloc[-1]) if len(history) and not diverged else nan
     return {
-        "analogy_accuracy": float(history["analogy_accuracy"].iloc[-1]) if len(history) else float("nan"),
+        "analogy_accuracy": acc,
         "analogy_questions": len(questions),
         "closed_form_accuracy": ev.analogy_accuracy(W_closed, questions),
         "king_man_woman": kmw,
-        "wordsim_rho": rho_ws,
+        "wordsim_rho": nan if diverged else rho_ws,
         "wordsim_pairs": n_ws,
-        "simlex_rho": rho_sl,
+        "simlex_rho": nan if diverged else rho_sl,
         "simlex_pairs": n_sl,
-        "men_rho": rho_men,
+        "men_rho": nan if diverged else rho_men,
         "men_pairs": n_men,
         "closed_form_wordsim_rho": ev.similarity_rho(W_closed, vocab, wordsim)[0],
-        "final_loss": float(traj.loss[K]) if traj.diverged_step is None else float("nan"),
+        "final_loss": float(traj.loss[K]) if not diverged else nan,
         "optimum_loss": theory.optimum_loss(spec.frob2, spec.mu),
         "lr": lr,
         "lr_auto": cfg.lr == "auto",
@@ -131,7 +150,7 @@ def _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vo
         "mu_max": float(spec.mu[0]),
         "mu_min": spec.mu_min,
         "mu_d": float(spec.mu[-1]),
-        "diverged": traj.diverged_step is not None,
+        "diverged": diverged,
         "diverged_step": traj.diverged_step,
         "steps": K,
         "device": traj.device,

@@ -153,3 +153,84 @@ def test_upload_and_file_size_caps(tmp_path):
     assert "broken" in read_text_corpus(p, max_mb=1.0).vocab
     with pytest.raises(ConfigError, match="corpus"):
         read_text_corpus(p, max_mb=0.0001)
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_cache_is_used_not_recounted(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    c = corpus_from_text(" ".join(w + " and" for w in ["red", "green", "blue", "cyan", "pink"] * 40))
+    real, calls = co.count_cooccurrences, []
+
+    def count_once(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise AssertionError("counted again: the cache was ignored")
+        return real(*a, **k)
+
+    monkeypatch.setattr(co, "count_cooccurrences", count_once)
+    first = co.corpus_statistics(c, 5, window=3)
+    again = co.corpus_statistics(c, 5, window=3)
+    np.testing.assert_allclose(again.counts, first.counts, rtol=1e-6)
+    assert len(calls) == 1
+
+
+def test_cache_file_mode_follows_umask(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    old = os.umask(0o022)
+    try:
+        co.corpus_statistics(corpus_from_text("alpha beta gamma " * 30), 3, window=2)
+    finally:
+        os.umask(old)
+    (f,) = (tmp_path / "cache").glob("*.npz")
+    assert f.stat().st_mode & 0o777 == 0o644  # mkstemp would have made it 0600
+    assert not list((tmp_path / "cache").glob(".*"))  # no temp file left behind
+
+
+def test_seed_hit_writes_no_cache_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(co, "SEED_DIR", tmp_path)
+    c = corpus_from_text("\n\n".join("one two three four five six " * 10 for _ in range(3)))
+    co.save_seed(tmp_path / "upload_cooc_V6_w2.npz", co.count_cooccurrences(c.ids, 6, 2, pad_id=c.pad_id), c, 2)
+    co.corpus_statistics(c, 4, window=2)
+    assert not list((tmp_path / "home" / "cache").glob("*.npz"))
+
+
+def test_cache_folder_is_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    texts = [" ".join(f"w{chr(97 + i)}{chr(97 + j)}" for j in range(20)) * 5 for i in range(3)]
+    corpora = [corpus_from_text(t) for t in texts]
+    co.corpus_statistics(corpora[0], 20, window=2)
+    (one,) = (tmp_path / "cache").glob("*.npz")
+    size = one.stat().st_size
+    monkeypatch.setattr(co, "CACHE_MAX_BYTES", int(2.5 * size))  # room for two files
+    os.utime(one, (1, 1))  # the oldest
+    co.corpus_statistics(corpora[1], 20, window=2)
+    assert one.exists()  # 2 files fit
+    co.corpus_statistics(corpora[2], 20, window=2)
+    files = list((tmp_path / "cache").glob("*.npz"))
+    assert len(files) == 2 and not one.exists()
+    assert co.CACHE_MAX_BYTES >= sum(f.stat().st_size for f in files)
+
+
+def test_one_word_text_is_one_clear_error():
+    with pytest.raises(ConfigError, match="at least 2 distinct words"):
+        corpus_from_text("hello " * 100)
+
+
+def test_binary_data_is_rejected():
+    from dln_core.embeddings.corpus import corpus_from_upload
+
+    text = ("alpha beta gamma delta " * 30).encode()
+    with pytest.raises(ConfigError, match="plain UTF-8 text"):
+        corpus_from_upload(text + b"\x00\x01", "a.bin", max_mb=1.0)
+    noise = bytes(np.random.default_rng(0).integers(128, 256, 4000, dtype=np.uint8))  # no NUL, not UTF-8
+    with pytest.raises(ConfigError, match="plain UTF-8 text"):
+        corpus_from_upload(text + noise, "b.bin", max_mb=1.0)
+    # a handful of bad bytes in real text is tolerated (replaced)
+    assert "gamma" in corpus_from_upload(text + b"\xff\xfe", "c.txt", max_mb=1.0).vocab

@@ -115,3 +115,68 @@ def test_cli_user_corpus_and_bad_input(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DLN_LAB_MAX_VOCAB", "100")
     assert main(["embed", "--vocab", "300"]) == 2
     assert "vocab" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_dim_one_on_a_small_vocabulary_trains():
+    # V ≤ 400 takes the dense eigensolver; its reversed (V, 1) eigenvector slice used to reach torch
+    # with a negative stride and crash
+    fractions = []
+    cfg = EmbedConfig(vocab=300, dim=1, steps=40, n_snapshots=5, n_scatter_snapshots=2, scatter_words=50,
+                      device="cpu")
+    r = run_embedding(cfg, limits=LOCAL, progress=fractions.append)
+    assert len(r.modes) == 1 and r.W.shape == (300, 1)
+    assert r.summary["final_loss"] < r.history["loss"].iloc[0]
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions) and len(fractions) >= 2
+
+
+def test_compute_budget_names_the_cap():
+    from dln_core.limits import HOSTED
+
+    EmbedConfig(vocab=2500, dim=50, steps=250).check_limits(HOSTED)  # the page's default: 7.8e10 ≤ 2e11
+    with pytest.raises(ConfigError, match="max_embed_work"):
+        EmbedConfig(vocab=5000, dim=100, steps=1000).check_limits(HOSTED)  # 2.5e12 > 2e11, other caps ok
+    with pytest.raises(ConfigError, match="max_embed_work"):
+        EmbedConfig(vocab=20_000, dim=400, steps=20_000).check_limits(LOCAL)
+    assert EmbedConfig(vocab=10, dim=2, steps=3).work == 10 * 10 * 2 * 3
+
+
+def test_cli_checks_csv_folder_before_training(tmp_path, capsys, monkeypatch):
+    from dln_core.embeddings import pipeline
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before checking the output")
+
+    monkeypatch.setattr(pipeline, "run_embedding", no_training)
+    rc = main(["embed", "--vocab", "300", "--dim", "2", "--steps", "5", "--csv", str(tmp_path / "nope" / "x.csv")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--csv" in err
+
+
+def test_cli_diverged_run_notes_step_and_nulls_scores(capsys):
+    rc = main(["embed", "--vocab", "300", "--dim", "4", "--steps", "30", "--snapshots", "5", "--lr", "5",
+               "--device", "cpu"])
+    cap = capsys.readouterr()
+    out = json.loads(cap.out.strip().splitlines()[-1])
+    assert rc == 0 and out["diverged"] is True
+    assert "diverged at step" in cap.err
+    for k in ("analogy_accuracy", "wordsim_rho", "men_rho", "king_man_woman", "final_loss"):
+        assert out[k] is None, k
+    assert out["closed_form_accuracy"] is not None  # does not depend on training
+
+
+def test_cli_save_stores_an_embed_run(tmp_path, capsys, monkeypatch):
+    from dln_core.store import RunStore
+
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    rc = main(["embed", "--vocab", "300", "--dim", "3", "--steps", "20", "--snapshots", "5", "--save",
+               "--name", "tiny", "--device", "cpu"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0
+    run = RunStore(tmp_path).load(out["run_id"])
+    assert run.kind == "embed" and run.name == "tiny"
+    assert run.config_flat["vocab"] == 300 and run.config_flat["dim"] == 3
+    assert run.summary["analogy_questions"] == out["analogy_questions"]
+    assert len(run.frame("history")) == 5 and len(run.frame("modes")) == 3
