@@ -31,6 +31,37 @@ def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.
     return np.einsum("ir,...ij,jr->...r", U_star, W, V_star)
 
 
+def mode_alignment(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
+    """Per-mode alignment of the end-to-end map, u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) in [0, 1], shape (..., r).
+
+    1 when W maps v*_i onto u*_i only and only u*_i reads from v*_i (mode i decoupled, as the mode ODE
+    of THEORY.md §2 assumes); about 1/n for a random W. 0 where W v*_i or Wᵀu*_i vanishes.
+    """
+    u = mode_strengths(W, U_star, V_star)
+    col = np.sqrt(np.sum((W @ V_star) ** 2, axis=-2))  # ‖W v*_i‖
+    row = np.sqrt(np.sum((_mT(W) @ U_star) ** 2, axis=-2))  # ‖Wᵀ u*_i‖
+    den = col * row
+    return np.divide(u * u, den, out=np.zeros_like(den), where=den > 0)
+
+
+def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
+    """Gradient-flow rate du_i/dt = −Σ_l u*_iᵀ (W_L…W_{l+1}) G_l (W_{l−1}…W_1) v*_i, shape (..., r).
+
+    The exact first-order change of u_i = u*_iᵀ W v*_i when every layer moves along −G_l (THEORY.md §1);
+    compared with the mode ODE's rate to tell when a mode follows it (frames.theory_start_indices).
+    """
+    L = len(weights)
+    right = [V_star]  # right[l] = W_l…W_1 V*  (n_l × r)
+    for Wl in weights[:-1]:
+        right.append(Wl @ right[-1])
+    left = U_star  # (W_L…W_{l+1})ᵀ U*, built from the top down
+    rate = 0.0
+    for li in range(L - 1, -1, -1):
+        rate = rate - np.sum(left * (grads[li] @ right[li]), axis=-2)
+        left = _mT(weights[li]) @ left
+    return rate
+
+
 def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
     """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1)."""
     L = len(weights)
@@ -175,6 +206,8 @@ __all__ = [
     "frobenius",
     "gradients",
     "gram_singular_values",
+    "mode_alignment",
+    "mode_rates",
     "mode_strengths",
     "overlap_labels",
     "overlaps",

@@ -28,6 +28,7 @@ Exact event steps without per-step Python work:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import time
@@ -50,6 +51,47 @@ CHUNK = 100  # steps between divergence / halfway checks (also the "auto" check 
 AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (ARTICLE_WIDGETS.md)
 AUTO_MIN_STEPS = 500
 DIVERGE_FACTOR = 1e6
+CONVERGED_RTOL = 1e-6  # converged: final loss <= loss_floor + this x max(initial loss, 1)
+SHARPNESS_MAX_PARAMS = 20_000  # above this many weights lr_cap is not computed (None): not cheap
+
+
+# ------------------------------------------------------------------------------- step-size reporting
+def lr_cap(problem: Problem, depth: int, width: int) -> float | None:
+    """2 / sharpness at the balanced global minimum (THEORY.md §6): the largest step GD can settle with.
+
+    Whitened inputs: the closed form sharpness L·λ_max^{2−2/L}; otherwise the top Hessian eigenvalue at
+    theory.balanced_minimum by exact Hessian-vector products. None if that would not be cheap (more
+    than SHARPNESS_MAX_PARAMS weights) or fails.
+    """
+    from . import theory
+
+    try:
+        if problem.input_kind == "whitened":
+            sharp = theory.sharpness_balanced(float(problem.lambda_star.max()), depth)
+        else:
+            n_out, n_in = problem.sigma_yx.shape
+            dims = (n_in, *([width] * (depth - 1)), n_out)
+            if sum(a * b for a, b in itertools.pairwise(dims)) > SHARPNESS_MAX_PARAMS:
+                return None
+            ws = theory.balanced_minimum(problem, depth, width if depth > 1 else None)
+            sharp = theory.sharpness_numeric(problem.sigma_xx, problem.sigma_yx, ws)
+        return float(theory.max_stable_lr(sharp)) if sharp > 0 else None
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+
+
+def loss_floor(problem: Problem, depth: int, width: int) -> float:
+    """Lowest loss (H) reachable by the architecture: 0 unless the hidden width k is below the rank.
+
+    Loss (H) is ½‖(W − W*) Σxx^{1/2}‖²_F (THEORY.md §1), so by Eckart–Young the best rank-k W leaves
+    ½ Σ of the squared singular values of W* Σxx^{1/2} beyond the k-th (any input kind).
+    """
+    if depth == 1 or width >= problem.r:
+        return 0.0
+    ev, vecs = np.linalg.eigh(problem.sigma_xx)
+    root = (vecs * np.sqrt(np.clip(ev, 0.0, None))) @ vecs.T
+    s = np.linalg.svd(problem.w_star @ root, compute_uv=False)
+    return float(0.5 * np.sum(s[width:] ** 2))
 
 
 # ------------------------------------------------------------------------------------- init schemes
@@ -301,18 +343,21 @@ FRAME_NAMES = ("history", "modes", "mode_summary", "alignment", "layer_sv", "upd
 class RunResult:
     """Everything one run produced: frames (columns in dln_core.frames) + summary + final weights.
 
-    Attributes: ``config``, ``problem``, ``summary`` (dict), ``weights`` (final W_1 … W_L) and the frames
+    Attributes: ``config``, ``problem``, ``summary`` (dict), ``weights`` (final W_1 … W_L),
+    ``initial_weights`` (W_1(0) … W_L(0); None for results loaded from an older store) and the frames
     ``history``, ``modes``, ``mode_summary``, ``alignment``, ``layer_sv``, ``updates``, ``balance``.
     The frames are built on first access (a 256-network sweep that only reads summaries never pays
     for them); the result pickles either way.
     """
 
     def __init__(self, config: RunConfig, problem: Problem, summary: dict, weights: list[np.ndarray],
-                 frames: dict[str, pd.DataFrame] | None = None, builder: Callable[[], dict] | None = None) -> None:
+                 frames: dict[str, pd.DataFrame] | None = None, builder: Callable[[], dict] | None = None,
+                 initial_weights: list[np.ndarray] | None = None) -> None:
         self.config = config
         self.problem = problem
         self.summary = summary
         self.weights = weights
+        self.initial_weights = initial_weights  # W_1(0) … W_L(0) (e.g. for the exact L = 2 theory, THEORY §4)
         self._frames: dict[str, pd.DataFrame] = dict(frames or {})
         self._builder = builder
 
@@ -346,7 +391,8 @@ def _member_frames(rec: frames.Recorder, b: int, cfg: RunConfig, diverged_step: 
     """Build member b's frames from the batch recorder (a module function so results pickle)."""
     built = rec.build(b, cfg, diverged_step)
     built["mode_summary"] = frames.mode_summary_frame(rec.p, summary["u0"], summary["halfway_step"],
-                                                      summary["halfway_step_theory"], summary["lr"])
+                                                      summary["halfway_step_theory"], summary["lr"],
+                                                      summary["theory_start_step"])
     return built
 
 
@@ -544,7 +590,9 @@ class _Runner:
     def results(self, rec, final, total, auto_info, wall) -> list[RunResult]:
         out = []
         u0_all = rec.u0()
-        hs_theory = rec.halfway_theory(self.depth)
+        hs_theory, starts = rec.halfway_theory(self.cfgs, [m.diverged_step for m in self.members])
+        cap = lr_cap(self.problem, self.depth, self.cfgs[0].width)
+        floor = loss_floor(self.problem, self.depth, self.cfgs[0].width)
         for b, (cfg, m) in enumerate(zip(self.cfgs, self.members)):
             summary = {
                 "final_loss": m.final_loss,
@@ -553,6 +601,7 @@ class _Runner:
                 "steps": int(m.diverged_step if m.diverged_step is not None else total),
                 "halfway_step": [int(k) if k >= 0 else None for k in m.halfway],
                 "halfway_step_theory": hs_theory[b],
+                "theory_start_step": starts[b],
                 "plateau_levels": self.problem.plateau_levels().tolist(),
                 "lambda_star": self.problem.lambda_star.tolist(),
                 "target_strength": self.problem.target_strength.tolist(),
@@ -562,10 +611,16 @@ class _Runner:
                 "lr": m.lr,
                 "depth": self.depth,
                 "total_steps": int(total),
+                "lr_cap": cap,
+                "lr_over_cap": None if cap is None else bool(m.lr > cap),
+                "loss_floor": floor,
+                "converged": bool(m.diverged_step is None and np.isfinite(m.final_loss)
+                                  and m.final_loss <= floor + CONVERGED_RTOL * max(m.loss0, 1.0)),
                 **auto_info,
             }
             builder = functools.partial(_member_frames, rec, b, cfg, m.diverged_step, summary)
-            out.append(RunResult(cfg, self.problem, summary, [w[b].copy() for w in final], builder=builder))
+            out.append(RunResult(cfg, self.problem, summary, [w[b].copy() for w in final], builder=builder,
+                                 initial_weights=[w.copy() for w in self.init_weights[b]]))
         return out
 
 
@@ -618,4 +673,4 @@ def run(
     return run_batch([cfg], progress, limits=limits, backend=backend)[0]
 
 
-__all__ = ["FRAME_NAMES", "RunResult", "init_weights", "run", "run_batch", "snapshot_steps"]
+__all__ = ["FRAME_NAMES", "RunResult", "init_weights", "loss_floor", "lr_cap", "run", "run_batch", "snapshot_steps"]

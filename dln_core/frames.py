@@ -7,6 +7,31 @@ loss (H) = ½‖·‖².
 :class:`Recorder` turns batched snapshot diagnostics (dln_core.diagnostics) into per-member frames:
 one record per snapshot holds arrays with a leading batch axis, so memory grows with the number of
 snapshots, never with the number of steps.
+
+Where the theory overlay starts (``theory_start_step``). The mode ODE du/dt = L u^{2−2/L}(λ − d u)
+(THEORY.md §2, §6) describes a mode whose layers are aligned with u*_i, v*_i and decoupled from the
+other modes. From a random start (gaussian init, a rotated or hierarchical target with near-identity
+init) there is first an alignment phase (THEORY.md §2, last bullet: a power iteration on Σyx) that
+the ODE does not describe: u_i can shrink, change sign, or be fed by cross terms with larger modes
+that are still being learned, so a curve launched from the measured u_i(0) misses the measured
+halfway step by tens of percent (gaussian L = 3: 8647 vs 1372 for mode 1). Each mode's theory
+therefore starts at the end of *its own* alignment phase: the first snapshot where its end-to-end
+alignment u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) (diagnostics.mode_alignment) is ≥ :data:`ALIGNED_SCORE`,
+u_i > 0 (on the other side of the saddle the balanced ODE says it never grows) and, before its
+halfway point, its measured gradient-flow rate du_i/dt (diagnostics.mode_rates) is within
+:data:`RATE_RTOL` of the ODE's (an aligned but unbalanced mode grows faster than the balanced ODE: at
+gaussian L = 3 the smallest mode was 10–30 % early without this check); it runs from the measured
+(t(k_i), u_i(k_i)). A mode that crosses halfway before it decouples (e.g. mode 3 of the article
+target at gaussian L = 3) starts at the first aligned snapshot after the crossing: its theory then
+describes only the tail, and its theory halfway step is that start step. An aligned init starts at step 0, and so does the near-identity init on the
+article target (its modes are ≥ 0.9 aligned at step 0 or 1). Before its start a mode's theory
+columns are NaN. The network-wide alignment score of the history is not used: it is built from the
+layers' SVDs, which are ill-defined while a layer's singular values are nearly equal (it reaches 0.9
+only after three modes are learned at gaussian L = 3, and before the small modes decouple at L = 2).
+Exceptions: depth 1 (u_i obeys du/dt = λ_i − d_i u_i exactly from any start: step 0), zero modes
+(step 0), and the λ-balanced init at L = 2 with whitened inputs, whose overlay is the exact matrix
+solution of THEORY.md §4 projected on the modes (unaligned starts included; from step 0; no finite-η
+recursion exists for it, so its ``theory_gd`` is NaN).
 """
 
 from __future__ import annotations
@@ -25,7 +50,7 @@ HISTORY_TAIL = ("alignment", "balance_drift", "update_eff_rank")
 HISTORY_PER_MODE = ("mode_{i}", "theory_{i}", "theory_gd_{i}", "sv_{i}")  # i = 1..r
 MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd")
 MODE_SUMMARY_COLUMNS = ("mode", "lambda", "u0", "halfway_step", "halfway_step_theory", "tau_half",
-                        "tau_half_theory", "plateau_level")
+                        "tau_half_theory", "plateau_level", "theory_start_step")
 ALIGNMENT_COLUMNS = ("step", "pair", "row", "col", "value")
 LAYER_SV_COLUMNS = ("step", "layer", "index", "value")
 UPDATE_COLUMNS = ("step", "layer", "index", "value", "eff_rank")
@@ -50,6 +75,7 @@ class Recorder:
     def __init__(self, problem, lrs: np.ndarray, weights0: list[np.ndarray]) -> None:
         self.p = problem
         self.lrs = np.asarray(lrs, dtype=float)
+        self.weights0 = [np.array(w, dtype=float) for w in weights0]  # initial W_l, (B, ...): exact L = 2 theory
         self.H0 = dg.balance_matrices(weights0)
         self.steps: list[int] = []
         self.rows: list[dict] = []
@@ -74,6 +100,8 @@ class Recorder:
                 "layer_sv": [s for _, s, _ in svds],
                 "overlaps": mats,
                 "alignment": dg.alignment_score(list(mats.values()), self.k_score),
+                "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
+                "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
                 "drift": drift,
                 "upd_sv": upd_sv,
                 "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
@@ -87,7 +115,8 @@ class Recorder:
             return
         rows = self.rows
         arr = {key: np.stack([row[key] for row in rows]) for key in ("loss", "u", "sv", "alignment", "drift",
-                                                                      "upd_rank")}
+                                                                      "upd_rank", "mode_alignment",
+                                                                      "mode_rate")}
         n_layers = len(rows[0]["layer_sv"])
         arr["layer_sv"] = [np.stack([row["layer_sv"][li] for row in rows]) for li in range(n_layers)]
         arr["upd_sv"] = [np.stack([row["upd_sv"][li] for row in rows]) for li in range(n_layers)]
@@ -101,16 +130,55 @@ class Recorder:
         self._finalize()
         return self._arr["u"][0].astype(float)
 
-    def halfway_theory(self, depth: int) -> list[list[float | None]]:
-        """Gradient-flow halfway step τ½(λ, u_i(0), L, d)/lr per member and mode (THEORY.md §2, §6)."""
-        u0 = self.u0()
-        out: list = [None] * len(u0)
-        for lr in np.unique(self.lrs):  # one vectorised theory call per distinct lr
-            members = np.nonzero(self.lrs == lr)[0]
-            hs = halfway_steps_theory(self.p, u0[members], depth, float(lr))
+    def _kept(self, diverged_step: int | None) -> np.ndarray:
+        """Mask of the snapshots before a member's divergence step (all when it did not diverge)."""
+        steps = self._arr["steps"]
+        return steps < diverged_step if diverged_step is not None else np.ones(len(steps), bool)
+
+    def theory_plan(self, b: int, cfg, diverged_step: int | None) -> tuple[bool, np.ndarray]:
+        """(exact_l2, start index per mode into the kept snapshots, -1 = no theory): module docstring."""
+        self._finalize()
+        keep = self._kept(diverged_step)
+        if _exact_l2(self.p, cfg):
+            return True, np.zeros(self.p.r, dtype=np.int64)
+        a = self._arr
+        return False, theory_start_indices(self.p, a["mode_alignment"][keep, b], a["u"][keep, b],
+                                           cfg.network.depth, a["mode_rate"][keep, b])
+
+    def halfway_theory(self, cfgs, diverged_steps) -> tuple[list, list]:
+        """Theory halfway step and theory start step per member and mode (THEORY.md §2, §4, §6).
+
+        Returns (halfway, start): M lists of r values each (None: no answer / no theory). The halfway
+        step is start_step + τ½(λ, u_i(start), L, d)/lr; for the exact λ-balanced L = 2 overlay it is
+        the first crossing of the exact curve, located to 1/4096 of a snapshot interval.
+        """
+        self._finalize()
+        a, r = self._arr, self.p.r
+        B = len(self.lrs)
+        depth = cfgs[0].network.depth
+        half_out: list = [None] * B
+        start_out: list = [None] * B
+        u_start = np.ones((B, r))  # placeholder 1 where there is no start (masked out below)
+        k_start = np.full((B, r), -1, dtype=np.int64)
+        for b in range(B):
+            exact, idx = self.theory_plan(b, cfgs[b], diverged_steps[b])
+            steps = a["steps"][self._kept(diverged_steps[b])]
+            if exact:
+                w0 = [w[b] for w in self.weights0]
+                half_out[b] = exact_l2_halfway_steps(self.p, w0, cfgs[b].init.lambda_b, float(self.lrs[b]), steps)
+                start_out[b] = [0] * r
+                continue
+            ok = idx >= 0
+            k_start[b, ok] = steps[idx[ok]]
+            u_start[b, ok] = a["u"][idx[ok], b, np.nonzero(ok)[0]]
+            start_out[b] = [int(k) if k >= 0 else None for k in k_start[b]]
+        todo = np.array([half_out[b] is None for b in range(B)], dtype=bool)
+        for lr in np.unique(self.lrs[todo]):  # one vectorised theory call per distinct lr
+            members = np.nonzero(todo & (self.lrs == lr))[0]
+            hs = halfway_steps_theory(self.p, u_start[members], depth, float(lr), k_start[members])
             for j, b in enumerate(members):
-                out[b] = hs[j]
-        return out
+                half_out[b] = hs[j]
+        return half_out, start_out
 
     def build(self, b: int, cfg, diverged_step: int | None) -> dict:
         """Frames of member b (snapshots before its divergence step only), theory columns included."""
@@ -118,12 +186,17 @@ class Recorder:
         lr = float(self.lrs[b])
         self._finalize()
         a = self._arr
-        keep = a["steps"] < diverged_step if diverged_step is not None else np.ones(len(a["steps"]), bool)
+        keep = self._kept(diverged_step)
         steps = a["steps"][keep]
         t = lr * steps
         r = p.r
         u = a["u"][keep, b]
-        gf, gd = theory_curves(p, a["u"][0, b], cfg.network.depth, lr, steps)
+        exact, starts = self.theory_plan(b, cfg, diverged_step)
+        if exact:
+            gf = exact_l2_mode_curves(p, [w[b] for w in self.weights0], cfg.init.lambda_b, t)
+            gd = np.full_like(gf, np.nan)  # no exact finite-η recursion for an unaligned λ-balanced start
+        else:
+            gf, gd = theory_curves(p, u, cfg.network.depth, lr, steps, starts)
         sv = a["sv"][keep, b]
         hist = {"step": steps, "t": t, "loss": a["loss"][keep, b]}
         for name, block in (("mode", u), ("theory", gf), ("theory_gd", gd), ("sv", sv)):
@@ -158,35 +231,81 @@ class Recorder:
         }
 
 
-def theory_curves(problem, u0: np.ndarray, depth: int, lr: float, steps: np.ndarray):
-    """Gradient-flow and finite-η mode curves (dln_core.theory, THEORY.md §2, §6) from measured u_i(0).
+ALIGNED_SCORE = 0.9  # per-mode alignment that ends a mode's alignment phase (module docstring)
+RATE_RTOL = 0.1  # ... and its measured rate du_i/dt within this relative distance of the ODE's rate
 
-    Returns (gf (K, r), gd (K, r)); NaN where no closed form applies (non-commuting inputs) or the
-    theory rejects the inputs.
+
+def theory_start_indices(problem, mode_alignment: np.ndarray, u: np.ndarray, depth: int,
+                         rate: np.ndarray | None = None) -> np.ndarray:
+    """Snapshot index where each mode's theory curve starts, (r,) int, -1 = no theory (module docstring).
+
+    ``mode_alignment``, ``u`` and ``rate`` are (S, r) at the snapshots: diagnostics.mode_alignment,
+    the measured strengths and diagnostics.mode_rates. Mode i (λ_i > 0) starts at the first snapshot
+    with mode_alignment_i ≥ ALIGNED_SCORE, u_i > 0 and, while u_i is below half its target, a rate
+    within RATE_RTOL of the ODE's L u^{2−2/L}(λ − d u) (-1 if none). Zero modes and depth 1 start at
+    0; non-commuting inputs have no theory (-1).
     """
+    r = problem.r
+    if not problem.has_theory or len(u) == 0:
+        return np.full(r, -1, dtype=np.int64)
+    starts = np.zeros(r, dtype=np.int64)
+    if depth == 1:
+        return starts
+    u = np.asarray(u, dtype=float)
+    ready = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
+    if rate is not None:
+        lam, d = problem.lambda_star, problem.mode_d
+        with np.errstate(all="ignore"):
+            ode = depth * np.abs(u) ** (2.0 - 2.0 / depth) * (lam - d * u)
+            on_ode = np.abs(np.asarray(rate) - ode) <= RATE_RTOL * np.abs(ode)
+        # past halfway the question is moot (the crossing is behind), and both rates tend to 0
+        ready &= on_ode | (u >= 0.5 * problem.target_strength)
+    for i in np.nonzero(problem.lambda_star > 0)[0]:
+        pos = np.nonzero(ready[:, i])[0]
+        starts[i] = pos[0] if len(pos) else -1
+    return starts
+
+
+def theory_curves(problem, u: np.ndarray, depth: int, lr: float, steps: np.ndarray, starts=None):
+    """Gradient-flow and finite-η mode curves (dln_core.theory, THEORY.md §2, §6) from measured strengths.
+
+    ``u``: (K, r) measured strengths at ``steps`` with ``starts`` (r,) snapshot indices from
+    :func:`theory_start_indices`; or the (r,) measured u_i(0), which starts every mode at step 0.
+    Mode i's curves run from (t(k_i), u_i(k_i)). Returns (gf (K, r), gd (K, r)); NaN before a mode's
+    start, where no closed form applies (non-commuting inputs) or the theory rejects the inputs.
+    """
+    steps = np.asarray(steps)
     K, r = len(steps), problem.r
     gf, gd = np.full((K, r), np.nan), np.full((K, r), np.nan)
-    if not problem.has_theory:
+    if not problem.has_theory or K == 0:
         return gf, gd
     from . import theory
 
-    lam, d, u0 = problem.lambda_star, problem.mode_d, np.asarray(u0, dtype=float)
-    try:
-        gf = np.asarray(theory.mode_curve_gf(lr * steps, lam, u0, depth, d), float).reshape(K, r)
-    except (ValueError, ArithmeticError):
-        pass
-    try:
-        with np.errstate(all="ignore"):
-            gd = np.asarray(theory.mode_curve_gd(steps, lam, u0, depth, lr, d), float).reshape(K, r)
-    except (ValueError, ArithmeticError):
-        pass
+    u = np.asarray(u, dtype=float)
+    if u.ndim == 1:
+        u, starts = u[None, :], np.zeros(r, dtype=np.int64)
+    lam, d = problem.lambda_star, problem.mode_d
+    for s in np.unique(starts[starts >= 0]):  # modes sharing a start: one vectorised call
+        m = starts == s
+        dk = steps[s:] - steps[s]
+        try:
+            gf[s:, m] = np.asarray(theory.mode_curve_gf(lr * dk, lam[m], u[s, m], depth, d[m]), float)
+        except (ValueError, ArithmeticError):
+            pass
+        try:
+            with np.errstate(all="ignore"):
+                gd[s:, m] = np.asarray(theory.mode_curve_gd(dk, lam[m], u[s, m], depth, lr, d[m]), float)
+        except (ValueError, ArithmeticError):
+            pass
     return gf, gd
 
 
-def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float) -> list[list[float | None]]:
-    """τ½/lr for M members sharing lr: u0 (M, r) -> M lists of r values (None: never / no theory)."""
+def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float, start_steps=None) -> list[list[float | None]]:
+    """start + τ½/lr for M members sharing lr: u0 (M, r) strengths at the start steps (M, r) (default 0)
+    -> M lists of r values (None: never / no theory / start_step < 0)."""
     u0 = np.atleast_2d(np.asarray(u0, dtype=float))
     M, r = u0.shape
+    k0 = np.zeros((M, r)) if start_steps is None else np.atleast_2d(np.asarray(start_steps, dtype=float))
     out = np.full(M * r, np.nan)
     if problem.has_theory:
         from . import theory
@@ -196,7 +315,60 @@ def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float) -> list
                                              np.tile(problem.mode_d, M)), dtype=float) / lr
         except (ValueError, ArithmeticError):
             pass
+    out = np.where(k0.reshape(-1) >= 0, out + k0.reshape(-1), np.nan)
     return [[float(x) if np.isfinite(x) else None for x in row] for row in out.reshape(M, r)]
+
+
+# ------------------------------------------------------------ exact λ-balanced L = 2 overlay (THEORY §4)
+def _exact_l2(problem, cfg) -> bool:
+    """The overlay is the exact matrix solution: λ-balanced init (L = 2), whitened inputs."""
+    return (cfg.init.scheme == "lambda-balanced" and cfg.network.depth == 2 and problem.input_kind == "whitened")
+
+
+def exact_l2_mode_curves(problem, weights0, lambda_b: float, t: np.ndarray) -> np.ndarray:
+    """u_i(t) = u*_iᵀ W(t) v*_i of the exact λ-balanced gradient flow from W_1(0), W_2(0): (T, r) (THEORY §4)."""
+    from . import theory
+
+    t = np.asarray(t, dtype=float)
+    if t.size == 0:
+        return np.zeros((0, problem.r))
+    W = theory.lambda_balanced_solution(problem.sigma_yx, weights0[0], weights0[1], t, lambda_b)
+    return dg.mode_strengths(W, problem.U_star, problem.V_star)
+
+
+EXACT_REFINE = (64, 64)  # grid points per refinement round: the bracket shrinks 4096-fold
+EXACT_HORIZON = 10.0  # search the crossing up to this multiple of the run's last snapshot time
+
+
+def exact_l2_halfway_steps(problem, weights0, lambda_b: float, lr: float, steps: np.ndarray) -> list:
+    """First step where the exact λ-balanced L = 2 curve reaches target_i/2, per mode (None: not within
+    EXACT_HORIZON × the run's time, or λ_i = 0). Bracketed at the snapshots, then refined on two
+    64-point grids inside the bracket and interpolated linearly (THEORY §4)."""
+    half = 0.5 * problem.target_strength
+    t = lr * np.asarray(steps, dtype=float)
+    if len(t) and t[-1] > 0:  # beyond the run: a coarse geometric extension of the grid
+        t = np.concatenate([t, np.geomspace(t[-1], EXACT_HORIZON * t[-1], 33)[1:]])
+    u = exact_l2_mode_curves(problem, weights0, lambda_b, t)
+    out: list = []
+    for i in range(problem.r):
+        hit = np.nonzero(u[:, i] >= half[i])[0] if half[i] > 0 else []
+        if not len(hit):
+            out.append(None)
+            continue
+        j = int(hit[0])
+        if j == 0:
+            out.append(0.0)
+            continue
+        lo, hi, u_lo, u_hi = t[j - 1], t[j], u[j - 1, i], u[j, i]
+        for n in EXACT_REFINE:
+            grid = np.linspace(lo, hi, n + 1)
+            ug = exact_l2_mode_curves(problem, weights0, lambda_b, grid)[:, i]
+            k = int(np.nonzero(ug >= half[i])[0][0]) if (ug >= half[i]).any() else n
+            k = max(k, 1)
+            lo, hi, u_lo, u_hi = grid[k - 1], grid[k], ug[k - 1], ug[k]
+        frac = (half[i] - u_lo) / (u_hi - u_lo) if u_hi > u_lo else 1.0
+        out.append(float((lo + frac * (hi - lo)) / lr))
+    return out
 
 
 def _long_overlaps(steps: np.ndarray, mats: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -226,8 +398,9 @@ def _long_layers(steps: np.ndarray, per_layer: list[np.ndarray], columns) -> pd.
     return df.reset_index(drop=True)[list(columns)]
 
 
-def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float) -> pd.DataFrame:
-    """One row per mode: measured vs theory halfway step and time (t = lr·k), plateau before it."""
+def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float, theory_start=None) -> pd.DataFrame:
+    """One row per mode: measured vs theory halfway step and time (t = lr·k), plateau before it, and
+    the step where the mode's theory curve starts (module docstring; nullable Int64)."""
     levels = problem.plateau_levels()
 
     def t_of(k):
@@ -242,6 +415,8 @@ def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float) -> pd.Da
         "tau_half": [t_of(k) for k in halfway],
         "tau_half_theory": [t_of(h) for h in halfway_theory],
         "plateau_level": levels[:-1],
+        "theory_start_step": pd.array([None] * problem.r if theory_start is None else list(theory_start),
+                                      dtype="Int64"),
     }, columns=list(MODE_SUMMARY_COLUMNS))
 
 
@@ -271,6 +446,7 @@ def export_frame(results: Iterable | Mapping) -> pd.DataFrame:
 
 
 __all__ = [
+    "ALIGNED_SCORE",
     "ALIGNMENT_COLUMNS",
     "BALANCE_COLUMNS",
     "HISTORY_COLUMNS",
@@ -279,9 +455,12 @@ __all__ = [
     "MODE_SUMMARY_COLUMNS",
     "UPDATE_COLUMNS",
     "Recorder",
+    "exact_l2_halfway_steps",
+    "exact_l2_mode_curves",
     "export_frame",
     "halfway_steps_theory",
     "history_columns",
     "mode_summary_frame",
     "theory_curves",
+    "theory_start_indices",
 ]
