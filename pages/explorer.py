@@ -178,9 +178,9 @@ if summary.get("auto") and not summary.get("auto_reached", True):
                "network is stuck on a plateau). Raise the init scale or η, or set the steps yourself.",
                icon=":material/hourglass_bottom:")
 elif summary.get("converged") is False and not summary.get("diverged"):
+    fix = "Lower η below the cap." if summary.get("lr_over_cap") else "Run more steps, or raise the init scale or η."
     st.warning(f"Not converged after {summary['steps']:,} steps: the loss ({summary['final_loss']:.3g}) has "
-               "not reached its minimum. Run more steps, or raise the init scale or η.",
-               icon=":material/hourglass_bottom:")
+               f"not reached its minimum. {fix}", icon=":material/hourglass_bottom:")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("final loss", f"{summary['final_loss']:.4g}")
 m2.metric("steps run", f"{summary['steps']:,}")

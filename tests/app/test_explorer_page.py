@@ -238,3 +238,5 @@ def test_warns_when_eta_is_over_the_cap_or_the_run_has_not_converged(home, fake_
     texts = [w.value for w in at.warning]
     assert any("above the stable cap 2/sharpness = 0.1234" in t for t in texts) == over
     assert any("Not converged after 321 steps" in t for t in texts) == (not converged)
+    # the advice fits the cause: over the cap, more steps or a larger η would not help
+    assert any("Lower η below the cap" in t for t in texts) == (over and not converged)
