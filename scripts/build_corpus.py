@@ -34,12 +34,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN_RE = re.compile(r"[a-z]+")  # the tokeniser of dln_core.embeddings.corpus (kept identical)
+sys.path.insert(0, str(ROOT))  # the script runs from a checkout, without installing dln_core
 
-
-def tokens(text: str) -> list[str]:
-    return TOKEN_RE.findall(text.lower())
-
+# the library's own tokeniser, so a shipped corpus and a user's upload split words identically
+from dln_core.embeddings.corpus import tokenize as tokens  # noqa: E402
 
 # ---------------------------------------------------------------- sources (each yields documents)
 
@@ -167,7 +165,6 @@ EVAL_FILES = {
 def write_seed(artifact: Path, name: str, vocab: int, window: int = 16) -> None:
     """Ship the co-occurrence counts of the top ``vocab`` words, so the app's default view starts
     without counting (dln_core.embeddings.cooccurrence: any V ≤ vocab is a top-left block)."""
-    sys.path.insert(0, str(ROOT))
     from dln_core.embeddings.cooccurrence import count_cooccurrences, save_seed
     from dln_core.embeddings.corpus import load_corpus_artifact
 

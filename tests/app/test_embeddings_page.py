@@ -93,3 +93,61 @@ def test_animation_toggle_ships_frames(page):
     assert not page.exception
     anim = _plotly(page)[0]
     assert len(anim["frames"]) == len(anim["layout"]["sliders"][0]["steps"]) >= 2
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_dim_one_renders_without_the_modes_slider(page):
+    page.number_input(key="emb_vocab").set_value(300).run()
+    page.number_input(key="emb_dim").set_value(1).run()
+    assert not page.exception
+    assert not page.error
+    assert not [s for s in page.slider if s.key == "emb_nmodes"]  # st.slider(1, 1) would raise
+    assert len(page.get("plotly_chart")) >= 4
+
+
+def test_upload_without_analogy_words_shows_na_not_nan(page):
+    page.radio(key="emb_corpus").set_value("upload").run()
+    page.file_uploader(key="emb_upload").set_value(("toy.txt", _text(), "text/plain")).run()
+    assert not page.exception
+    values = {m.label: m.value for m in page.metric}
+    assert values["Analogy accuracy (trained)"] == "n/a (0 in-vocabulary questions)"
+    assert all("nan" not in str(v) for v in values.values()), values
+
+
+def test_one_word_upload_is_one_error_without_warning(page):
+    page.radio(key="emb_corpus").set_value("upload").run()
+    page.file_uploader(key="emb_upload").set_value(("one.txt", b"hello " * 100, "text/plain")).run()
+    assert not page.exception
+    assert [e.value for e in page.error if "distinct words" in e.value]
+    assert not [w.value for w in page.warning if "distinct words" in w.value]
+
+
+def test_binary_upload_is_rejected(page):
+    page.radio(key="emb_corpus").set_value("upload").run()
+    page.file_uploader(key="emb_upload").set_value(("img.txt", b"\x89PNG\r\n\x00\x00" * 50, "text/plain")).run()
+    assert not page.exception
+    assert any("plain UTF-8 text" in e.value for e in page.error)
+
+
+def test_over_budget_request_names_the_cap(page, monkeypatch):
+    monkeypatch.setenv("DLN_LAB_MAX_EMBED_WORK", "1e9")  # 700² · 20 · 150 = 1.5e9
+    page.run()
+    assert not page.exception
+    assert any("max_embed_work" in e.value for e in page.error)
+
+
+def test_save_to_runs_and_the_runs_page_lists_it(page, tmp_path, monkeypatch):
+    from dln_core.store import RunStore
+
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    page.button(key="emb_save").click().run()
+    assert not page.exception
+    assert any("Saved as run" in s.value for s in page.success)
+    (entry,) = RunStore(tmp_path).entries()
+    assert entry["kind"] == "embed" and entry["config"]["vocab"] == 700
+    runs = AppTest.from_file(APP, default_timeout=60)
+    runs.run()
+    runs.switch_page("pages/runs.py").run()
+    assert not runs.exception

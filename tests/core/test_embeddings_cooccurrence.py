@@ -234,3 +234,16 @@ def test_binary_data_is_rejected():
         corpus_from_upload(text + noise, "b.bin", max_mb=1.0)
     # a handful of bad bytes in real text is tolerated (replaced)
     assert "gamma" in corpus_from_upload(text + b"\xff\xfe", "c.txt", max_mb=1.0).vocab
+
+
+def test_build_script_uses_the_library_tokeniser():
+    import importlib.util
+    from pathlib import Path
+
+    from dln_core.embeddings import corpus
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "build_corpus.py"
+    spec = importlib.util.spec_from_file_location("build_corpus_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.tokens is corpus.tokenize  # one tokeniser: shipped corpora and uploads split alike
