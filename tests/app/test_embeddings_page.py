@@ -151,3 +151,13 @@ def test_save_to_runs_and_the_runs_page_lists_it(page, tmp_path, monkeypatch):
     runs.run()
     runs.switch_page("pages/runs.py").run()
     assert not runs.exception
+
+
+def test_diverged_run_shows_na_scores(page):
+    page.toggle(key="emb_auto_lr").set_value(False).run()
+    page.number_input(key="emb_lr").set_value(1.0).run()  # far above the stable step
+    assert not page.exception
+    assert any("diverged at step" in w.value for w in page.warning)
+    values = {m.label: m.value for m in page.metric}
+    assert values["Analogy accuracy (trained)"] == "n/a" and values["WordSim-353 ρ"] == "n/a"
+    assert values["Closed-form optimum"].endswith("%")  # independent of training
