@@ -414,14 +414,20 @@ class RunConfig:
         check_cap("width", self.width, limits.max_width)
         if self.optim.steps != "auto":
             check_cap("steps", self.optim.steps, limits.max_steps)
-        # memory grows with the recorded snapshots; 'auto' runs are bounded by limits.max_steps
-        steps = limits.max_steps if self.optim.steps == "auto" else self.optim.steps
+        # memory grows with the recorded snapshots; with 'auto' steps and recording every N steps the
+        # count is known only once the run length is (engine.run_batch checks it then: check_snapshots)
         if self.optim.record == "log":
             check_cap("n_snapshots", self.optim.n_snapshots, limits.max_snapshots, "snapshots per run")
-        else:
-            n = steps // self.optim.record + 2  # every N steps, plus step 0 and the last step
-            check_cap("record", n, limits.max_snapshots,
-                      f"snapshots per run; record every {self.optim.record} steps of up to {steps} steps")
+        elif self.optim.steps != "auto":
+            self.check_snapshots(self.optim.steps, limits)
+
+    def check_snapshots(self, total_steps: int, limits: Limits) -> None:
+        """ConfigError if recording every N steps over ``total_steps`` exceeds limits.max_snapshots."""
+        if self.optim.record == "log":
+            return
+        n = total_steps // self.optim.record + 2  # every N steps, plus step 0 and the last step
+        check_cap("record", n, limits.max_snapshots,
+                  f"snapshots per run; record every {self.optim.record} steps of {total_steps} steps")
 
 
 def preset(depth: int, name: str) -> RunConfig:

@@ -653,6 +653,7 @@ def run_batch(
     if steps == "auto":
         total, reached = runner.find_auto_steps(limits.max_steps)
         auto_info["auto_reached"] = reached  # False: loss never fell below AUTO_LOSS within the cap
+        cfgs[0].check_snapshots(total, limits)  # 'every N' recording: the count is known only now
         frac0 = 0.2
     else:
         total = int(steps)

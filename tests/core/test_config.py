@@ -154,11 +154,26 @@ def test_snapshot_count_is_capped_per_run():
     with pytest.raises(ConfigError) as err:
         RunConfig.make(steps=9990, record=10).check_limits(small)  # 1001
     assert err.value.field == "record" and "at most 1000" in str(err.value)
-    # 'auto' steps may run up to max_steps: 100000 // 200 + 2 = 502 fits, every 50 steps does not
-    RunConfig.make(record=200).check_limits(small)
+    # 'auto' steps: the count is known only once the run length is; the engine checks it then
+    RunConfig.make(record=10).check_limits(small)
+    RunConfig.make(record=10).check_snapshots(9980, small)
     with pytest.raises(ConfigError) as err:
-        RunConfig.make(record=50).check_limits(small)
+        RunConfig.make(record=10).check_snapshots(9990, small)
     assert err.value.field == "record"
+
+
+def test_auto_steps_with_every_n_recording_is_checked_once_the_length_is_known():
+    """The article L=2 Small run stops at 8,800 steps: every step fits a 10k cap, not a 5k one."""
+    from dataclasses import replace
+
+    from dln_core import engine
+
+    cfg = RunConfig.make(record=1)  # steps="auto"
+    result = engine.run(cfg, limits=replace(LOCAL, max_snapshots=10_000))
+    assert len(result.history) == result.summary["steps"] + 1
+    with pytest.raises(ConfigError) as err:
+        engine.run(cfg, limits=replace(LOCAL, max_snapshots=5_000))
+    assert err.value.field == "record" and "at most 5000" in str(err.value)
 
 
 def test_singular_values_at_the_magnitude_bound_are_accepted():
