@@ -135,3 +135,73 @@ def overlay_modes_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = 
         )
         .properties(height=320)
     )
+
+
+# ------------------------------------------------------------------ other saved entries (embed, sweep)
+# the frame a non-train entry is exported by; a kind not listed here exports its first frame
+MAIN_FRAMES = {"embed": "history", "sweep": "summary"}
+# kinds whose table row reports the size of its main frame (loading it is cheap: one row per member × mode)
+COUNTED_KINDS = ("sweep",)
+OTHER_COLUMNS = (
+    "kind", "name", "created", "vocab", "dim", "analogy_accuracy", "final_loss", "rows", "members", "run_id",
+)
+EXPORT_KEYS = ("run_id", "kind", "name")
+
+
+def main_frame_name(meta: Mapping) -> str | None:
+    """The frame an entry is exported by (``MAIN_FRAMES``, else its first saved frame; None if it has none)."""
+    names = list(meta.get("frames") or {})
+    preferred = MAIN_FRAMES.get(meta.get("kind"))
+    if preferred in names:
+        return preferred
+    return names[0] if names else None
+
+
+def frame_stats(frame: pd.DataFrame) -> dict:
+    """Size of a main frame for the table: rows, and distinct members if it has a ``member`` column."""
+    members = int(frame["member"].nunique()) if "member" in frame.columns else None
+    return {"rows": len(frame), "members": members}
+
+
+def other_row(meta: Mapping, stats: Mapping | None = None) -> dict:
+    """One table row for a non-train entry (a ``RunStore.entries()`` meta dict); ``stats`` from
+    :func:`frame_stats` when its main frame was read. Fields an entry does not have stay empty."""
+    config = meta.get("config") if isinstance(meta.get("config"), Mapping) else {}
+    summary = meta.get("summary") if isinstance(meta.get("summary"), Mapping) else {}
+    row = {"kind": meta.get("kind"), "name": meta.get("name"), "created": meta.get("created"),
+           "run_id": meta.get("run_id")}
+    if meta.get("kind") == "embed":
+        row.update(vocab=config.get("vocab"), dim=config.get("dim"),
+                   analogy_accuracy=summary.get("analogy_accuracy"), final_loss=summary.get("final_loss"))
+    row.update(dict(stats or {}))
+    return row
+
+
+def other_runs_table(entries: Sequence[Mapping], stats: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Saved entries that are not train runs (embed, sweep), newest first as given; columns
+    :data:`OTHER_COLUMNS`. ``stats`` maps run_id → :func:`frame_stats` for the entries whose frame was read."""
+    stats = stats or {}
+    rows = [other_row(m, stats.get(m.get("run_id"))) for m in entries if m.get("kind") != "train"]
+    table = pd.DataFrame(rows, columns=list(OTHER_COLUMNS)) if rows else pd.DataFrame(columns=list(OTHER_COLUMNS))
+    table["created"] = pd.to_datetime(table["created"], utc=True, format="ISO8601", errors="coerce")
+    for col in ("vocab", "dim", "rows", "members"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
+    for col in ("analogy_accuracy", "final_loss"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    return table
+
+
+def tag_frame(frame: pd.DataFrame, run_id: str, kind: str, name: str | None) -> pd.DataFrame:
+    """``frame`` with run_id, kind and name as its first columns, so frames of several entries can be
+    concatenated into one CSV; a column of the frame with one of those names is kept as ``frame_<col>``."""
+    out = frame.rename(columns={c: f"frame_{c}" for c in EXPORT_KEYS if c in frame.columns})
+    for i, (col, value) in enumerate(zip(EXPORT_KEYS, (run_id, kind, name))):
+        out.insert(i, col, value)
+    return out
+
+
+def other_export(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Tagged frames (:func:`tag_frame`) of several entries stacked; columns are the union, in order."""
+    if not parts:
+        return pd.DataFrame(columns=list(EXPORT_KEYS))
+    return pd.concat(list(parts), ignore_index=True, sort=False)

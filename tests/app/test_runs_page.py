@@ -157,3 +157,157 @@ def test_session_run_from_the_explorer_is_listed_and_exported(home, monkeypatch)
     csv = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
     assert csv["step"].max() == 400 and set(csv["source"]) == {"session"}
     assert not at.get("button") or all(b.key != "delete_runs" for b in at.button)  # nothing saved to delete
+
+
+# ------------------------------------------------------------------ other saved entries (embed, sweep)
+def _embed_frames() -> dict:
+    k = np.array([0, 10, 20])
+    return {"history": pd.DataFrame({"step": k, "t": 0.5 * k, "loss": [9.0, 4.0, 2.5],
+                                     "analogy_accuracy": [0.0, 0.1, 0.25]}),
+            "trace": pd.DataFrame({"step": np.arange(21), "loss": np.linspace(9, 2.5, 21)}),
+            "modes": pd.DataFrame({"mode": [1, 2], "mu": [5.0, 3.0]})}
+
+
+def _sweep_summary() -> pd.DataFrame:
+    return pd.DataFrame({"member": [0, 0, 1, 1, 2, 2], "depth": [2, 2, 3, 3, 2, 2], "mode": [1, 2] * 3,
+                         "halfway_step": [10, 30, 12, 35, 11, 31]})
+
+
+def _save_others() -> tuple[str, str]:
+    """An embed entry and a sweep entry, saved the way the embeddings page and the sweep CLI save them."""
+    from dln_core.store import RunStore
+
+    store = RunStore()
+    embed = store.save_frames(_embed_frames(), {"config": {"vocab": 700, "dim": 20, "lr": "auto"}, "name": "emb A",
+                                                "summary": {"analogy_accuracy": 0.25, "final_loss": 2.5}},
+                              kind="embed")
+    sweep = store.save_frames({"summary": _sweep_summary()},
+                              {"spec": {"depths": [2, 3]}, "wall_time_s": 0.5}, kind="sweep")
+    return embed, sweep
+
+
+def _capture_downloads(monkeypatch) -> dict:
+    captured = {}
+    original = MediaFileManager.add
+
+    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        captured[file_name] = data
+        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    return captured
+
+
+def _read_csv(data) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
+
+
+def _select(at: AppTest, key: str, rows: list[int]) -> None:
+    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+
+
+def test_other_runs_table_and_export_builders():
+    entries = [
+        {"run_id": "t1", "kind": "train", "created": "2026-01-01T00:00:00+00:00", "frames": {"history": {}}},
+        {"run_id": "e1", "kind": "embed", "name": "emb", "created": "2026-01-02T00:00:00+00:00",
+         "config": {"vocab": 700, "dim": 20}, "summary": {"analogy_accuracy": 0.25, "final_loss": 2.5},
+         "frames": {"history": {}, "trace": {}, "modes": {}}},
+        {"run_id": "s1", "kind": "sweep", "created": "2026-01-03T00:00:00+00:00",
+         "frames": {"theory": {}, "summary": {}}},
+        {"run_id": "s2", "kind": "sweep", "name": "sweep: stability", "created": "2026-01-03T00:00:00+00:00",
+         "frames": {"errors": {}}},
+    ]
+    stats = {"s1": charts.frame_stats(_sweep_summary())}
+    table = charts.other_runs_table(entries, stats)
+    assert list(table.columns) == list(charts.OTHER_COLUMNS)
+    assert list(table["run_id"]) == ["e1", "s1", "s2"]  # the train run belongs to the first table
+    e = table.iloc[0]
+    assert (e["kind"], e["vocab"], e["dim"]) == ("embed", 700, 20)
+    assert e["analogy_accuracy"] == pytest.approx(0.25) and e["final_loss"] == pytest.approx(2.5)
+    s = table.iloc[1]
+    assert (s["rows"], s["members"]) == (6, 3) and pd.isna(s["vocab"])
+    assert pd.isna(table.iloc[2]["rows"])  # not read: left empty
+    assert str(table["created"].dtype).startswith("datetime64")
+    assert charts.other_runs_table([]).empty
+    assert [charts.main_frame_name(m) for m in entries[1:]] == ["history", "summary", "errors"]
+    assert charts.main_frame_name({"kind": "sweep", "frames": {}}) is None
+
+    tagged = charts.tag_frame(pd.DataFrame({"name": ["x"], "v": [1]}), "s1", "sweep", None)
+    assert list(tagged.columns) == ["run_id", "kind", "name", "frame_name", "v"]
+    both = charts.other_export([tagged, charts.tag_frame(_sweep_summary(), "s2", "sweep", "b")])
+    assert len(both) == 7 and list(both["run_id"]) == ["s1"] + ["s2"] * 6
+    assert list(charts.other_export([]).columns) == ["run_id", "kind", "name"]
+
+
+def test_embed_and_sweep_entries_listed_exported_and_deleted(home, monkeypatch):
+    ids = _save_two_runs()
+    embed, sweep = _save_others()
+    captured = _capture_downloads(monkeypatch)
+    at = _open_runs()
+    assert not at.exception and not at.error
+    assert any(s.value == "Other saved runs" for s in at.subheader)
+    assert set(at.dataframe[0].value["run_id"]) == set(ids)  # train runs listed as before, nothing else
+    other = at.dataframe[1].value
+    assert set(other["run_id"]) == {embed, sweep}
+    e = other.set_index("run_id").loc[embed]
+    assert (e["kind"], e["name"], e["vocab"], e["dim"]) == ("embed", "emb A", 700, 20)
+    assert e["analogy_accuracy"] == pytest.approx(0.25) and e["final_loss"] == pytest.approx(2.5)
+    s = other.set_index("run_id").loc[sweep]
+    assert (s["kind"], s["rows"], s["members"]) == ("sweep", 6, 3)
+    assert "dln_other_runs.csv" not in captured  # nothing selected, nothing to download
+
+    pos = {rid: i for i, rid in enumerate(other["run_id"])}
+    _select(at, "other_runs_table_0", [pos[sweep]])
+    assert not at.exception and not at.error
+    csv = _read_csv(captured.pop("dln_other_runs.csv"))
+    assert len(csv) == 6 and set(csv["run_id"]) == {sweep} and set(csv["kind"]) == {"sweep"}
+    assert list(csv["halfway_step"]) == list(_sweep_summary()["halfway_step"])
+
+    _select(at, "other_runs_table_0", [pos[embed], pos[sweep]])
+    csv = _read_csv(captured.pop("dln_other_runs.csv"))
+    assert len(csv) == 3 + 6 and list(csv.columns[:3]) == ["run_id", "kind", "name"]
+    emb_rows = csv[csv["run_id"] == embed]
+    assert set(emb_rows["name"]) == {"emb A"} and list(emb_rows["loss"]) == [9.0, 4.0, 2.5]
+
+    _select(at, "other_runs_table_0", [pos[embed]])
+    at.button(key="delete_other_runs").click().run()
+    assert not at.exception and not at.error
+    from dln_core.store import RunStore
+
+    left = RunStore().list()
+    assert set(left["run_id"]) == {*ids, sweep}
+    assert list(at.dataframe[1].value["run_id"]) == [sweep]  # fresh table, the embed row is gone
+    assert set(at.dataframe[0].value["run_id"]) == set(ids)
+
+    _select(at, "other_runs_table_1", [0])
+    at.button(key="delete_other_runs").click().run()
+    assert not at.exception
+    assert set(RunStore().list()["run_id"]) == set(ids)
+    assert len(at.dataframe) == 1 and not any(s.value == "Other saved runs" for s in at.subheader)
+
+
+def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, monkeypatch):
+    embed, sweep = _save_others()
+    from dln_core.store import RunStore
+
+    path = RunStore().root / sweep / "summary.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, parquet magic intact: listed, but fails its checksum
+    path.write_bytes(bytes(data))
+    captured = _capture_downloads(monkeypatch)
+    at = _open_runs()
+    assert not at.exception and not at.error
+    assert not any("No runs yet" in i.value for i in at.info)
+    assert any("No DLN training runs yet" in i.value for i in at.info)
+    assert any(sweep in w.value for w in at.warning)
+    other = at.dataframe[0].value
+    assert set(other["run_id"]) == {embed, sweep}
+    assert pd.isna(other.set_index("run_id").loc[sweep, "rows"])
+
+    pos = {rid: i for i, rid in enumerate(other["run_id"])}
+    _select(at, "other_runs_table_0", [pos[embed], pos[sweep]])
+    assert not at.exception and not at.error
+    csv = _read_csv(captured["dln_other_runs.csv"])
+    assert set(csv["run_id"]) == {embed} and len(csv) == 3  # the damaged one is skipped, with a warning
+    assert any(sweep in w.value for w in at.warning)
