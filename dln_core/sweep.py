@@ -145,13 +145,17 @@ def member_steps(cfg, limits: Limits | None = None) -> int:
 
 def member_snapshots(cfg, limits: Limits | None = None) -> int:
     """Snapshots a member records at most (engine.snapshot_steps: step 0, every N-th or ~n log-spaced
-    steps, and the last), from the steps bound of :func:`member_steps`; memory grows with these."""
+    steps, and the last), from the steps bound of :func:`member_steps` (for "auto" with every-N
+    recording also bounded by the per-run cap limits.max_snapshots); memory grows with these."""
     total = member_steps(cfg, limits)
     record = cfg.optim.record
     if record == "log":  # about n, a few % more where the log grid is refined: count exactly
         return _log_snapshot_count(total, int(cfg.optim.n_snapshots))
     every = int(record)
-    return total // every + 1 + (total % every != 0)
+    n = total // every + 1 + (total % every != 0)
+    if cfg.optim.steps == "auto":  # the engine refuses an auto run over the per-run cap once T is known
+        n = min(n, (limits or current_limits()).max_snapshots)
+    return n
 
 
 @functools.lru_cache(maxsize=64)

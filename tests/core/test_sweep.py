@@ -77,6 +77,8 @@ def test_snapshot_budget_is_refused_naming_the_cap():
     # "auto" is bounded by the step cap: every 10 steps of at most 5000 is 501 snapshots a member
     auto = sweep.build_members(sweep.SweepSpec(base={"steps": "auto", "record": 10}))
     assert sweep.member_snapshots(auto[0], replace(LOCAL, max_steps=5000)) == 501
+    # ... and by the per-run cap, which the engine enforces once the auto length is known
+    assert sweep.member_snapshots(auto[0], replace(LOCAL, max_steps=5000, max_snapshots=300)) == 300
 
 
 def test_auto_steps_members_run_alone_and_match_a_single_run():
