@@ -3,8 +3,8 @@
 stdout gets exactly one JSON object: ``halfway_step`` and ``halfway_step_theory`` (per mode, in mode
 order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·‖², THEORY §1; null if it is
 not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``; when
-the engine reports them, ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``
-and ``converged``; and ``run_id`` with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame
+the engine reports them, ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
+``converged`` and ``theory_start_step`` (per mode: the snapshot its theory starts from); and ``run_id`` with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame
 (step, t = lr·step, loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank)
 atomically. ``--save`` stores the run (dln_core.store) and prints its id on stderr. Both outputs are
 checked (a temp file is created and removed) before training, so a bad path fails in a second.
@@ -40,8 +40,9 @@ SUMMARY_KEYS = (
     "lambda_star",
     "u0",
 )
-# printed only when the summary has them (engine versions that measure the step-size cap)
-OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged")
+# printed only when the summary has them (engine versions that measure the step-size cap and start
+# each mode's theory after its alignment phase; halfway_step_theory counts from that start)
+OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step")
 
 
 def _finite_float(text: str) -> float:
