@@ -326,10 +326,13 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
     diverged = bool(s["diverged"])
     levels = s.get("plateau_levels") or [0.5 * float(np.sum(lam**2))]
     final_loss = float(s["final_loss"])
-    # converged: close to the global minimum loss (relative to the loss at the origin)
-    min_loss = float(levels[-1]) if len(levels) else 0.0
-    scale = max(float(levels[0]) if len(levels) else 1.0, 1e-12)
-    converged = (not diverged) and np.isfinite(final_loss) and (final_loss - min_loss) <= CONVERGED_RTOL * scale
+    # converged: the engine's verdict (it knows the architecture's loss floor, e.g. a narrow hidden
+    # layer); engines without it: close to the global minimum relative to the loss at the origin
+    converged = s.get("converged")
+    if converged is None:
+        min_loss = float(levels[-1]) if len(levels) else 0.0
+        scale = max(float(levels[0]) if len(levels) else 1.0, 1e-12)
+        converged = (not diverged) and np.isfinite(final_loss) and (final_loss - min_loss) <= CONVERGED_RTOL * scale
     outcome = "diverged" if diverged else ("converged" if converged else "not converged")
     if rise_times and not diverged:
         modes = result.modes  # builds this member's frames (the engine does so lazily)

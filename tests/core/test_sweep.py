@@ -209,3 +209,14 @@ def test_diverging_member_is_marked_and_the_others_complete():
     assert not per.loc[0.05, "diverged"] and per.loc[0.05, "outcome"] == "converged"
     assert per.loc[0.05, "steps"] == 600
     assert res.network_steps == 600 + int(per.loc[2.0, "diverged_step"])
+
+
+def test_converged_is_the_engines_verdict_with_a_narrow_hidden_layer():
+    """Width 1 < rank 2: the best loss is ½·0.5² = 0.125 (Eckart–Young), which counts as converged."""
+    spec = sweep.SweepSpec(depths=(2,), init_scales=(0.1,), lrs=(0.1,),
+                           base={"target_kind": "spectrum", "singular_values": "1,0.5", "width": 1,
+                                 "init_scheme": "gaussian", "steps": 2000})
+    res = sweep.run_sweep(spec, keep_results=True)
+    assert res.summary["final_loss"].to_numpy() == pytest.approx(0.125, rel=1e-9)
+    assert res.summary["converged"].all() and (res.summary["outcome"] == "converged").all()
+    assert res.results[0].summary.get("converged") is True
