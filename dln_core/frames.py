@@ -21,9 +21,11 @@ u_i > 0 (on the other side of the saddle the balanced ODE says it never grows) a
 halfway point, its measured gradient-flow rate du_i/dt (diagnostics.mode_rates) is within
 :data:`RATE_RTOL` of the ODE's (an aligned but unbalanced mode grows faster than the balanced ODE: at
 gaussian L = 3 the smallest mode was 10–30 % early without this check); it runs from the measured
-(t(k_i), u_i(k_i)). A mode that crosses halfway before it decouples (e.g. mode 3 of the article
-target at gaussian L = 3) starts at the first aligned snapshot after the crossing: its theory then
-describes only the tail, and its theory halfway step is that start step. An aligned init starts at step 0, and so does the near-identity init on the
+(t(k_i), u_i(k_i)). If the rate check first passes only after the mode's halfway
+crossing (snapshots too coarse to see the approach), the first aligned snapshot before the crossing
+is used instead, or else step 0 with the measured u_i(0) > 0 (THEORY.md §2's default). A mode that crosses halfway before it aligns at all and starts at u_i(0) ≤ 0
+(e.g. mode 3 of the article target at gaussian L = 3) starts at the first aligned snapshot after the crossing: its theory then
+describes only the tail, and it has no theory halfway step (None). An aligned init starts at step 0, and so does the near-identity init on the
 article target (its modes are ≥ 0.9 aligned at step 0 or 1). Before its start a mode's theory
 columns are NaN. The network-wide alignment score of the history is not used: it is built from the
 layers' SVDs, which are ill-defined while a layer's singular values are nearly equal (it reaches 0.9
@@ -260,9 +262,20 @@ def theory_start_indices(problem, mode_alignment: np.ndarray, u: np.ndarray, dep
             on_ode = np.abs(np.asarray(rate) - ode) <= RATE_RTOL * np.abs(ode)
         # past halfway the question is moot (the crossing is behind), and both rates tend to 0
         ready &= on_ode | (u >= 0.5 * problem.target_strength)
+    aligned = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
+    below_half = u < 0.5 * problem.target_strength
     for i in np.nonzero(problem.lambda_star > 0)[0]:
         pos = np.nonzero(ready[:, i])[0]
         starts[i] = pos[0] if len(pos) else -1
+        if starts[i] >= 0 and not below_half[starts[i], i]:
+            # the rate check passed only after the crossing (e.g. snapshots too coarse to see the
+            # aligned approach): an aligned snapshot before the crossing still predicts it
+            early = np.nonzero(aligned[:, i] & below_half[:, i])[0]
+            early = early[early < starts[i]]
+            if len(early):
+                starts[i] = early[0]
+            elif u[0, i] > 0:  # nothing aligned before the crossing was recorded: THEORY §2's default
+                starts[i] = 0
     return starts
 
 
@@ -316,6 +329,10 @@ def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float, start_s
         except (ValueError, ArithmeticError):
             pass
     out = np.where(k0.reshape(-1) >= 0, out + k0.reshape(-1), np.nan)
+    # a mode whose theory starts past its halfway point (learned before it aligned) has no prediction
+    # of the crossing: report none rather than the start step itself
+    past = u0.reshape(-1) >= 0.5 * np.tile(problem.target_strength, M)
+    out = np.where(past & (k0.reshape(-1) > 0), np.nan, out)
     return [[float(x) if np.isfinite(x) else None for x in row] for row in out.reshape(M, r)]
 
 

@@ -379,7 +379,8 @@ def test_memory_does_not_grow_with_steps():
 
 # ---------------------------------------------------------------------------------- theory start points
 def _rel_errors(res):
-    return [abs(m - t) / t for m, t in zip(res.summary["halfway_step"], res.summary["halfway_step_theory"])]
+    return [abs(m - t) / t for m, t in zip(res.summary["halfway_step"], res.summary["halfway_step_theory"])
+            if t is not None]
 
 
 @pytest.mark.parametrize(("depth", "scale", "lr", "steps"), [(2, 1e-3, 0.01, 2500), (3, 0.03, 0.02, 20_000)])
@@ -387,11 +388,15 @@ def test_gaussian_init_theory_starts_after_the_alignment_phase(depth, scale, lr,
     """THEORY.md §2: a random small start first aligns, then each mode follows the sigmoid. With each
     mode's theory launched at the end of its alignment phase (frames.theory_start_indices) the measured
     halfway step is within 10 % of theory for every mode (measured: ≤ 2.3 % at L = 2, ≤ 1.6 % at L = 3;
-    at L = 3 mode 3 crosses before it decouples, so its theory starts at the crossing snapshot). The
-    tolerance is loose on purpose: finite η = 0.02 alone moves mode 1 by ~1 %."""
+    at L = 3 mode 3 crosses before it decouples, so its theory starts after the crossing and it has no
+    theory halfway step). The tolerance is loose on purpose: finite η = 0.02 alone moves mode 1 by ~1 %."""
     res = run(RunConfig.make(depth=depth, init_scheme="gaussian", init_scale=scale, lr=lr, steps=steps))
     s = res.summary
-    assert None not in s["halfway_step"] and None not in s["halfway_step_theory"]
+    assert None not in s["halfway_step"]
+    # no prediction only for a mode learned before it aligned (its theory starts past its crossing)
+    missing = [i for i, t in enumerate(s["halfway_step_theory"]) if t is None]
+    assert len(missing) <= 1
+    assert all(s["theory_start_step"][i] > s["halfway_step"][i] for i in missing)
     assert max(_rel_errors(res)) <= 0.10, (s["halfway_step"], s["halfway_step_theory"])
     starts = s["theory_start_step"]
     assert all(k is not None and k > 0 for k in starts)  # no mode's theory starts from the random u(0)
