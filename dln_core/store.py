@@ -260,7 +260,7 @@ def _has_parquet_magic(path: Path, size: int) -> bool:
         return head == b"PAR1" and fh.read(4) == b"PAR1"
 
 
-def _compact_halfway(values: Any) -> str:
+def compact_halfway(values: Any) -> str:
     """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
     if not isinstance(values, (list, tuple)):
         return ""
@@ -517,7 +517,7 @@ class RunStore:
             row["final_loss"] = summary.get("final_loss")
             row["diverged"] = summary.get("diverged")
             row["steps_run"] = summary.get("steps")
-            row["halfway_steps"] = _compact_halfway(summary.get("halfway_step"))
+            row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
             rows.append(row)
         fixed = ["run_id", "kind", "name", "created", "final_loss", "diverged", "steps_run", "halfway_steps"]
         df = pd.DataFrame(rows, columns=None if rows else fixed)

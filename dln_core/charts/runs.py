@@ -7,11 +7,12 @@ t = η·k (THEORY.md §1).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import altair as alt
 import pandas as pd
+
+from ..store import compact_halfway
 
 # config columns worth a glance in the table, in this order (the rest stay in the CSV export)
 CONFIG_COLUMNS = (
@@ -20,19 +21,6 @@ CONFIG_COLUMNS = (
 SUMMARY_COLUMNS = ("final_loss", "diverged", "steps_run", "halfway_steps")
 # run labels are long (they spell out the config): legend below the plot, labels not cut short
 RUN_LEGEND = alt.Legend(orient="bottom", direction="vertical", labelLimit=700)
-
-
-def compact_halfway(values) -> str:
-    """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
-    if not isinstance(values, (list, tuple)):
-        return ""
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            out.append("–")
-        else:
-            out.append(f"{v:g}" if isinstance(v, float) else str(v))
-    return ", ".join(out)
 
 
 def session_row(label: str, flat_config: Mapping, summary: Mapping) -> dict:
