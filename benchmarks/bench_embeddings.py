@@ -82,13 +82,14 @@ def _run(args) -> int:
     def numpy_step():
         return W + lr * (M @ W - W @ (W.T @ W))
 
-    Mt, Wt = torch.from_numpy(M), torch.from_numpy(W)
+    # the library's layout (dln_core.embeddings.model._gd_loop): X = Wᵀ, X M* = (M* W)ᵀ as M* is symmetric
+    Mt, Xt = torch.from_numpy(M), torch.from_numpy(W).T.contiguous()
 
     def torch_step():
         with torch.no_grad():
-            return Wt + float(lr) * (Mt @ Wt - Wt @ (Wt.T @ Wt))
+            return Xt + float(lr) * (Xt @ Mt - (Xt @ Xt.T) @ Xt)
 
-    np.testing.assert_allclose(torch_step().numpy(), numpy_step(), rtol=1e-3, atol=1e-6)  # same step
+    np.testing.assert_allclose(torch_step().T.numpy(), numpy_step(), rtol=1e-3, atol=1e-6)  # same step
     np_ms = median_ms(numpy_step, args.repeats)
     torch_ms = median_ms(torch_step, args.repeats)
     # the loop's per-step extras (loss, mode strengths) need d orthonormal columns; which ones does

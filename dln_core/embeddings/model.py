@@ -207,7 +207,9 @@ def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0) 
     import torch
 
     Mt = torch.as_tensor(_positive_strides(M), dtype=tdt, device=dev)
-    W = torch.as_tensor(_positive_strides(W0), dtype=tdt, device=dev).clone()
+    # The loop keeps X = Wᵀ (d × V): M* is symmetric, so X M* = (M* W)ᵀ, and the wide (d × V)·(V × V)
+    # product is BLAS's faster layout here (≈ 13 % per step at V = 5000, d = 100; benchmarks/).
+    X = torch.as_tensor(_positive_strides(W0), dtype=tdt, device=dev).T.contiguous()
     Vt = torch.as_tensor(_positive_strides(eigvecs), dtype=tdt, device=dev)
     frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     snap = set(int(s) for s in snapshot_steps)
@@ -218,21 +220,21 @@ def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0) 
     k = 0
     with torch.no_grad():
         for k in range(steps + 1):
-            MW = Mt @ W
-            G = W.T @ W
+            XM = X @ Mt  # (M* W)ᵀ
+            G = X @ X.T  # WᵀW
             # float32 reductions are ample: loss steps are ≥ μ_d²/4, far above their rounding error
-            loss = 0.25 * (frob2 - 2.0 * float(torch.sum(W * MW)) + float(torch.sum(G * G)))
+            loss = 0.25 * (frob2 - 2.0 * float(torch.sum(X * XM)) + float(torch.sum(G * G)))
             losses[k] = loss
-            modes[k] = torch.sum((Vt.T @ W) ** 2, dim=1).cpu().numpy()
+            modes[k] = torch.sum((X @ Vt) ** 2, dim=0).cpu().numpy()  # u_k = ‖v_kᵀW‖²
             if not math.isfinite(loss) or loss > 1e30:
                 diverged = k
                 losses[k] = np.nan
                 break
             if k in snap:
-                snapshots.append(W.detach().to("cpu", torch.float32).numpy().copy())
+                snapshots.append(X.T.detach().to("cpu", torch.float32).numpy().copy())
             if k == steps:
                 break
-            W += lr * (MW - W @ G)
+            X += lr * (XM - G @ X)  # W ← W + η (M* − WWᵀ) W, transposed
             if progress is not None and k % 20 == 0:
                 progress(k / steps)
     if progress is not None:
