@@ -15,15 +15,13 @@ from pages._shared import ensure_entrypoint, run_store, show_error
 
 ensure_entrypoint()
 st.title("Theory & scaling")
-st.markdown(
-    """
+st.markdown("""
 Each study below trains a whole family of small networks at once (one batched tensor program per
 shape) and sets the measurements against closed-form predictions. Time is always gradient-flow time
 t = η·k and the loss is ½‖·‖². Unless a study says otherwise the weights start **exactly aligned and
 balanced** ("aligned" init): then each mode starts at u0 = (init scale)^L, so the laws are not blurred
 by the short alignment phase a random start goes through first.
-"""
-)
+""")
 
 
 @st.cache_data(show_spinner="Running the sweep…", max_entries=48)
@@ -75,8 +73,6 @@ def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None
 
 
 # ---------------------------------------------------------------------------------------- studies
-
-
 def study_scaling() -> None:
     st.markdown(
         """
