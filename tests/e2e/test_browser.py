@@ -61,3 +61,23 @@ def test_deep_link_restores_configuration_on_a_fresh_server(fresh_app):
     assert float(lr.input_value()) == 0.02
     assert "depth=3" in page.url
     app.screenshot("explorer_deep_link")
+
+
+def test_save_in_explorer_then_compare_on_the_runs_page(app):
+    """A user's loop: train, save, open Runs, see the saved run listed with its overlay controls."""
+    page = app.page
+    app.visit("explorer")
+    page.get_by_role("button", name="Save to runs").click()
+    app.wait()
+    expect(page.get_by_test_id("stToast").filter(has_text="Saved as")).to_be_visible(timeout=30_000)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
+    app.wait()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=60_000)
+    assert page.get_by_text("No runs yet").count() == 0
+    # tick the first row's box (the grid is a canvas: click where the row marker column sits)
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+    app.wait()
+    expect(page.get_by_test_id("stVegaLiteChart").nth(1)).to_be_visible(timeout=60_000)  # loss + modes
+    assert app.count("stException") == 0
+    app.screenshot("runs_after_save")
