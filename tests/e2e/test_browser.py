@@ -6,6 +6,8 @@ charts present, and saves a screenshot under test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -81,3 +83,18 @@ def test_save_in_explorer_then_compare_on_the_runs_page(app):
     expect(page.get_by_test_id("stVegaLiteChart").nth(1)).to_be_visible(timeout=60_000)  # loss + modes
     assert app.count("stException") == 0
     app.screenshot("runs_after_save")
+
+
+def test_changing_depth_retrains_and_writes_the_url(app):
+    """Widget -> URL (AppTest cannot see this): the link then reproduces the new configuration."""
+    page = app.page
+    app.visit("explorer")
+    steps_before = page.get_by_test_id("stMetric").filter(has_text="steps run").inner_text()
+    thumb = page.get_by_test_id("stSlider").filter(has_text="depth L").get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")  # depth 2 -> 3
+    app.wait()
+    expect(page).to_have_url(re.compile(r"depth=3"), timeout=30_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="steps run")).not_to_have_text(steps_before,
+                                                                                          timeout=60_000)
+    assert app.count("stException") == 0
