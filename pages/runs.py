@@ -49,6 +49,17 @@ if table.empty and not others:
     st.stop()
 
 
+
+def delete_and_refresh(store, run_ids, table_key: str) -> None:
+    """Delete saved runs, then rerun with a new table key so no stale selection survives."""
+    for rid in run_ids:
+        try:
+            store.delete(rid)
+        except Exception as exc:
+            show_error(exc, f"could not delete {rid}")
+    st.session_state[table_key] = st.session_state.get(table_key, 0) + 1
+    st.rerun()
+
 def _run_label(row: pd.Series) -> str:
     if row["source"] == "session":
         return str(row["name"])
@@ -114,13 +125,7 @@ def train_section(table: pd.DataFrame) -> None:
                            icon=":material/download:")
     if saved_ids and d2.button(f"Delete {len(saved_ids)} saved run(s)", key="delete_runs",
                                icon=":material/delete:"):
-        for rid in saved_ids:
-            try:
-                store.delete(rid)
-            except Exception as exc:
-                show_error(exc, f"could not delete {rid}")
-        st.session_state["runs_table_gen"] = st.session_state.get("runs_table_gen", 0) + 1
-        st.rerun()
+        delete_and_refresh(store, saved_ids, "runs_table_gen")
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -181,13 +186,7 @@ def other_section(entries: list[dict]) -> None:
                            key="download_other_runs", icon=":material/download:")
     if d2.button(f"Delete {len(picked)} saved entr{'y' if len(picked) == 1 else 'ies'}", key="delete_other_runs",
                  icon=":material/delete:"):
-        for rid in picked:
-            try:
-                store.delete(rid)
-            except Exception as exc:
-                show_error(exc, f"could not delete {rid}")
-        st.session_state["other_runs_table_gen"] = st.session_state.get("other_runs_table_gen", 0) + 1
-        st.rerun()
+        delete_and_refresh(store, picked, "other_runs_table_gen")
 
 
 st.subheader("Training runs")
