@@ -49,7 +49,6 @@ if table.empty and not others:
     st.stop()
 
 
-
 def delete_and_refresh(store, run_ids, table_key: str) -> None:
     """Delete saved runs, then rerun with a new table key so no stale selection survives."""
     for rid in run_ids:
@@ -59,6 +58,7 @@ def delete_and_refresh(store, run_ids, table_key: str) -> None:
             show_error(exc, f"could not delete {rid}")
     st.session_state[table_key] = st.session_state.get(table_key, 0) + 1
     st.rerun()
+
 
 def _run_label(row: pd.Series) -> str:
     if row["source"] == "session":
