@@ -10,30 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """file name -> data of every st.download_button rendered (AppTest keeps no public handle)."""
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add
-
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        captured[file_name] = data
-        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
-
-    monkeypatch.setattr(MediaFileManager, "add", add)
-    return captured
 
 
 def _open(query: dict | None = None) -> AppTest:

@@ -10,18 +10,16 @@ PAGES = ["pages/home.py", "pages/explorer.py", "pages/embeddings.py", "pages/sca
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_defaults_fit_the_hosted_caps(monkeypatch, tmp_path, page):
+def test_page_defaults_fit_the_hosted_caps(monkeypatch, home, page):
     monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
-    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(page).run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
 
 
-def test_hosted_profile_refuses_an_over_cap_request_with_a_message(monkeypatch, tmp_path):
+def test_hosted_profile_refuses_an_over_cap_request_with_a_message(monkeypatch, home):
     monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
-    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("pages/explorer.py").run()
     at.number_input(key="steps").set_value(10_000_000).run()

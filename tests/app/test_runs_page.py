@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dln_core.charts import runs as charts
@@ -56,12 +55,6 @@ def test_overlay_charts_carry_every_selected_run():
 
 
 # ------------------------------------------------------------------ the page (AppTest)
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
-    return tmp_path
-
-
 def _open_runs(timeout: float = 60) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
@@ -89,7 +82,7 @@ def test_empty_store_shows_friendly_info(home):
     assert any("No runs yet" in i.value for i in at.info)
 
 
-def test_saved_runs_listed_overlaid_exported_and_deleted(home, monkeypatch):
+def test_saved_runs_listed_overlaid_exported_and_deleted(home, downloads):
     ids = _save_two_runs()
     at = _open_runs()
     assert not at.exception and not at.error
@@ -97,14 +90,7 @@ def test_saved_runs_listed_overlaid_exported_and_deleted(home, monkeypatch):
     assert set(table["run_id"].dropna()) == set(ids)
     assert set(table["name"]) == {"depth 1", "depth 2"}
 
-    captured = {}
-    original = MediaFileManager.add
-
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        captured[file_name] = data
-        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
-
-    monkeypatch.setattr(MediaFileManager, "add", add)
+    captured = downloads
     at.session_state["runs_table_0"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
     at.run()
     assert not at.exception and not at.error
@@ -131,15 +117,8 @@ def test_saved_runs_listed_overlaid_exported_and_deleted(home, monkeypatch):
     assert any("No runs yet" in i.value for i in at.info)
 
 
-def test_session_run_from_the_explorer_is_listed_and_exported(home, monkeypatch):
-    captured = {}
-    original = MediaFileManager.add
-
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        captured[file_name] = data
-        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
-
-    monkeypatch.setattr(MediaFileManager, "add", add)
+def test_session_run_from_the_explorer_is_listed_and_exported(home, downloads):
+    captured = downloads
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.query_params["steps"] = "400"
@@ -186,16 +165,6 @@ def _save_others() -> tuple[str, str]:
     return embed, sweep
 
 
-def _capture_downloads(monkeypatch) -> dict:
-    captured = {}
-    original = MediaFileManager.add
-
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        captured[file_name] = data
-        return original(self, data, mimetype, coordinates, file_name, is_for_static_download)
-
-    monkeypatch.setattr(MediaFileManager, "add", add)
-    return captured
 
 
 def _read_csv(data) -> pd.DataFrame:
@@ -240,10 +209,10 @@ def test_other_runs_table_and_export_builders():
     assert list(charts.other_export([]).columns) == ["run_id", "kind", "name"]
 
 
-def test_embed_and_sweep_entries_listed_exported_and_deleted(home, monkeypatch):
+def test_embed_and_sweep_entries_listed_exported_and_deleted(home, downloads):
     ids = _save_two_runs()
     embed, sweep = _save_others()
-    captured = _capture_downloads(monkeypatch)
+    captured = downloads
     at = _open_runs()
     assert not at.exception and not at.error
     assert any(s.value == "Other saved runs" for s in at.subheader)
@@ -287,7 +256,7 @@ def test_embed_and_sweep_entries_listed_exported_and_deleted(home, monkeypatch):
     assert len(at.dataframe) == 1 and not any(s.value == "Other saved runs" for s in at.subheader)
 
 
-def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, monkeypatch):
+def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, downloads):
     embed, sweep = _save_others()
     from dln_core.store import RunStore
 
@@ -295,7 +264,7 @@ def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, monke
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, parquet magic intact: listed, but fails its checksum
     path.write_bytes(bytes(data))
-    captured = _capture_downloads(monkeypatch)
+    captured = downloads
     at = _open_runs()
     assert not at.exception and not at.error
     assert not any("No runs yet" in i.value for i in at.info)
