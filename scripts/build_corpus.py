@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the script runs from a checkout, without installing dln_core
 
 # the library's own tokeniser, so a shipped corpus and a user's upload split words identically
+from dln_core.embeddings.corpus import encode_documents  # noqa: E402
 from dln_core.embeddings.corpus import tokenize as tokens  # noqa: E402
 
 # ---------------------------------------------------------------- sources (each yields documents)
@@ -190,16 +191,10 @@ def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
         print(f"{name:15s} {n_docs:7d} docs {n_tok:9d} tokens", file=sys.stderr)
 
     counts = collections.Counter(t for doc in docs for t in doc)
-    # frequency rank, ties broken alphabetically so the build is deterministic
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: args.vocab]
-    vocab = [w for w, _ in ranked]
-    index = {w: i for i, w in enumerate(vocab)}
+    # the library's layout (frequency rank, ties alphabetical; OOV = V, document pad = V + 1)
+    ids, vocab, vocab_counts = encode_documents(docs, args.vocab, counts)
+    ids = ids.astype(np.uint16)
     oov, pad = len(vocab), len(vocab) + 1
-    stream: list[int] = []
-    for doc in docs:
-        stream.extend(index.get(t, oov) for t in doc)
-        stream.append(pad)
-    ids = np.asarray(stream, dtype=np.uint16)
 
     meta = {
         "format": 1,
@@ -219,7 +214,7 @@ def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
         out / f"{variant}_corpus.npz",
         ids=ids,
         vocab=np.asarray(vocab),
-        counts=np.asarray([c for _, c in ranked], dtype=np.int64),
+        counts=vocab_counts,
         meta=np.asarray(json.dumps(meta)),
     )
     (out / f"{variant}_manifest.json").write_text(json.dumps(meta, indent=2) + "\n")

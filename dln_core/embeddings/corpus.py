@@ -97,6 +97,23 @@ def load_corpus_artifact(path: str | Path, name: str | None = None) -> Corpus:
     return Corpus(ids, vocab, counts, name=name or p.stem, digest=hashlib.sha256(raw).hexdigest()[:16])
 
 
+def encode_documents(docs, vocab_cap: int, counts: collections.Counter | None = None):
+    """Token documents -> (ids, vocab, vocab counts): the top ``vocab_cap`` words by frequency (ties
+    alphabetical, so builds are deterministic) get ids 0..V-1, other words the OOV id V, and a pad id
+    V + 1 closes every document so that context windows never cross documents. Shared by uploads and
+    scripts/build_corpus.py, so both lay out the id stream identically."""
+    counts = counts if counts is not None else collections.Counter(t for d in docs for t in d)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:vocab_cap]
+    vocab = tuple(w for w, _ in ranked)
+    index = {w: i for i, w in enumerate(vocab)}
+    oov, pad = len(vocab), len(vocab) + 1
+    stream: list[int] = []
+    for d in docs:
+        stream.extend(index.get(t, oov) for t in d)
+        stream.append(pad)
+    return np.asarray(stream, dtype=np.int64), vocab, np.asarray([c for _, c in ranked], dtype=np.int64)
+
+
 def corpus_from_text(text: str, name: str = "upload", vocab_cap: int = 20_000) -> Corpus:
     """Tokenise user text (blank lines separate documents) into a :class:`Corpus`.
 
@@ -110,19 +127,12 @@ def corpus_from_text(text: str, name: str = "upload", vocab_cap: int = 20_000) -
     counts = collections.Counter(t for d in docs for t in d)
     if len(counts) < MIN_DISTINCT:
         raise ConfigError("corpus", f"needs at least {MIN_DISTINCT} distinct words", len(counts))
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:vocab_cap]
-    vocab = tuple(w for w, _ in ranked)
-    index = {w: i for i, w in enumerate(vocab)}
-    oov, pad = len(vocab), len(vocab) + 1
-    stream: list[int] = []
-    for d in docs:
-        stream.extend(index.get(t, oov) for t in d)
-        stream.append(pad)
+    ids, vocab, vocab_counts = encode_documents(docs, vocab_cap, counts)
     digest = hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()[:16]
     return Corpus(
-        np.asarray(stream, dtype=np.int32),
+        ids.astype(np.int32),
         vocab,
-        np.asarray([c for _, c in ranked], dtype=np.int64),
+        vocab_counts,
         name=name,
         digest=f"{digest}-{vocab_cap}",
     )
