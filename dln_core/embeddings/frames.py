@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..diagnostics import effective_rank
 from . import evaluate as ev
 from . import theory
 from .model import Spectrum, Trajectory
@@ -35,16 +36,6 @@ CHOSEN_ANALOGIES = (
     ("good", "better", "bad", "worse"),
 )
 TRACK_COLUMNS = ["step", "t", "question", "rank", "answer", "score", "correct"]
-
-
-def eff_rank(eigs: np.ndarray) -> float:
-    """exp(entropy) of the normalised non-negative spectrum (1 for one mode, d for a flat one)."""
-    e = np.clip(np.asarray(eigs, dtype=np.float64), 0.0, None)
-    s = e.sum()
-    if not s > 0:
-        return 0.0
-    p = e[e > 0] / s
-    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def question_label(a: str, b: str, c: str) -> str:
@@ -73,7 +64,7 @@ def history_frames(
             "t": lr * step,
             "loss": traj.loss[step],
             "analogy_accuracy": ev.analogy_accuracy(W, questions),
-            "eff_rank": eff_rank(eig),
+            "eff_rank": float(effective_rank(eig)),  # of the eigenvalues of WᵀW (module docstring)
             "learned_rank": int(np.sum(eig >= mu_pos / 2)),
         }
         row.update({f"sv_{k + 1}": float(np.sqrt(eig[k])) for k in range(d)})
