@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from ..cli_train import check_outputs
 from ..errors import ConfigError
 from ..limits import current_limits
+from ..store import to_jsonable
 from .corpus import SHIPPED_CORPORA, load_default_corpus, read_text_corpus
 from .model import EmbedConfig
 
@@ -75,12 +75,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None  # JSON has no NaN
-    return v
-
-
 def run(args: argparse.Namespace) -> int:
     from .pipeline import run_embedding, save_embedding_run  # heavy imports only when the command runs
 
@@ -107,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_embedding(cfg, corpus, limits)
     if result.summary["diverged"]:
         print(f"diverged at step {result.summary['diverged_step']}", file=sys.stderr)
-    out = {k: _clean(result.summary.get(k)) for k in JSON_KEYS}
+    out = to_jsonable({k: result.summary.get(k) for k in JSON_KEYS})  # NaN → null: strict JSON
     if store is not None:
         out["run_id"] = save_embedding_run(store, result, args.name)
         print(f"saved run {out['run_id']}", file=sys.stderr)

@@ -180,3 +180,14 @@ def test_cli_save_stores_an_embed_run(tmp_path, capsys, monkeypatch):
     assert run.config_flat["vocab"] == 300 and run.config_flat["dim"] == 3
     assert run.summary["analogy_questions"] == out["analogy_questions"]
     assert len(run.frame("history")) == 5 and len(run.frame("modes")) == 3
+
+
+def test_cli_diverged_run_prints_strict_json_with_nulls(capsys):
+    """The JSON goes through store.to_jsonable: NaN scores of a diverged run are null, not NaN."""
+    assert main(["embed", "--vocab", "300", "--dim", "6", "--steps", "60", "--lr", "5", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    line = captured.out.strip().splitlines()[-1]
+    out = json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert out["diverged"] is True and "diverged at step" in captured.err
+    assert out["analogy_accuracy"] is None and out["final_loss"] is None and out["wordsim_rho"] is None
+    assert isinstance(out["steps"], int) and isinstance(out["closed_form_accuracy"], float)
