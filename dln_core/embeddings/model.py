@@ -105,10 +105,15 @@ class Spectrum:
     frob2: float  # ‖M*‖²_F
 
 
+def frobenius2(M: np.ndarray) -> float:
+    """‖M*‖²_F accumulated in float64 without a V × V float64 temporary (einsum reads M in place)."""
+    return float(np.einsum("ij,ij->", M, M, dtype=np.float64))
+
+
 def spectrum(M: np.ndarray, d: int) -> Spectrum:
     """Top-d algebraic eigenpairs and the most negative eigenvalue of the symmetric M*."""
     V = M.shape[0]
-    frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
+    frob2 = frobenius2(M)
     if V <= max(400, 3 * d + 20):  # small: the dense solver is exact and fast
         w, vec = scipy.linalg.eigh(np.asarray(M, dtype=np.float64))
         # .copy(), not ascontiguousarray: for d = 1 a reversed (V, 1) slice already counts as
@@ -172,11 +177,13 @@ def train_gd(
     device: str = "auto",
     dtype: str = "float32",
     progress: Callable[[float], None] | None = None,
+    frob2: float | None = None,
 ) -> Trajectory:
     """Full-batch GD W ← W + η (M* − W Wᵀ) W on ℓ = ¼‖M* − W Wᵀ‖²_F (theory module docstring).
 
     The loss is evaluated from quantities the step needs anyway:
     ‖M − WWᵀ‖² = ‖M‖² − 2 tr(Wᵀ M W) + ‖WᵀW‖².
+    ``frob2`` = ‖M‖²_F when already known (``Spectrum.frob2``); computed here otherwise.
     """
     import torch
 
@@ -190,7 +197,8 @@ def train_gd(
     if dev.type == "cpu" and M.shape[0] ** 2 * W0.shape[1] < SINGLE_THREAD_BELOW:
         torch.set_num_threads(1)
     try:
-        return _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0)
+        frob2 = frobenius2(M) if frob2 is None else float(frob2)
+        return _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2)
     finally:
         torch.set_num_threads(threads)
 
@@ -202,8 +210,8 @@ def _positive_strides(a: np.ndarray) -> np.ndarray:
     return a.copy() if any(s < 0 for s in a.strides) else a
 
 
-def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0) -> Trajectory:
-    """The loop of :func:`train_gd` (same arguments, already resolved)."""
+def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2) -> Trajectory:
+    """The loop of :func:`train_gd` (same arguments, already resolved; frob2 = ‖M‖²_F)."""
     import torch
 
     Mt = torch.as_tensor(_positive_strides(M), dtype=tdt, device=dev)
@@ -211,7 +219,6 @@ def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0) 
     # product is BLAS's faster layout here (≈ 13 % per step at V = 5000, d = 100; benchmarks/).
     X = torch.as_tensor(_positive_strides(W0), dtype=tdt, device=dev).T.contiguous()
     Vt = torch.as_tensor(_positive_strides(eigvecs), dtype=tdt, device=dev)
-    frob2 = float(np.sum(np.asarray(M, dtype=np.float64) ** 2))
     snap = set(int(s) for s in snapshot_steps)
     losses = np.full(steps + 1, np.nan)
     modes = np.full((steps + 1, eigvecs.shape[1]), np.nan)

@@ -75,7 +75,8 @@ def run_embedding(
 
     W0 = initial_embedding(cfg.vocab, cfg.dim, cfg.init_scale, cfg.seed)
     steps_snap = snapshot_schedule(cfg.steps, cfg.n_snapshots)
-    traj = train_gd(M, W0, lr, cfg.steps, spec.vectors, steps_snap, cfg.device, cfg.dtype, progress)
+    traj = train_gd(M, W0, lr, cfg.steps, spec.vectors, steps_snap, cfg.device, cfg.dtype, progress,
+                    frob2=spec.frob2)
     timings["train_s"] = traj.wall_time_s
     del M
 

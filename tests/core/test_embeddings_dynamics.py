@@ -118,3 +118,23 @@ def test_gradient_flow_curve_handles_non_positive_targets():
     np.testing.assert_allclose(u[0], [0.5, 0.5])
     assert np.all(np.diff(u, axis=0) < 0)  # both decay
     assert u[1, 1] == pytest.approx(0.5 / (1 + 2 * 0.5 * 1.0))
+
+
+def test_frobenius_norm_computed_once_and_passed_to_the_loop():
+    """‖M*‖²_F: float64 accumulation of a float32 M (no float64 copy), the value the spectrum keeps;
+    train_gd given spec.frob2 records the same losses as when it computes the norm itself."""
+    from dln_core.embeddings.model import frobenius2
+
+    M, _, _ = synthetic_target(V=60)
+    M32 = M.astype(np.float32)
+    assert frobenius2(M32) == pytest.approx(np.sum(M32.astype(np.float64) ** 2), rel=1e-12)
+    spec = spectrum(M32, 4)
+    assert spec.frob2 == frobenius2(M32)
+    W0 = initial_embedding(60, 4, 1e-3, seed=0)
+    args = (M32, W0, 0.01, 30, spec.vectors, np.array([0, 30]))
+    given = train_gd(*args, device="cpu", dtype="float64", frob2=spec.frob2)
+    own = train_gd(*args, device="cpu", dtype="float64")
+    np.testing.assert_array_equal(given.loss, own.loss)
+    # the loss uses it: a wrong norm shifts every recorded loss by a quarter of the error
+    off = train_gd(*args, device="cpu", dtype="float64", frob2=spec.frob2 + 4.0)
+    np.testing.assert_allclose(off.loss - own.loss, 1.0, rtol=1e-9)
