@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from .config import parse_floats
 from .errors import ConfigError
 
 TARGET_HELP = "article | hierarchy | comma list of singular values (e.g. 6,4,3) | path to a CSV matrix"
@@ -56,16 +57,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _floats(field: str, text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ConfigError(field, "must be a comma-separated list of numbers", text) from None
-    if not all(math.isfinite(v) for v in values):
-        raise ConfigError(field, "must be finite numbers", text)
-    return values
-
-
 def parse_steps(text: str) -> int | str:
     """``auto`` or a positive integer (``20000`` or ``2e4``)."""
     text = text.strip().lower()
@@ -86,7 +77,7 @@ def parse_target(text: str) -> dict:
     if text in ("article", "hierarchy"):
         return {"kind": text}
     try:
-        return {"kind": "spectrum", "singular_values": _floats("target", text)}
+        return {"kind": "spectrum", "singular_values": parse_floats("target", text)}
     except ConfigError:
         pass  # not a number list: it must be a CSV path
     path = Path(text)
@@ -113,7 +104,7 @@ def target_options(args: argparse.Namespace) -> dict:
         input_seed=args.input_seed,
     )
     if args.input_eigenvalues is not None:
-        extra["input_eigenvalues"] = _floats("input-eigenvalues", args.input_eigenvalues)
+        extra["input_eigenvalues"] = parse_floats("input-eigenvalues", args.input_eigenvalues)
     return extra
 
 

@@ -95,6 +95,28 @@ def _floats(name: str, value: Any, *, positive: bool) -> tuple[float, ...]:
     return tuple(out)
 
 
+def split_floats(text: str) -> tuple[float, ...]:
+    """``"1e-3, 1e-2"`` → (0.001, 0.01): the one comma-list rule of the library (empty items are
+    skipped, so ``"1,,2"`` and a trailing comma are fine). ValueError on a non-number; no range checks."""
+    return tuple(float(v) for v in str(text).split(",") if v.strip())
+
+
+def parse_floats(field: str, text: str, positive: bool = False) -> tuple[float, ...]:
+    """A user-typed comma list (CLI flag, page field) → finite floats, via :func:`split_floats`.
+
+    ConfigError naming ``field`` on a non-number, an empty list, a non-finite value, or (``positive``)
+    a value <= 0."""
+    try:
+        values = split_floats(text)
+    except ValueError:
+        raise ConfigError(field, "must be a comma-separated list of numbers", text) from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ConfigError(field, "must list at least one finite number", text)
+    if positive and min(values) <= 0:
+        raise ConfigError(field, "every value must be > 0", text)
+    return values
+
+
 def _set(obj: object, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)  # normalise a frozen field in __post_init__
 
@@ -294,11 +316,15 @@ def _parse_flat(key: str, value: Any) -> Any:
         return None  # pandas reads missing CSV cells as NaN
     if isinstance(value, str):
         s = value.strip()
+        if key in _VECTOR_KEYS and not s:
+            # an emptied list field: () lets TargetConfig raise its "non-empty" error; None would
+            # silently become the default (article) spectrum
+            return ()
         if s.lower() in ("", "none", "null"):
             return None
         try:
             if key in _VECTOR_KEYS:
-                return tuple(float(x) for x in s.replace(";", ",").split(",") if x.strip())
+                return split_floats(s.replace(";", ","))  # ';' is accepted as a separator too
             if key == "matrix":
                 return tuple(tuple(float(x) for x in row.split(",")) for row in s.split(";") if row.strip())
             if key in _INT_KEYS:
@@ -371,7 +397,10 @@ class RunConfig:
 
     @classmethod
     def from_flat(cls, d: dict) -> RunConfig:
-        """Inverse of to_flat; unknown keys are rejected, missing keys take defaults, strings are parsed."""
+        """Inverse of to_flat; unknown keys are rejected, missing keys take defaults, strings are parsed.
+
+        A blank string for a vector key (``singular_values``, ``input_eigenvalues``) is an empty list,
+        not a missing value: it fails validation instead of silently meaning the default."""
         unknown = sorted(set(d) - set(FLAT_KEYS))
         if unknown:
             raise ConfigError(unknown[0], "unknown setting; known: " + ", ".join(FLAT_KEYS), d[unknown[0]])

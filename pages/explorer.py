@@ -141,8 +141,6 @@ label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 
 # ------------------------------------------------------------------ one cached run
 result = None
 try:
-    if not sv_text.strip():  # an empty field would silently fall back to the default spectrum
-        raise ConfigError("singular_values", "must be a non-empty list of finite numbers >= 0", sv_text)
     cfg = RunConfig.make(
         target_kind="spectrum" if target == "random" else target,
         singular_values=sv_text, rotate_seed=rot_seed, depth=depth, width=width or None,

@@ -340,3 +340,15 @@ def test_json_has_the_step_size_cap_keys_when_the_engine_reports_them(tmp_path, 
     assert cli.main(["train", "--steps", "10"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert not {"lr_cap", "lr_over_cap", "converged"} & set(out) and out["final_loss"] == 0.1
+
+
+def test_comma_lists_follow_the_config_rule_empty_items_skipped(monkeypatch):
+    """--target and --input-eigenvalues parse with config.parse_floats (the sweep's rule): "6,,4" is
+    (6, 4); a blank list names the flag."""
+    from dln_core import cli_train
+
+    assert cli_train.parse_target("6,,4,") == {"kind": "spectrum", "singular_values": (6.0, 4.0)}
+    args = cli.build_parser().parse_args(["train", "--input-kind", "commuting", "--input-eigenvalues", "1,,2,3,4,5,6"])
+    assert cli_train.target_options(args)["input_eigenvalues"] == (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    monkeypatch.setattr("dln_core.engine.run", _no_training)
+    assert cli.main(["train", "--steps", "10", "--input-kind", "commuting", "--input-eigenvalues", " , "]) == 2

@@ -13,6 +13,7 @@ from dln_core.config import (
     OptimConfig,
     RunConfig,
     TargetConfig,
+    parse_floats,
     preset,
 )
 from dln_core.errors import ConfigError
@@ -208,3 +209,26 @@ def test_load_matrix_csv_reads_text_files_and_rejects_bad_content(tmp_path):
         load_matrix_csv("1,nan\n3,4\n")
     with pytest.raises(ConfigError):
         load_matrix_csv("   \n")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_singular_value_list_is_an_error_not_the_article_spectrum(blank):
+    # a blank string used to parse as None and silently become the default (article) spectrum
+    with pytest.raises(ConfigError) as info:
+        RunConfig.make(target_kind="spectrum", singular_values=blank)
+    assert info.value.field == "singular_values" and "non-empty" in str(info.value)
+    with pytest.raises(ConfigError, match=r"input_eigenvalues.*non-empty"):
+        RunConfig.make(input_kind="commuting", input_eigenvalues=blank)
+    # "none" still means "not given": the whitened default keeps no eigenvalues
+    assert RunConfig.make(input_eigenvalues="none").target.input_eigenvalues is None
+
+
+def test_parse_floats_is_the_one_comma_list_rule():
+    assert parse_floats("lr", " 1e-3, 1e-2 ") == (0.001, 0.01)
+    assert parse_floats("lr", "1,,2,") == (1.0, 2.0)  # empty items are skipped
+    assert RunConfig.make(target_kind="spectrum", singular_values="3,,1").target.singular_values == (3.0, 1.0)
+    for text, positive, words in (("", False, "at least one"), ("1,x", False, "comma-separated"),
+                                  ("1,inf", False, "finite"), ("1,0", True, "> 0")):
+        with pytest.raises(ConfigError, match=words) as info:
+            parse_floats("lr", text, positive=positive)
+        assert info.value.field == "lr"
