@@ -59,22 +59,18 @@ SHARPNESS_MAX_PARAMS = 20_000  # above this many weights lr_cap is not computed 
 def lr_cap(problem: Problem, depth: int, width: int) -> float | None:
     """2 / sharpness at the balanced global minimum (THEORY.md §6): the largest step GD can settle with.
 
-    Whitened inputs: the closed form sharpness L·λ_max^{2−2/L}; otherwise the top Hessian eigenvalue at
-    theory.balanced_minimum by exact Hessian-vector products. None if that would not be cheap (more
-    than SHARPNESS_MAX_PARAMS weights) or fails.
+    The sharpness is theory.balanced_sharpness (closed form when whitened, else numeric). None if the
+    numeric path would not be cheap (more than SHARPNESS_MAX_PARAMS weights) or fails.
     """
     from . import theory
 
     try:
-        if problem.input_kind == "whitened":
-            sharp = theory.sharpness_balanced(float(problem.lambda_star.max()), depth)
-        else:
+        if problem.input_kind != "whitened":  # only the numeric path costs anything
             n_out, n_in = problem.sigma_yx.shape
             dims = (n_in, *([width] * (depth - 1)), n_out)
             if sum(a * b for a, b in itertools.pairwise(dims)) > SHARPNESS_MAX_PARAMS:
                 return None
-            ws = theory.balanced_minimum(problem, depth, width if depth > 1 else None)
-            sharp = theory.sharpness_numeric(problem.sigma_xx, problem.sigma_yx, ws)
+        sharp, _ = theory.balanced_sharpness(problem, depth, width)
         return float(theory.max_stable_lr(sharp)) if sharp > 0 else None
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         return None

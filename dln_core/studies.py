@@ -187,23 +187,12 @@ def study_sharpness(
 
 
 def stability_cap(cfg) -> tuple[float, float, str]:
-    """(sharpness, lr cap = 2/sharpness, method) at the balanced global minimum of ``cfg``'s problem:
-    closed form L·λ_max^{2−2/L} when whitened, Hessian power iteration otherwise (THEORY.md §6)."""
+    """(sharpness, lr cap = 2/sharpness, method) at the balanced global minimum of ``cfg``'s problem
+    (theory.balanced_sharpness: closed form when whitened, else numeric; THEORY.md §6)."""
     from . import theory
     from .targets import build_problem
 
-    problem = build_problem(cfg.target)
-    depth = cfg.network.depth
-    whitened = cfg.target.input_kind == "whitened" and np.allclose(
-        problem.sigma_xx, np.eye(problem.sigma_xx.shape[0])
-    )
-    if whitened:
-        sharp = float(theory.sharpness_balanced(float(problem.lambda_star[0]), depth))
-        method = "closed form L·λ^(2−2/L)"
-    else:
-        weights = theory.balanced_minimum(problem, depth, width=cfg.width)
-        sharp = float(theory.sharpness_numeric(problem.sigma_xx, problem.sigma_yx, weights))
-        method = "numerical (Hessian power iteration)"
+    sharp, method = theory.balanced_sharpness(build_problem(cfg.target), cfg.network.depth, cfg.width)
     return sharp, float(theory.max_stable_lr(sharp)), method
 
 
@@ -218,6 +207,7 @@ def study_stability(
 ) -> dict[str, pd.DataFrame]:
     """Figure 4: η = factor × predicted cap per depth; each run ends converged, diverged or neither
     (GD past the cap cannot settle into any minimum, THEORY.md §6). Aligned init, u0 = scale**L."""
+    from . import theory
     from .config import RunConfig
 
     lam = _spectrum(singular_values)
@@ -232,7 +222,7 @@ def study_stability(
         sharp, cap, method = stability_cap(probe)
         caps.append({"depth": int(depth), "sharpness": sharp, "lr_cap": cap, "method": method})
         # long enough for the slowest mode to settle at the smallest η (≈ 20 e-folds past halfway)
-        slow_rate = depth * lam[-1] ** (2 - 2 / depth)
+        slow_rate = theory.sharpness_balanced(lam[-1], depth)  # the slowest mode's rate L·λ^(2−2/L)
         d_max = max(parse_floats("input eigenvalues", input_eigenvalues)) if input_eigenvalues else 1.0
         lr_min = min(factors) * cap
         steps = steps_to_reach(lam[-1], u0, depth, lr_min, margin=1.0, d=1.0) + math.ceil(
@@ -250,8 +240,6 @@ def study_stability(
     summary = summarize(results)
     # sharpness where each run ended: a run that converged must sit where 2/η exceeds it; with
     # non-whitened inputs that can be an unbalanced minimum flatter than the balanced one
-    from . import theory
-
     final_sharp = [
         float(theory.sharpness_numeric(r.problem.sigma_xx, r.problem.sigma_yx, r.weights))
         if not r.summary["diverged"] else math.nan

@@ -25,6 +25,7 @@ from .errors import ConfigError
 
 __all__ = [
     "balanced_minimum",
+    "balanced_sharpness",
     "commuting_targets",
     "lambda_balanced_init",
     "lambda_balanced_solution",
@@ -45,6 +46,7 @@ __all__ = [
 _X_CAP = 35.0
 _BISECT_ITERS = 12
 _NEWTON_ITERS = 5
+_FULL_HESSIAN_MAX = 400  # sharpness_numeric diagonalises the full Hessian up to this many weights
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -674,10 +676,27 @@ def sharpness_numeric(sigma_xx, sigma_yx, weights, iters=50) -> float:
         Vs = [p.reshape(sh) for p, sh in zip(np.split(np.asarray(v, float).ravel(), splits), shapes)]
         return np.concatenate([h.ravel() for h in _grad_and_hvp(sxx, syx, Ws, Vs)[1]])
 
-    if n <= 400:
+    if n <= _FULL_HESSIAN_MAX:
         H = np.column_stack([hvp(e) for e in np.eye(n)])
         return float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
     op = LinearOperator((n, n), matvec=hvp, dtype=float)
     v0 = np.random.default_rng(0).standard_normal(n)
     val = eigsh(op, k=1, which="LA", v0=v0, maxiter=10 * int(iters), tol=1e-12, return_eigenvectors=False)
     return float(val[0])
+
+
+def balanced_sharpness(problem, depth, width=None) -> tuple[float, str]:
+    """(sharpness, method) at the balanced global minimum of a targets.Problem (THEORY §6).
+
+    Whitened inputs (``problem.input_kind == "whitened"``, Σxx = I): the closed form
+    :func:`sharpness_balanced` L·λ_max^{2−2/L}. Otherwise the top Hessian eigenvalue of
+    :func:`sharpness_numeric` at :func:`balanced_minimum` (full Hessian up to 400 weights, else Lanczos).
+    ``width`` is the hidden width (ignored at depth 1). 2/sharpness (:func:`max_stable_lr`) is the cap.
+    """
+    L = _check_depth(depth)
+    if problem.input_kind == "whitened":
+        return float(sharpness_balanced(float(problem.lambda_star.max()), L)), "closed form L·λ^(2−2/L)"
+    ws = balanced_minimum(problem, L, width if L > 1 else None)
+    n = sum(w.size for w in ws)
+    method = "numerical (full Hessian)" if n <= _FULL_HESSIAN_MAX else "numerical (Lanczos)"
+    return float(sharpness_numeric(problem.sigma_xx, problem.sigma_yx, ws)), method

@@ -340,6 +340,25 @@ def test_sharpness_numeric_non_whitened_and_large():
         th.sharpness_balanced(6.0, 4), rel=1e-9)
 
 
+def test_balanced_sharpness_closed_form_when_whitened_numeric_otherwise():
+    """One rule for the stable-step cap (THEORY §6): whitened → L·λ_max^{2−2/L}; else the Hessian."""
+    from dln_core.config import TargetConfig
+    from dln_core.targets import build_problem
+
+    white = build_problem(TargetConfig(kind="spectrum", singular_values=(3.0, 1.0), n_out=2, n_in=2))
+    assert th.balanced_sharpness(white, 3, 4) == (pytest.approx(3 * 3.0 ** (4 / 3), rel=1e-12),
+                                                  "closed form L·λ^(2−2/L)")
+    comm = build_problem(TargetConfig(kind="spectrum", singular_values=(3.0, 1.0), n_out=2, n_in=2,
+                                      input_kind="commuting", input_eigenvalues=(2.0, 0.5)))
+    sharp, method = th.balanced_sharpness(comm, 2, 2)
+    ws = th.balanced_minimum(comm, 2, 2)
+    assert method == "numerical (full Hessian)"  # 8 weights: the exact full-Hessian path
+    assert sharp == pytest.approx(_fd_hessian_top(comm.sigma_xx, comm.sigma_yx, ws), rel=1e-6)
+    assert sharp != pytest.approx(th.sharpness_balanced(3.0, 2), rel=1e-3)  # Σxx ≠ I changes it
+    # above 400 weights the label names Lanczos
+    assert th.balanced_sharpness(comm, 4, 16)[1] == "numerical (Lanczos)"
+
+
 def test_mode_curve_gd_scalar_and_vector_paths_agree():
     """Few modes run in Python floats, many in numpy: same recursion, same early exits and divergence."""
     lam = np.array([6.0, 3.0, 1.0, 0.5])
