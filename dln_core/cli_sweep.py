@@ -7,19 +7,18 @@ init options are ``train``'s (shared from cli_train.py), as are the error messag
 one, not batched). Progress goes to stderr; stdout gets one JSON line with ``wall_time_s`` and
 ``network_steps``. The caps (networks, networks × steps, networks × snapshots) and the outputs
 (``--csv`` folder writable, run store for ``--save``) are checked before any training. ``--csv`` is
-written atomically (dln_core.store.atomic_write_bytes), so an interrupted sweep never leaves a
+written atomically (dln_core.store.atomic_write_csv), so an interrupted sweep never leaves a
 complete-looking partial file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 from .cli_train import (
+    StderrProgress,
     add_init_options,
     add_schedule_options,
     add_target_options,
@@ -121,37 +120,17 @@ def checked_spec(args):
     return spec
 
 
-def write_csv_atomic(frame, path: str | os.PathLike) -> None:
-    """Write ``frame`` as CSV to ``path`` atomically (temp file + rename, see store.atomic_write_bytes)."""
-    from .store import atomic_write_bytes
-
-    atomic_write_bytes(path, frame.to_csv(index=False).encode())
-
-
-class StderrProgress:
-    """Progress lines on stderr, at most every ``every_s`` seconds (and always the last)."""
-
-    def __init__(self, every_s: float = 0.5) -> None:
-        self.every_s = every_s
-        self.last = 0.0
-        self.previous: tuple | None = None
-
-    def __call__(self, fraction: float, message: str) -> None:
-        now = time.monotonic()
-        line = (round(fraction, 3), message)
-        if line != self.previous and (fraction >= 1.0 or now - self.last >= self.every_s):
-            self.last, self.previous = now, line
-            print(f"sweep {100 * fraction:5.1f}%  {message}", file=sys.stderr, flush=True)
-
-
 def run(args) -> int:
     from .sweep import run_sweep
 
     spec = checked_spec(args)
     csv_path, store = check_outputs(args.csv, args.save, make_dir=True)
-    result = run_sweep(spec, progress=None if args.quiet else StderrProgress(), rise_times=not args.no_rise_times)
+    progress = None if args.quiet else StderrProgress("sweep", every_s=0.5)
+    result = run_sweep(spec, progress=progress, rise_times=not args.no_rise_times)
     if csv_path is not None:
-        write_csv_atomic(result.summary, csv_path)
+        from .store import atomic_write_csv
+
+        atomic_write_csv(csv_path, result.summary)
     saved = None
     if store is not None:
         meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}

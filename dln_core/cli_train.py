@@ -154,21 +154,27 @@ def as_flag_error(exc: ConfigError) -> ConfigError:
 
 
 class StderrProgress:
-    """``--progress``: a line on stderr at most every ``every_s`` seconds, and at the end."""
+    """Progress lines ``<prefix> 42.0% (3.1 s)  <message>`` on stderr (``train --progress`` and
+    ``sweep``): at most every ``every_s`` seconds, never the same line twice, and always a line at
+    100 %; once at 100 % only a new final message (e.g. the sweep's "done: …") is printed."""
 
-    def __init__(self, every_s: float = 1.0) -> None:
+    def __init__(self, prefix: str, every_s: float = 1.0) -> None:
+        self.prefix = prefix
         self.every_s = every_s
         self.start = time.monotonic()
         self.last = -math.inf
-        self.done = False
+        self.previous: tuple | None = None
 
-    def __call__(self, frac: float) -> None:
+    def __call__(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()
-        if self.done:
+        line = (round(fraction, 3), message)
+        finished = self.previous is not None and self.previous[0] >= 1.0
+        due = fraction >= 1.0 or (not finished and now - self.last >= self.every_s)
+        if line == self.previous or not due:
             return
-        if now - self.last >= self.every_s or frac >= 1.0:
-            self.last, self.done = now, frac >= 1.0
-            print(f"train: {100 * frac:5.1f}% ({now - self.start:.1f} s)", file=sys.stderr, flush=True)
+        self.last, self.previous = now, line
+        text = f"{self.prefix} {100 * fraction:5.1f}% ({now - self.start:.1f} s)"
+        print(f"{text}  {message}" if message else text, file=sys.stderr, flush=True)
 
 
 def check_outputs(csv: str | None, save: bool, *, make_dir: bool = False):
@@ -224,15 +230,15 @@ def run_train(args: argparse.Namespace) -> int:
 
     from .engine import run
 
-    result = run(cfg, StderrProgress() if args.progress else None)
+    result = run(cfg, StderrProgress("train:") if args.progress else None)
     extra: dict = {}
     if store is not None:
         extra["run_id"] = store.save(result, kind="train", name=args.name)
         print(f"saved run {extra['run_id']}", file=sys.stderr)
     if csv_path is not None:
-        from .store import atomic_write_bytes
+        from .store import atomic_write_csv
 
-        atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
+        atomic_write_csv(csv_path, result.history)
         extra["csv"] = str(csv_path)
     print(summary_json(result.summary, extra))
     return 0

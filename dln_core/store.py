@@ -238,6 +238,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    """``frame`` as CSV (no index, full float precision) written with :func:`atomic_write_bytes`: an
+    interrupted write never leaves a complete-looking partial file. The CLIs' ``--csv`` outputs."""
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
+
+
 def probe_writable(directory: str | os.PathLike) -> None:
     """Create and remove a temp file in ``directory``: raises OSError now if a later write would fail
     (missing folder, no permission, read-only disk), so callers can check before a long computation."""

@@ -53,7 +53,7 @@ def test_interrupted_csv_write_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        cli_sweep.write_csv_atomic(pd.DataFrame({"depth": [2]}), target)
+        store.atomic_write_csv(target, pd.DataFrame({"depth": [2]}))  # what --csv writes with
     assert list(tmp_path.iterdir()) == []
 
 

@@ -292,6 +292,16 @@ def test_atomic_write_bytes_crash_keeps_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temp file left behind
 
 
+def test_atomic_write_csv_round_trips_floats_without_an_index(tmp_path):
+    frame = pd.DataFrame({"step": [0, 10], "loss": [1 / 3, 2.0e-17]})
+    target = tmp_path / "out.csv"
+    store_mod.atomic_write_csv(target, frame)
+    back = pd.read_csv(target)
+    assert list(back.columns) == ["step", "loss"]  # no index column
+    assert back["loss"].tolist() == frame["loss"].tolist()  # exact: full float precision
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
 def test_real_run_result_round_trip(home):
     """A real engine run: every frame, the config and the final weights come back identical."""
     from dln_core.config import RunConfig
