@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import theory as _core
 from ..errors import ConfigError
+from ..sweep import crossing_time
 
 # The mode laws below are the core's depth-2 formulas (dln_core.theory, L = 2, d = 1): with the ¼
 # scaling, du/dt = 2u(μ − u) is exactly the core's du/dt = L|u|^{2−2/L}(λ − d u) at L = 2, d = 1, and
@@ -104,20 +105,16 @@ def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
 
 
 def first_crossing(values: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Per column, the (linearly interpolated) fractional row index where values first reach level."""
+    """Per column, the (linearly interpolated) fractional row index where values first reach level.
+
+    :func:`dln_core.sweep.crossing_time` per column with t = row index; NaN where the level is not
+    finite (μ ≤ 0 modes have no halfway level) or never reached.
+    """
     values = np.asarray(values, dtype=np.float64)
-    out = np.full(values.shape[1], np.nan)
-    for k in range(values.shape[1]):
-        above = np.nonzero(values[:, k] >= level[k])[0]
-        if len(above) == 0 or not np.isfinite(level[k]):
-            continue
-        i = above[0]
-        if i == 0:
-            out[k] = 0.0
-            continue
-        lo, hi = values[i - 1, k], values[i, k]
-        out[k] = i - 1 + (level[k] - lo) / (hi - lo) if hi > lo else float(i)
-    return out
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), values.shape[1:])
+    rows = np.arange(values.shape[0], dtype=np.float64)
+    return np.array([crossing_time(rows, values[:, k], level[k]) if np.isfinite(level[k]) else np.nan
+                     for k in range(values.shape[1])], dtype=np.float64)
 
 
 def stable_lr(mu_max: float, mu_min: float, safety: float = 0.9) -> float:

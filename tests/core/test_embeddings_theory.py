@@ -84,3 +84,30 @@ def test_non_finite_inputs_give_nan_and_negative_u0_is_rejected():
         theory.mode_curve_gf(np.array([0.0]), np.array([1.0]), np.array([-1e-3]))
     with pytest.raises(ConfigError):
         theory.tau_half(np.array([1.0]), np.array([-1e-3]))
+
+
+def test_first_crossing_is_the_sweep_crossing_time_per_column():
+    """Fractional row index of the first crossing = sweep.crossing_time with t = row index."""
+    from dln_core.sweep import crossing_time
+
+    v = np.array([[0.0, 1.0, 5.0, 0.0, 0.0],
+                  [1.0, 1.0, 5.0, np.inf, 0.5],
+                  [1.0, 2.0, 5.0, np.inf, 0.6],
+                  [3.0, 3.0, 5.0, np.inf, 0.7]])
+    level = np.array([1.0, 1.5, 2.0, 10.0, 1.0])
+    got = theory.first_crossing(v, level)
+    # interpolated 0 → 1 at 1.0; 1 → 2 halfway from row 1; at row 0; an overflow step; never reached
+    np.testing.assert_array_equal(got, [1.0, 1.5, 0.0, 0.0, np.nan])
+    rows = np.arange(4.0)
+    for k in range(4):
+        assert got[k] == crossing_time(rows, v[:, k], level[k])
+    # a non-finite level (μ ≤ 0 has no halfway point) is NaN even where values reach it
+    assert np.all(np.isnan(theory.first_crossing(v[:, :3], np.array([np.nan, -np.inf, np.inf]))))
+    mu, u0 = _random_modes(3)
+    gd = theory.mode_curve_gd(400, mu, u0, 0.9 / mu.max())
+    half = np.where(mu > 0, mu / 2, np.nan)
+    cross = theory.first_crossing(gd, half)
+    assert np.isfinite(cross).sum() >= 10
+    for k in np.flatnonzero(np.isfinite(cross)):  # the curve reaches the level exactly there
+        i = int(np.ceil(cross[k]))
+        assert gd[i, k] >= half[k] and (i == 0 or gd[i - 1, k] < half[k])
