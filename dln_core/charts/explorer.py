@@ -14,29 +14,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-TIME_TITLES = {"step": "step k (log)", "t": "time t = η·k (log)"}
+from ._axes import positive, time_field, time_x
+
 CURVE_DASH = {  # line style per curve kind: solid measured, dashed theory (THEORY §2)
     "measured": [1, 0],
     "theory (gradient flow)": [6, 4],
     "theory (finite η)": [2, 2],
 }
 CURRENT_COLOUR = "#d62728"
-
-
-def _time_field(time_axis: str) -> str:
-    if time_axis not in TIME_TITLES:
-        raise ValueError(f"time_axis must be 'step' or 't', got {time_axis!r}")
-    return time_axis
-
-
-def _time_x(field: str) -> alt.X:
-    # nice=False: a log axis would otherwise round the end up to the next power of ten
-    return alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log", nice=False)
-
-
-def _positive_time(df: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Rows drawable on a log time axis (step 0 / t = 0 has no log position)."""
-    return df[df[field] > 0]
 
 
 def nearest_snapshot(steps: Sequence[int], step: int) -> int:
@@ -49,7 +34,7 @@ def nearest_snapshot(steps: Sequence[int], step: int) -> int:
 
 def current_x(history: pd.DataFrame, step: int, time_axis: str = "step") -> float | None:
     """Position of snapshot ``step`` on the time axis (None if not recorded or not drawable on log x)."""
-    field = _time_field(time_axis)
+    field = time_field(time_axis)
     row = history.loc[history["step"] == step, field]
     if row.empty or not row.iloc[0] > 0:
         return None
@@ -65,7 +50,7 @@ def with_current_step(spec: dict, history: pd.DataFrame, step: int, time_axis: s
     x = current_x(history, step, time_axis)
     if x is None:
         return spec
-    field = _time_field(time_axis)
+    field = time_field(time_axis)
     out = dict(spec)
     out["datasets"] = {**spec.get("datasets", {}), "current_time": [{field: x, "step": int(step)}]}
     out["layer"] = [
@@ -90,8 +75,8 @@ def loss_chart(
 ) -> alt.LayerChart:
     """Loss vs time (log x) with faint rules at the saddle plateaus ½Σ_{i>k}λ_i² (THEORY §5).
     Add the current-time marker with :func:`with_current_step`."""
-    field = _time_field(time_axis)
-    data = _positive_time(history[["step", "t", "loss"]], field)
+    field = time_field(time_axis)
+    data = positive(history[["step", "t", "loss"]], field)
     if log_y:
         data = data[data["loss"] > 0]
     y = alt.Y("loss:Q", title="loss ½‖·‖²")
@@ -101,7 +86,7 @@ def loss_chart(
         alt.Chart(data)
         .mark_line(color="#1f4e79", strokeWidth=2)
         .encode(
-            x=_time_x(field),
+            x=time_x(field),
             y=y,
             tooltip=["step:Q", alt.Tooltip("t:Q", format=".4g"), alt.Tooltip("loss:Q", format=".5g")],
         )
@@ -142,14 +127,14 @@ def modes_chart(
 ) -> alt.LayerChart:
     """Mode strengths u_i = u*_iᵀ W v*_i: solid measured, dashed gradient-flow theory, dotted finite-η
     theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i."""
-    field = _time_field(time_axis)
-    data = _positive_time(mode_curves_frame(modes, show_gd), field)
+    field = time_field(time_axis)
+    data = positive(mode_curves_frame(modes, show_gd), field)
     kinds = [k for k in CURVE_DASH if k in set(data["curve"])]
     lines = (
         alt.Chart(data)
         .mark_line(strokeWidth=2)
         .encode(
-            x=_time_x(field),
+            x=time_x(field),
             y=alt.Y("u:Q", title="mode strength u_i"),
             color=alt.Color("mode:N", title="mode", legend=alt.Legend(orient="bottom")).scale(
                 scheme="category10"
@@ -225,13 +210,13 @@ def _metric_chart(
     time_axis: str,
     y_format: str | None = None,
 ) -> alt.LayerChart:
-    field = _time_field(time_axis)
-    data = _positive_time(history[["step", "t", column]], field).dropna(subset=[column])
+    field = time_field(time_axis)
+    data = positive(history[["step", "t", column]], field).dropna(subset=[column])
     line = (
         alt.Chart(data)
         .mark_line(color="#2ca02c")
         .encode(
-            x=_time_x(field),
+            x=time_x(field),
             y=alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format=y_format) if y_format else alt.Undefined),
             tooltip=["step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
         )

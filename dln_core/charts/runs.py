@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 
 from ..store import compact_halfway
+from ._axes import positive, time_field, time_x
 
 # config columns worth a glance in the table, in this order (the rest stay in the CSV export)
 CONFIG_COLUMNS = (
@@ -62,22 +63,15 @@ def _stack(histories: Mapping[str, pd.DataFrame], columns: Sequence[str]) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
-def _x(time_axis: str) -> alt.X:
-    titles = {"step": "step k (log)", "t": "time t = η·k (log)"}
-    if time_axis not in titles:
-        raise ValueError(f"time_axis must be 'step' or 't', got {time_axis!r}")
-    return alt.X(f"{time_axis}:Q", title=titles[time_axis]).scale(type="log", nice=False)
-
-
 def overlay_loss_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "step") -> alt.Chart:
     """Loss curves of several runs on one log-time axis, one colour per run."""
     data = _stack(histories, ["step", "t", "loss"])
-    data = data[data[time_axis] > 0]  # step 0 has no position on a log axis
+    data = positive(data, time_field(time_axis))  # step 0 has no position on a log axis
     return (
         alt.Chart(data)
         .mark_line()
         .encode(
-            x=_x(time_axis),
+            x=time_x(time_axis),
             y=alt.Y("loss:Q", title="loss ½‖·‖²"),
             color=alt.Color("run:N", title="run", legend=RUN_LEGEND),
             tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".5g")],
@@ -110,12 +104,12 @@ def overlay_modes_frame(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def overlay_modes_chart(histories: Mapping[str, pd.DataFrame], time_axis: str = "step") -> alt.Chart:
     """Measured mode strengths u_i (THEORY §1) of several runs: colour = run, one line per mode."""
     data = overlay_modes_frame(histories)
-    data = data[data[time_axis] > 0]
+    data = positive(data, time_field(time_axis))
     return (
         alt.Chart(data)
         .mark_line()
         .encode(
-            x=_x(time_axis),
+            x=time_x(time_axis),
             y=alt.Y("u:Q", title="mode strength u_i"),
             color=alt.Color("run:N", title="run", legend=RUN_LEGEND),
             detail="mode:N",

@@ -10,25 +10,18 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ._axes import positive
+
 THEORY_DASH = [6, 4]
 SOURCE_COLOURS = alt.Scale(domain=["measured", "theory (gradient flow)"], range=["#1f3b73", "#e4572e"])
 OUTCOME_COLOURS = {"converged": "#2ca02c", "not converged": "#ff7f0e", "diverged": "#d62728"}
 
 
-def _positive(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    """Rows usable on log axes (finite and > 0 in every given column)."""
-    keep = pd.Series(True, index=frame.index)
-    for c in cols:
-        v = pd.to_numeric(frame[c], errors="coerce")
-        keep &= v.notna() & (v > 0)
-    return frame[keep]
-
-
 def halfway_vs_u0_chart(summary: pd.DataFrame, theory: pd.DataFrame, mode: int = 1) -> alt.LayerChart:
     """Figure 1: halfway time τ½ vs initial strength u0, log–log, one colour per depth.
     Points = measured (t = η·k at u = λ/2), dashed lines = exact gradient-flow τ½(u0)."""
-    meas = _positive(summary[summary["mode"] == mode], "u0", "halfway_time")
-    theo = _positive(theory, "u0", "tau_half_theory")
+    meas = positive(summary[summary["mode"] == mode], "u0", "halfway_time")
+    theo = positive(theory, "u0", "tau_half_theory")
     colour = alt.Color("depth:N", title="depth L")
     x = alt.X("u0:Q", title="initial mode strength u0 (log)").scale(type="log")
     points = (
@@ -53,7 +46,7 @@ def halfway_vs_u0_chart(summary: pd.DataFrame, theory: pd.DataFrame, mode: int =
 
 def learning_order_chart(summary: pd.DataFrame) -> alt.LayerChart:
     """Figure 2: halfway time of each mode vs its singular value λ (learning order), measured vs theory."""
-    frame = _positive(summary, "lambda")
+    frame = positive(summary, "lambda")
     long = pd.concat(
         [
             frame.assign(source="measured", value=frame["halfway_time"]),
@@ -61,7 +54,7 @@ def learning_order_chart(summary: pd.DataFrame) -> alt.LayerChart:
         ],
         ignore_index=True,
     )
-    long = _positive(long, "value")
+    long = positive(long, "value")
     base = alt.Chart(long).encode(
         x=alt.X("lambda:Q", title="singular value λ (log)").scale(type="log"),
         y=alt.Y("value:Q", title="halfway time τ½ = η·k (log)").scale(type="log"),
@@ -129,7 +122,7 @@ def stability_chart(summary: pd.DataFrame, caps: pd.DataFrame) -> alt.LayerChart
 def mode_curves_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     """Figure 5: normalised mode strengths u_i(t)/target over time; solid measured, dashed theory
     (the frame may hold measured rows only, e.g. the non-commuting simulation)."""
-    frame = _positive(frame, "t")
+    frame = positive(frame, "t")
     dash = alt.StrokeDash("source:N", title=None).scale(
         domain=["measured", "theory (gradient flow)"], range=[[1, 0], THEORY_DASH]
     )
@@ -153,7 +146,7 @@ def exact_solution_chart(frame: pd.DataFrame) -> alt.Chart:
     errors = frame.assign(series=frame["lr"].map(lambda v: f"‖W_GD − W_exact‖, η = {v:g}"), value=frame["error"])
     smallest = frame[frame["lr"] == frame["lr"].min()]
     scale = smallest.assign(series="‖W_exact‖ (for scale)", value=smallest["norm_exact"])
-    long = _positive(pd.concat([errors, scale], ignore_index=True), "value", "t")
+    long = positive(pd.concat([errors, scale], ignore_index=True), "value", "t")
     return (
         alt.Chart(long)
         .mark_line(point=True)

@@ -197,3 +197,20 @@ def test_to_spec_matches_validated_dict_and_has_no_row_cap():
     big = pd.DataFrame({"step": np.arange(1, 6001), "t": np.arange(1, 6001) * LR, "loss": 1.0})
     spec = ch.to_spec(ch.loss_chart(big))
     assert max(len(d) for d in _datasets(spec)) == 6000
+
+
+def test_shared_time_axis_is_the_same_in_explorer_and_runs_charts():
+    """charts/_axes.py: one log time axis (nice=False, same titles) and one "> 0" filter for both pages."""
+    from dln_core.charts import _axes
+    from dln_core.charts import runs as runs_ch
+
+    for axis in ("step", "t"):
+        explorer_x = ch.loss_chart(_history(), time_axis=axis).to_dict()["layer"][0]["encoding"]["x"]
+        runs_x = runs_ch.overlay_loss_chart({"a": _history()}, axis).to_dict()["encoding"]["x"]
+        assert explorer_x == runs_x == _axes.time_x(axis).to_dict()
+        assert runs_x["scale"] == {"type": "log", "nice": False} and runs_x["title"] == _axes.TIME_TITLES[axis]
+    with pytest.raises(ValueError, match="time_axis"):
+        runs_ch.overlay_loss_chart({"a": _history()}, "k")
+    frame = pd.DataFrame({"t": [0.0, -1.0, np.nan, 0.5, 2.0], "v": [1.0, 1.0, 1.0, 0.0, "3"]})
+    assert _axes.positive(frame, "t")["t"].tolist() == [0.5, 2.0]
+    assert _axes.positive(frame, "t", "v").index.tolist() == [4]  # "3" is a number; v = 0 is dropped
