@@ -256,9 +256,10 @@ def theory_start_indices(problem, mode_alignment: np.ndarray, u: np.ndarray, dep
     u = np.asarray(u, dtype=float)
     ready = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
     if rate is not None:
-        lam, d = problem.lambda_star, problem.mode_d
+        from . import theory
+
         with np.errstate(all="ignore"):
-            ode = depth * np.abs(u) ** (2.0 - 2.0 / depth) * (lam - d * u)
+            ode = theory.mode_rate(u, problem.lambda_star, depth, problem.mode_d)
             on_ode = np.abs(np.asarray(rate) - ode) <= RATE_RTOL * np.abs(ode)
         # past halfway the question is moot (the crossing is behind), and both rates tend to 0
         ready &= on_ode | (u >= 0.5 * problem.target_strength)

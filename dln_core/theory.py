@@ -33,6 +33,7 @@ __all__ = [
     "max_stable_lr",
     "mode_curve_gd",
     "mode_curve_gf",
+    "mode_rate",
     "plateau_levels",
     "rise_time",
     "sharpness_balanced",
@@ -176,9 +177,12 @@ def _tau_whitened(v0, v, lam, L):
     return out
 
 
-def _rate_whitened(v, lam, L):
-    """dv/dτ = L|v|^{2−2/L}(λ − v), the whitened mode law (THEORY §2, Eq. 11)."""
-    return L * np.abs(v) ** (2.0 - 2.0 / L) * (lam - v)
+def mode_rate(u, lam, depth, d=1.0):
+    """du/dt = L|u|^{2−2/L}(λ − d u): the mode law (THEORY §2 Eq. 11; commuting inputs §6).
+
+    Elementwise and unvalidated (it sits inside the curve inversions); with d = 1 it is the whitened law.
+    """
+    return depth * np.abs(u) ** (2.0 - 2.0 / depth) * (lam - d * u)
 
 
 def _masked(ok, value):
@@ -249,7 +253,7 @@ def _curve_whitened(tau, v0, lam, L):
             out[grow] = _invert_regime(
                 t,
                 tfun=lambda v, lm=lm, c=c, f0=f0: _masked(v / lm < 1.0, lambda: c * (_F_below(v / lm, beta) - f0)),
-                slope=lambda x, v, lm=lm: (v * (lm - v) / lm) / _rate_whitened(v, lm, L),
+                slope=lambda x, v, lm=lm: (v * (lm - v) / lm) / mode_rate(v, lm, L),
                 to_v=lambda x, lm=lm: lm / (1.0 + np.exp(-x)),
                 x_lo=x0, x_hi=np.maximum(x0, _X_CAP),
             )
@@ -260,7 +264,7 @@ def _curve_whitened(tau, v0, lam, L):
             out[above] = _invert_regime(
                 t,
                 tfun=lambda v, lm=lm, c=c, f0=f0: _masked(lm / v < 1.0, lambda: c * (_F_above(lm / v, beta) - f0)),
-                slope=lambda y, v, lm=lm: (lm - v) / _rate_whitened(v, lm, L),
+                slope=lambda y, v, lm=lm: (lm - v) / mode_rate(v, lm, L),
                 to_v=lambda y, lm=lm: lm * (1.0 + np.exp(-y)),
                 x_lo=-x0, x_hi=np.maximum(-x0, _X_CAP),
             )
@@ -274,7 +278,7 @@ def _curve_whitened(tau, v0, lam, L):
             out[neg] = _invert_regime(
                 t,
                 tfun=lambda v, lm=lm, c=c, f0=f0: c * (f0 - _F_negative(-v / lm, beta)),
-                slope=lambda y, v, lm=lm: -v / _rate_whitened(v, lm, L),
+                slope=lambda y, v, lm=lm: -v / mode_rate(v, lm, L),
                 to_v=lambda y, lm=lm: -lm * np.exp(-y),
                 x_lo=-np.log(w0), x_hi=-np.log(w_lo) + 1.0,
             )

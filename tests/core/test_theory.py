@@ -340,6 +340,17 @@ def test_sharpness_numeric_non_whitened_and_large():
         th.sharpness_balanced(6.0, 4), rel=1e-9)
 
 
+@pytest.mark.parametrize("L,d", [(2, 1.0), (3, 1.0), (4, 2.5)])
+def test_mode_rate_is_the_slope_of_mode_curve_gf(L, d):
+    """THEORY §2/§6: the exact curve's time derivative (central difference, h = 1e-6) is the mode law."""
+    lam, u0, h = 3.0, 0.01, 1e-6
+    t = np.array([0.5, 1.0, 1.2]) * float(th.tau_half(lam, u0, L, d)[0])
+    u = th.mode_curve_gf(t, lam, u0, L, d)[:, 0]
+    slope = (th.mode_curve_gf(t + h, lam, u0, L, d) - th.mode_curve_gf(t - h, lam, u0, L, d))[:, 0] / (2 * h)
+    np.testing.assert_allclose(th.mode_rate(u, lam, L, d), slope, rtol=1e-5)
+    assert th.mode_rate(lam / d, lam, L, d) == 0.0 and th.mode_rate(0.0, lam, L, d) == 0.0
+
+
 def test_balanced_sharpness_closed_form_when_whitened_numeric_otherwise():
     """One rule for the stable-step cap (THEORY §6): whitened → L·λ_max^{2−2/L}; else the Hessian."""
     from dln_core.config import TargetConfig
