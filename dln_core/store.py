@@ -306,6 +306,20 @@ class _ExportView:
         self.config = SimpleNamespace(to_flat=lambda: dict(flat))
 
 
+def export_stored(runs: Iterable[StoredRun], frame: str = "history") -> pd.DataFrame:
+    """:meth:`RunStore.export_frame` of runs already loaded (each with ``frame``): a page that has
+    loaded the runs to draw them exports them without reading and checksumming them again."""
+    from .frames import export_frame
+
+    pairs = [(run.run_id, _ExportView(run, frame)) for run in runs]
+    df = export_frame(pairs)
+    if pairs:
+        info = {rid: (view.run.kind, view.run.name) for rid, view in pairs}
+        df.insert(1, "kind", df["run_id"].map(lambda r: info[r][0]))
+        df.insert(2, "name", df["run_id"].map(lambda r: info[r][1]))
+    return df
+
+
 # ---------------------------------------------------------------- the store
 
 
@@ -507,14 +521,22 @@ class RunStore:
         return metas
 
     def list(self, verify: bool = False) -> pd.DataFrame:
-        """One row per run, newest first: run_id, kind, name, created, the flat config columns,
-        final_loss, diverged, steps_run, halfway_steps (compact per-mode string).
+        """One row per run, newest first (:meth:`table` of :meth:`entries`).
 
         Corrupt entries are skipped; their messages are in ``self.problems`` and ``df.attrs["problems"]``.
         ``verify=True`` checksums every file too (see :meth:`entries`).
         """
+        df = self.table(self.entries(verify))
+        df.attrs["problems"] = list(self.problems)
+        return df
+
+    @staticmethod
+    def table(entries: Iterable[Mapping]) -> pd.DataFrame:
+        """The :meth:`list` frame of meta dicts already read with :meth:`entries` (a caller that
+        needs both reads the store once): run_id, kind, name, created, the flat config columns,
+        final_loss, diverged, steps_run, halfway_steps (compact per-mode string)."""
         rows = []
-        for m in self.entries(verify):
+        for m in entries:
             summary = m.get("summary") or {}
             row = {"run_id": m["run_id"], "kind": m["kind"], "name": m.get("name"), "created": m["created"]}
             for k, v in (m.get("config") or {}).items():
@@ -530,7 +552,6 @@ class RunStore:
         if rows:
             df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
             df["final_loss"] = pd.to_numeric(df["final_loss"], errors="coerce")
-        df.attrs["problems"] = list(self.problems)
         return df
 
     def load(self, run_id: str, frames: Iterable[str] | None = None) -> StoredRun:
@@ -583,18 +604,7 @@ class RunStore:
         flat config columns, diverged), built from the stored frames and meta, plus ``kind`` and
         ``name`` right after ``run_id`` so a CSV of mixed runs stays self-describing.
         """
-        from .frames import export_frame
-
-        pairs = []
-        for rid in run_ids:
-            run = self.load(rid, frames=[frame])
-            pairs.append((rid, _ExportView(run, frame)))
-        df = export_frame(pairs)
-        if pairs:
-            info = {rid: (view.run.kind, view.run.name) for rid, view in pairs}
-            df.insert(1, "kind", df["run_id"].map(lambda r: info[r][0]))
-            df.insert(2, "name", df["run_id"].map(lambda r: info[r][1]))
-        return df
+        return export_stored([self.load(rid, frames=[frame]) for rid in run_ids], frame)
 
     def export_csv(self, run_ids: Iterable[str], frame: str = "history") -> str:
         """:meth:`export_frame` as CSV text (full float precision)."""

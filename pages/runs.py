@@ -11,7 +11,7 @@ import streamlit as st
 
 from dln_core import frames
 from dln_core.charts import runs as charts
-from dln_core.store import RunStore
+from dln_core.store import RunStore, export_stored
 from pages._shared import ensure_entrypoint, run_store, session_runs, show_error
 
 ensure_entrypoint()
@@ -21,26 +21,22 @@ st.caption("Saved runs live on disk (DLN_LAB_HOME); session runs are the ones yo
 
 store = run_store()
 saved = None
+others: list[dict] = []  # saved entries that are not train runs (word embeddings, sweeps)
 if store is not None:
     try:
-        saved = store.list()
+        entries = store.entries()  # every saved run's meta read and checked once per rerun
+        saved = store.table(entries)
     except Exception as exc:  # an unreadable store must not take the page down
         show_error(exc, "could not read the run store")
     else:
-        for problem in saved.attrs.get("problems", []):
+        for problem in store.problems:
             st.warning(f"Skipped a damaged saved run: {problem}", icon=":material/warning:")
+        others = [m for m in entries if m.get("kind") != "train"]
 
 session = session_runs()
 session_results = {f"{label} [session {i + 1}]": result for i, (label, result) in enumerate(session)}
 session_rows = [charts.session_row(lbl, r.config.to_flat(), r.summary) for lbl, r in session_results.items()]
 table = charts.runs_table(saved, session_rows)
-
-others: list[dict] = []  # saved entries that are not train runs (word embeddings, sweeps)
-if saved is not None:  # the store was readable; its damaged entries were reported above
-    try:
-        others = [m for m in store.entries() if m.get("kind") != "train"]
-    except Exception as exc:
-        show_error(exc, "could not read the other saved runs")
 
 if table.empty and not others:
     st.info("No runs yet. Train one in the DLN explorer, then press **Save to runs** to keep it here.",
@@ -88,21 +84,24 @@ def train_section(table: pd.DataFrame) -> None:
 
     histories: dict[str, pd.DataFrame] = {}
     exports: list[pd.DataFrame] = []
+    loaded = []  # saved runs read (and checksummed) once: drawn and exported from the same copy
     saved_ids = [rid for rid, src in zip(picked["run_id"], picked["source"]) if src == "saved"]
     for _, row in picked.iterrows():
         lbl = _run_label(row)
         try:
             if row["source"] == "saved":
-                histories[lbl] = store.load(row["run_id"], frames=["history"]).history
+                run = store.load(row["run_id"], frames=["history"])
+                histories[lbl] = run.history
+                loaded.append(run)
             else:
                 result = session_results[row["name"]]
                 histories[lbl] = result.history
                 exports.append(frames.export_frame([result]).assign(source="session", name=row["name"]))
         except Exception as exc:  # a run deleted or damaged meanwhile
             show_error(exc, f"could not load {lbl}")
-    if saved_ids:
+    if loaded:
         try:
-            exports.insert(0, store.export_frame(saved_ids).assign(source="saved"))
+            exports.insert(0, export_stored(loaded).assign(source="saved"))
         except Exception as exc:
             show_error(exc, "could not export the saved runs")
 

@@ -117,6 +117,41 @@ def test_saved_runs_listed_overlaid_exported_and_deleted(home, downloads):
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_each_rerun_reads_the_store_once_and_each_selected_run_once(home, downloads, monkeypatch):
+    """One entries() scan per rerun (the table and the other-entries list share it), one load (and
+    checksum) per selected saved run, and the export built from those loads equals export_frame."""
+    from dln_core.store import RunStore
+
+    ids = _save_two_runs()
+    expected = RunStore().export_frame(ids).assign(source="saved")
+    calls = {"entries": 0, "load": []}
+    real_entries, real_load = RunStore.entries, RunStore.load
+
+    def entries(self, *args, **kwargs):
+        calls["entries"] += 1
+        return real_entries(self, *args, **kwargs)
+
+    def load(self, run_id, *args, **kwargs):
+        calls["load"].append(run_id)
+        return real_load(self, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(RunStore, "entries", entries)
+    monkeypatch.setattr(RunStore, "load", load)
+    at = _open_runs()
+    assert not at.exception and not at.error
+    assert calls == {"entries": 1, "load": []}
+    calls["entries"] = 0
+    at.session_state["runs_table_0"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and not at.error
+    assert calls["entries"] == 1 and sorted(calls["load"]) == sorted(ids)
+    data = downloads["dln_runs.csv"]
+    csv = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
+    want = pd.read_csv(io.StringIO(expected.to_csv(index=False)))  # the same CSV round trip
+    pd.testing.assert_frame_equal(csv.sort_values(["run_id", "step"], ignore_index=True),
+                                  want.sort_values(["run_id", "step"], ignore_index=True))
+
+
 def test_session_run_from_the_explorer_is_listed_and_exported(home, downloads):
     captured = downloads
     at = AppTest.from_file(APP, default_timeout=60)

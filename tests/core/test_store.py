@@ -277,6 +277,19 @@ def test_export_csv_one_row_per_run_and_snapshot(home):
     assert np.array_equal(df.loc[df.run_id == a, "step"].to_numpy(), h1["step"].to_numpy())
 
 
+def test_table_of_given_entries_is_the_list_frame_and_export_stored_is_export_frame(home):
+    s = RunStore()
+    a = s.save_frames({"history": _history(3)}, {**_meta(depth=2), "name": "a"})
+    b = s.save_frames({"history": _history(5, seed=1)}, {**_meta(depth=3, lr=0.02), "name": "b"})
+    entries = s.entries()
+    listed = s.list()
+    pd.testing.assert_frame_equal(RunStore.table(entries), listed)
+    assert list(listed["run_id"]) == [b, a] and listed.attrs["problems"] == []
+    assert RunStore.table([]).empty
+    runs = [s.load(rid, frames=["history"]) for rid in (a, b)]
+    pd.testing.assert_frame_equal(store_mod.export_stored(runs), s.export_frame([a, b]))
+
+
 def test_atomic_write_bytes_crash_keeps_old_file(tmp_path, monkeypatch):
     target = tmp_path / "history.csv"
     store_mod.atomic_write_bytes(target, b"step,loss\n0,1.0\n")
