@@ -405,16 +405,23 @@ class _Member:
 
 
 # ------------------------------------------------------------------------------------ the batch run
+def batch_key(cfg: RunConfig) -> tuple:
+    """What members of one run_batch must share: target, network and optim except lr.
+
+    Configs with equal keys may run as one batch (they differ only in init and lr); sweep groups by it.
+    """
+    return cfg.target, cfg.network, replace(cfg.optim, lr=1.0)  # lr is per member: neutralise it
+
+
 def _check_batch(cfgs: Sequence[RunConfig]) -> None:
     if not cfgs:
         raise ConfigError("configs", "need at least one RunConfig", 0)
-    first = cfgs[0]
     for c in cfgs:
         if not isinstance(c, RunConfig):
             raise ConfigError("configs", "must be RunConfig objects", type(c).__name__)
-        same = (c.target == first.target and c.network == first.network
-                and replace(c.optim, lr=first.optim.lr) == first.optim)
-        if not same:
+    key = batch_key(cfgs[0])
+    for c in cfgs[1:]:
+        if batch_key(c) != key:
             raise ConfigError("configs", "batch members must share target, network and optim "
                               "(except lr); they may differ in init and lr", c.to_flat())
 
@@ -670,4 +677,4 @@ def run(
     return run_batch([cfg], progress, limits=limits, backend=backend)[0]
 
 
-__all__ = ["FRAME_NAMES", "RunResult", "init_weights", "loss_floor", "lr_cap", "run", "run_batch", "snapshot_steps"]
+__all__ = ["FRAME_NAMES", "RunResult", "batch_key", "init_weights", "loss_floor", "lr_cap", "run", "run_batch", "snapshot_steps"]

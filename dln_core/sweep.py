@@ -24,7 +24,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -177,23 +177,17 @@ def check_sweep_limits(members: Sequence, limits: Limits) -> None:
         cfg.check_limits(limits)
 
 
-def shape_key(cfg):
-    """Members with equal keys can share one engine batch (engine.run_batch's contract):
-    everything but the init (scale, seed, scheme) and the learning rate."""
-    from .config import InitConfig
-
-    return replace(cfg, init=InitConfig(), optim=replace(cfg.optim, lr=0.01))
-
-
 def group_by_shape(members: Sequence) -> list[list[int]]:
     """Indices of members grouped into batches, in order of first appearance.
 
     A steps="auto" member runs alone: a batch finds one length for all its members (until every one
     is below the loss threshold), so only a batch of one gives each member the length ``train``
-    would give it."""
+    would give it. Members share a batch when engine.batch_key (run_batch's contract) is equal."""
+    from .engine import batch_key
+
     groups: dict = {}
     for i, cfg in enumerate(members):
-        key = (shape_key(cfg), i if cfg.optim.steps == "auto" else None)
+        key = (batch_key(cfg), i if cfg.optim.steps == "auto" else None)
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 

@@ -489,3 +489,20 @@ def test_lr_cap_is_numeric_for_non_whitened_inputs_and_the_floor_counts_the_widt
                              steps=3000))
     assert res.summary["loss_floor"] == pytest.approx(0.5, rel=1e-12) and res.summary["converged"] is True
     assert loss_floor(res.problem, 1, 2) == 0.0  # depth 1 has no hidden width
+
+
+def test_batch_key_separates_what_a_batch_must_share_from_init_and_lr():
+    """run_batch's contract in one function: init and lr may differ; target, network, optim may not."""
+    from dln_core.engine import batch_key
+    from dln_core.errors import ConfigError
+
+    base = RunConfig.make(depth=2, steps=20, lr=0.01, init_scale=1e-3, seed=0)
+    same = RunConfig.make(depth=2, steps=20, lr=0.05, init_scale=0.1, seed=3, init_scheme="aligned")
+    assert batch_key(base) == batch_key(same)
+    for other in (RunConfig.make(depth=3, steps=20), RunConfig.make(depth=2, steps=30),
+                  RunConfig.make(depth=2, steps=20, target_kind="spectrum", singular_values="3,1")):
+        assert batch_key(other) != batch_key(base)
+        with pytest.raises(ConfigError, match="batch members must share"):
+            run_batch([base, other])
+    a, b = run_batch([base, same])  # equal keys: accepted as one batch
+    assert a.summary["lr"] == 0.01 and b.summary["lr"] == 0.05
