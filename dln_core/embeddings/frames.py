@@ -42,15 +42,20 @@ def question_label(a: str, b: str, c: str) -> str:
     return f"{a}:{b}::{c}:?"
 
 
+def gd_theory_curve(traj: Trajectory, spec: Spectrum, lr: float) -> np.ndarray:
+    """Exact finite-η mode strengths u_k at every step 0..K from the measured u_k(0), (K + 1, d):
+    computed once per run and shared by :func:`history_frames` and :func:`modes_frame`."""
+    return theory.mode_curve_gd(traj.steps_run, spec.mu, traj.modes[0], lr)
+
+
 def history_frames(
-    traj: Trajectory, spec: Spectrum, lr: float, vocab: list[str], questions: np.ndarray
+    traj: Trajectory, spec: Spectrum, lr: float, vocab: list[str], questions: np.ndarray, gd: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(history, analogy_tracks) at the snapshot steps."""
+    """(history, analogy_tracks) at the snapshot steps; ``gd`` = :func:`gd_theory_curve`."""
     d = len(spec.mu)
     K = traj.steps_run
     u0 = traj.modes[0]
     gf = theory.mode_curve_gf(lr * np.arange(K + 1), spec.mu, u0)
-    gd = theory.mode_curve_gd(K, spec.mu, u0, lr)
     mu_pos = np.where(spec.mu > 0, spec.mu, np.nan)
     index = ev.word_index(vocab)
     chosen = [q for q in CHOSEN_ANALOGIES if all(w in index for w in q)]
@@ -119,13 +124,14 @@ def scatter_frame(
     return pd.concat(frames, ignore_index=True)
 
 
-def modes_frame(traj: Trajectory, spec: Spectrum, lr: float) -> pd.DataFrame:
-    """Halfway times per mode: measured from the per-step strengths u_k, theory from u_k(0)."""
+def modes_frame(traj: Trajectory, spec: Spectrum, lr: float, gd: np.ndarray) -> pd.DataFrame:
+    """Halfway times per mode: measured from the per-step strengths u_k, theory from u_k(0);
+    ``gd`` = :func:`gd_theory_curve`."""
     K = traj.steps_run
     u0 = traj.modes[0]
     half = np.where(spec.mu > 0, spec.mu / 2, np.nan)
     measured = theory.first_crossing(traj.modes[: K + 1], half)
-    gd_half = theory.first_crossing(theory.mode_curve_gd(K, spec.mu, u0, lr), half)
+    gd_half = theory.first_crossing(gd, half)
     tau_th = theory.tau_half(spec.mu, u0)
     return pd.DataFrame(
         {

@@ -19,7 +19,15 @@ from . import evaluate as ev
 from . import theory
 from .cooccurrence import corpus_statistics, target_matrix
 from .corpus import Corpus, load_default_corpus
-from .frames import CHOSEN_ANALOGIES, HIGHLIGHT_WORDS, history_frames, modes_frame, scatter_frame, trace_frame
+from .frames import (
+    CHOSEN_ANALOGIES,
+    HIGHLIGHT_WORDS,
+    gd_theory_curve,
+    history_frames,
+    modes_frame,
+    scatter_frame,
+    trace_frame,
+)
 from .model import (
     EmbedConfig,
     closed_form_embedding,
@@ -83,7 +91,8 @@ def run_embedding(
     t0 = time.perf_counter()
     index = ev.word_index(vocab)
     questions = ev.in_vocab_questions(ev.load_analogies().questions, index)
-    history, tracks = history_frames(traj, spec, lr, vocab, questions)
+    gd = gd_theory_curve(traj, spec, lr)  # once: both the history and the halfway times use it
+    history, tracks = history_frames(traj, spec, lr, vocab, questions, gd)
     W_final = traj.snapshots[-1] if traj.snapshots else W0.astype(np.float32)
     embedding = scatter_frame(traj, vocab, lr, cfg.scatter_words, cfg.n_scatter_snapshots, W_final)
     W_closed = closed_form_embedding(spec).astype(np.float32)
@@ -95,7 +104,7 @@ def run_embedding(
         vocab=vocab,
         history=history,
         trace=trace_frame(traj, spec, lr),
-        modes=modes_frame(traj, spec, lr),
+        modes=modes_frame(traj, spec, lr, gd),
         embedding=embedding,
         analogy_tracks=tracks,
         summary=summary,

@@ -72,21 +72,14 @@ def mode_curve_gf(t: np.ndarray, mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
 def mode_curve_gd(steps: int, mu: np.ndarray, u0: np.ndarray, lr: float) -> np.ndarray:
     """u_k after k = 0..steps exact GD steps of an aligned mode, shape (steps + 1, K).
 
-    This is :func:`dln_core.theory.mode_curve_gd` at depth 2 (its per-layer s ← s(1 + η(λ − s²)) with
-    u = s²; μ < 0 included), kept as a local loop for speed: it runs on every embeddings page render
-    and the core's general-depth loop is ~5× slower at d = 100, 1500 steps. The two agree to ~1e-12
-    wherever the recursion is well conditioned (tests/core/test_embeddings_theory.py). A diverging mode
-    overflows to +inf here (the core gives NaN).
+    :func:`dln_core.theory.mode_curve_gd` at depth 2 (its per-layer s ← s(1 + η(λ − s²)) with u = s²,
+    i.e. u ← u(1 + η(μ − u))²), μ < 0 mirrored as in :func:`mode_curve_gf`. It runs once per run inside
+    the (cached) :func:`dln_core.embeddings.run_embedding`. A diverging mode is +inf from the step where
+    the core stops with NaN: u is a squared norm that grew without bound (non-finite μ or u0: NaN).
     """
-    mu = np.asarray(mu, dtype=np.float64)
-    u = np.asarray(u0, dtype=np.float64).copy()
-    out = np.empty((steps + 1, len(mu)))
-    out[0] = u
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(1, steps + 1):
-            u = u * (1.0 + lr * (mu - u)) ** 2
-            out[k] = u
-    return out
+    lam, v0, sign, bad = _mirrored(mu, u0)
+    u = _unmirror(_core.mode_curve_gd(np.arange(int(steps) + 1), lam, v0, 2, lr), sign, bad)
+    return np.where(np.isfinite(u) | bad, u, np.inf)
 
 
 def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def test_negative_mode_is_the_mirrored_core_mode():
 
 
 def test_finite_step_loop_agrees_with_the_core_recursion():
-    """The local GD loop (kept for speed) is the core's depth-2 recursion, μ < 0 mirrored."""
+    """The finite-step curve is the core's depth-2 recursion, μ < 0 mirrored."""
     mu, u0 = _random_modes(1, K=40)
     lr = 0.9 / mu.max()  # ημ ≤ 0.9: the well-conditioned regime (the page's automatic step)
     steps = 1500
@@ -111,3 +111,29 @@ def test_first_crossing_is_the_sweep_crossing_time_per_column():
     for k in np.flatnonzero(np.isfinite(cross)):  # the curve reaches the level exactly there
         i = int(np.ceil(cross[k]))
         assert gd[i, k] >= half[k] and (i == 0 or gd[i - 1, k] < half[k])
+
+
+def _plain_gd_loop(steps, mu, u0, lr):
+    """u ← u(1 + η(μ − u))² written out (the module docstring's GD map; the loop the module used to keep)."""
+    out = np.empty((steps + 1, len(mu)))
+    out[0] = u = u0.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, steps + 1):
+            out[k] = u = u * (1.0 + lr * (mu - u)) ** 2
+    return out
+
+
+def test_finite_step_curve_matches_the_plain_gd_map_and_overflows_to_inf():
+    mu, u0 = _random_modes(4, K=50)
+    lr = 0.9 / mu.max()
+    gd = theory.mode_curve_gd(800, mu, u0, lr)
+    ref = _plain_gd_loop(800, mu, u0, lr)
+    assert np.all(np.isfinite(ref))
+    np.testing.assert_allclose(gd, ref, rtol=1e-12, atol=0)
+    # a step far past the stable limit: the growing mode becomes +inf (never NaN), the others stay finite
+    mu, u0 = np.array([5.0, 0.0, -0.5]), np.array([1e-6, 1e-3, 1e-3])
+    gd = theory.mode_curve_gd(60, mu, u0, 1.0)
+    assert np.all(np.isfinite(gd[:, 1:])) and not np.any(np.isnan(gd))
+    assert gd[-1, 0] == np.inf and np.isfinite(gd[5, 0])
+    np.testing.assert_allclose(gd[:6], _plain_gd_loop(5, mu, u0, 1.0), rtol=1e-12)
+    assert np.all(np.isnan(theory.mode_curve_gd(3, np.array([np.nan]), np.array([1e-3]), 0.1)))
