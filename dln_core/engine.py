@@ -348,7 +348,8 @@ class RunResult:
 
     def __init__(self, config: RunConfig, problem: Problem, summary: dict, weights: list[np.ndarray],
                  frames: dict[str, pd.DataFrame] | None = None, builder: Callable[[], dict] | None = None,
-                 initial_weights: list[np.ndarray] | None = None) -> None:
+                 initial_weights: list[np.ndarray] | None = None,
+                 series: Callable[[], tuple] | None = None) -> None:
         self.config = config
         self.problem = problem
         self.summary = summary
@@ -356,14 +357,29 @@ class RunResult:
         self.initial_weights = initial_weights  # W_1(0) … W_L(0) (e.g. for the exact L = 2 theory, THEORY §4)
         self._frames: dict[str, pd.DataFrame] = dict(frames or {})
         self._builder = builder
+        self._series = series
 
     def _frame(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
             if self._builder is None:
                 raise AttributeError(f"RunResult has no frame {name!r}")
             self._frames.update(self._builder())
-            self._builder = None  # release the batch recorder once built
+            self._builder = self._series = None  # release the batch recorder once built
         return self._frames[name]
+
+    def mode_series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps (S,), t (S,), u (S, r)): the measured mode strengths of the ``modes`` frame.
+
+        Cheap: read straight from the batch recorder while the frames are unbuilt (a sweep's rise
+        times need only this); otherwise reshaped from the ``modes`` frame.
+        """
+        if self._series is not None:
+            return self._series()
+        modes = self.modes.sort_values(["step", "mode"], kind="stable")
+        r = int(modes["mode"].max()) if len(modes) else len(self.summary.get("lambda_star", ()))
+        steps = modes["step"].to_numpy(np.int64)[::r] if r else np.zeros(0, np.int64)
+        t = modes["t"].to_numpy(float)[::r] if r else np.zeros(0)
+        return steps, t, modes["u"].to_numpy(float).reshape(len(steps), r)
 
     history = property(lambda self: self._frame("history"), doc="frames.history_columns(r), one row per snapshot")
     modes = property(lambda self: self._frame("modes"), doc="frames.MODES_COLUMNS (long)")
@@ -390,6 +406,11 @@ def _member_frames(rec: frames.Recorder, b: int, cfg: RunConfig, diverged_step: 
                                                       summary["halfway_step_theory"], summary["lr"],
                                                       summary["theory_start_step"])
     return built
+
+
+def _member_series(rec: frames.Recorder, b: int, diverged_step: int | None) -> tuple:
+    """Member b's (steps, t, u) from the batch recorder (a module function so results pickle)."""
+    return rec.mode_series(b, diverged_step)
 
 
 @dataclass
@@ -622,8 +643,9 @@ class _Runner:
                 **auto_info,
             }
             builder = functools.partial(_member_frames, rec, b, cfg, m.diverged_step, summary)
+            series = functools.partial(_member_series, rec, b, m.diverged_step)
             out.append(RunResult(cfg, self.problem, summary, [w[b].copy() for w in final], builder=builder,
-                                 initial_weights=[w.copy() for w in self.init_weights[b]]))
+                                 initial_weights=[w.copy() for w in self.init_weights[b]], series=series))
         return out
 
 

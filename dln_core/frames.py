@@ -137,6 +137,14 @@ class Recorder:
         steps = self._arr["steps"]
         return steps < diverged_step if diverged_step is not None else np.ones(len(steps), bool)
 
+    def mode_series(self, b: int, diverged_step: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Member b's measured mode strengths without building any frame: (steps (S,), t = lr·step (S,),
+        u (S, r)) at the snapshots before its divergence step — the values of its ``modes`` frame."""
+        self._finalize()
+        keep = self._kept(diverged_step)
+        steps = self._arr["steps"][keep]
+        return steps, float(self.lrs[b]) * steps, self._arr["u"][keep, b]
+
     def theory_plan(self, b: int, cfg, diverged_step: int | None) -> tuple[bool, np.ndarray]:
         """(exact_l2, start index per mode into the kept snapshots, -1 = no theory): module docstring."""
         self._finalize()

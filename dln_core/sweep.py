@@ -68,11 +68,6 @@ SUMMARY_COLUMNS = [
     "outcome",
 ]
 
-# A member "converged" when its final loss is this close (relative to the loss at the origin)
-# to the global minimum; a member that neither converged nor diverged is "oscillating/slow".
-CONVERGED_RTOL = 1e-6
-
-
 @dataclass(frozen=True)
 class SweepSpec:
     """A grid: the cartesian product of the axis tuples, on top of the fixed ``base`` flat config.
@@ -293,16 +288,6 @@ def measured_rise_time(t: np.ndarray, u: np.ndarray, target: float) -> float:
     return crossing_time(t, y, hi) - crossing_time(t, y, lo)
 
 
-def theory_rise_time(lam: float, u0: float, depth: int, d: float = 1.0) -> float:
-    """Gradient-flow 10 %→90 % rise time of the target λ/d (THEORY.md §2 via theory.rise_time);
-    NaN when u0 already starts above 10 % (as for the measured value) or d is unknown."""
-    from . import theory
-
-    if depth < 2 or not np.isfinite(d) or d <= 0 or u0 >= 0.1 * lam / d:
-        return math.nan
-    return _scalar(theory.rise_time(lam, u0, depth, d=d))
-
-
 def _scalar(x) -> float:
     return float(np.asarray(x, dtype=float).reshape(-1)[0])
 
@@ -318,36 +303,23 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
     u0 = np.asarray(s["u0"], dtype=float)
     d = input_variances(problem)
     diverged = bool(s["diverged"])
-    levels = s.get("plateau_levels") or [0.5 * float(np.sum(lam**2))]
     final_loss = float(s["final_loss"])
-    # converged: the engine's verdict (it knows the architecture's loss floor, e.g. a narrow hidden
-    # layer); engines without it: close to the global minimum relative to the loss at the origin
-    converged = s.get("converged")
-    if converged is None:
-        min_loss = float(levels[-1]) if len(levels) else 0.0
-        scale = max(float(levels[0]) if len(levels) else 1.0, 1e-12)
-        converged = (not diverged) and np.isfinite(final_loss) and (final_loss - min_loss) <= CONVERGED_RTOL * scale
+    converged = bool(s["converged"])  # the engine's verdict: it knows the architecture's loss floor
     outcome = "diverged" if diverged else ("converged" if converged else "not converged")
+    t, u = np.zeros(0), np.zeros((0, len(lam)))
     if rise_times and not diverged:
-        modes = result.modes  # builds this member's frames (the engine does so lazily)
-        order = np.argsort(modes["step"].to_numpy(), kind="stable")
-        m_all = modes["mode"].to_numpy()[order]
-        t_all = modes["t"].to_numpy(float)[order]
-        u_all = modes["u"].to_numpy(float)[order]
-    else:
-        m_all = t_all = u_all = np.zeros(0)
+        _, t, u = result.mode_series()  # straight from the recorder: no frame is built for a rise time
     common = {
         "member": index, "depth": cfg.network.depth, "width": cfg.width, "init_scheme": cfg.init.scheme,
         "init_scale": cfg.init.scale, "lr": lr, "seed": cfg.init.seed,
         "singular_values": ",".join(f"{v:g}" for v in lam), "input_kind": cfg.target.input_kind,
-        "steps": int(s["steps"]), "final_loss": final_loss, "converged": bool(converged), "diverged": diverged,
+        "steps": int(s["steps"]), "final_loss": final_loss, "converged": converged, "diverged": diverged,
         "diverged_step": s.get("diverged_step"), "outcome": outcome,
     }
     rows = []
     for i in range(len(lam)):
         hs = s["halfway_step"][i]
         hst = s["halfway_step_theory"][i]
-        sel = m_all == i + 1
         rows.append({
             **common,
             "mode": i + 1,
@@ -358,8 +330,7 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
             "halfway_time": math.nan if hs is None else lr * float(hs),
             "halfway_step_theory": math.nan if hst is None else float(hst),
             "halfway_time_theory": math.nan if hst is None else lr * float(hst),
-            "rise_time": math.nan if diverged or not sel.any()
-            else measured_rise_time(t_all[sel], u_all[sel], lam[i] / d[i]),
+            "rise_time": math.nan if len(t) == 0 else measured_rise_time(t, u[:, i], lam[i] / d[i]),
         })
     return rows
 

@@ -506,3 +506,21 @@ def test_batch_key_separates_what_a_batch_must_share_from_init_and_lr():
             run_batch([base, other])
     a, b = run_batch([base, same])  # equal keys: accepted as one batch
     assert a.summary["lr"] == 0.01 and b.summary["lr"] == 0.05
+
+
+def test_mode_series_reads_the_recorder_without_building_frames_and_equals_the_modes_frame():
+    """RunResult.mode_series: the modes frame's (step, t, u) as arrays, exactly, before and after building."""
+    cfgs = [RunConfig.make(depth=2, steps=300, lr=lr, init_scale=0.1, n_snapshots=40) for lr in (0.02, 0.3)]
+    res = run_batch(cfgs)
+    for r in res:
+        steps, t, u = r.mode_series()
+        assert r._frames == {}  # nothing was built
+        modes = r.modes
+        wide = modes.pivot(index="step", columns="mode", values="u")
+        np.testing.assert_array_equal(steps, wide.index.to_numpy())
+        np.testing.assert_array_equal(u, wide.to_numpy())
+        np.testing.assert_array_equal(t, r.config.optim.lr * steps)
+        again = r.mode_series()  # now from the built frame: identical
+        for a, b in zip((steps, t, u), again):
+            np.testing.assert_array_equal(a, b)
+    assert res[1].summary["diverged"] and len(res[1].mode_series()[0]) < len(res[0].mode_series()[0])

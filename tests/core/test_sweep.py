@@ -146,7 +146,8 @@ def test_measured_rise_time_of_a_logistic_matches_its_closed_form():
     t = np.linspace(0, 6, 6001)
     u = lam / (1 + (lam / u0 - 1) * np.exp(-2 * lam * t))
     assert sweep.measured_rise_time(t, u, lam) == pytest.approx(np.log(81) / (2 * lam), abs=1e-4)
-    assert sweep.theory_rise_time(lam, u0, 2) == pytest.approx(np.log(81) / (2 * lam), rel=1e-9)
+    row = pd.DataFrame({"lambda": [lam], "u0": [u0], "input_variance": [1.0], "depth": [2]})
+    assert sweep.add_theory(row)["rise_time_theory"].iloc[0] == pytest.approx(np.log(81) / (2 * lam), rel=1e-9)
     assert math.isnan(sweep.measured_rise_time(t, u + 0.5, lam))  # starts above 10 %: undefined
 
 
