@@ -1,7 +1,8 @@
 """Word embeddings: word2vec's distilled form as a deep linear network, trained for real.
 
 Thin page: widgets → one cached call (dln_core.embeddings.run_embedding, keyed on the frozen
-EmbedConfig and the corpus digest) → Plotly builders in dln_core.charts.embeddings.
+EmbedConfig and the corpus digest) → Plotly builders in dln_core.charts.embeddings, each figure
+cached on the same key plus its view options.
 Smaller defaults for tests: environment DLN_LAB_EMBED_TEST=1 or the query parameter ?embed_test=1.
 """
 
@@ -59,6 +60,25 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
                            progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="Gradient descent…"))
     bar.empty()
     return result
+
+
+# The page's charts: (result, *view options) → Plotly figure
+FIGURES = {
+    "scatter": lambda r, snap, axes: charts.embedding_scatter(r.embedding, snap, axes, ARROW_PAIRS),
+    "animation": lambda r, axes: charts.embedding_animation(r.embedding, axes, ARROW_PAIRS),
+    "modes": lambda r, n, measured: charts.singular_values_chart(r.history, n, theory="gd", measured=measured),
+    "loss": lambda r, excess: charts.loss_chart(r.trace, r.summary["optimum_loss"], excess=excess),
+    "accuracy": lambda r: charts.accuracy_rank_chart(r.history, r.summary["closed_form_accuracy"]),
+    "halfway": lambda r, n: charts.halfway_chart(r.modes, n),
+}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def figure(kind: str, cfg: EmbedConfig, corpus_digest: str, options: tuple, _result):
+    """One chart, cached on (chart, config, corpus digest, view options): a keystroke in a probe box
+    reruns the page and would otherwise rebuild every figure (~0.4 s, the animation ~1 s more).
+    ``_result`` is not hashed: (cfg, corpus_digest) already determine it (see ``train``)."""
+    return FIGURES[kind](_result, *options)
 
 
 def percent(x: float, questions: int) -> str:
@@ -131,6 +151,12 @@ except ConfigError as exc:
     show_error(exc)
     st.stop()
 
+
+def show(kind: str, *options, key: str, where=st) -> None:
+    """Draw one cached chart of this run (``where``: the page or a column)."""
+    where.plotly_chart(figure(kind, cfg, corpus.digest, options, result), key=key)
+
+
 s = result.summary
 if s["diverged"]:
     st.warning(f"Gradient descent diverged at step {s['diverged_step']}: the step size {s['lr']:.3g} is above "
@@ -166,10 +192,10 @@ axes = (
 animate = a4.toggle("Play as an animation", value=False, key="emb_animate",
                     help="All snapshots in one figure with play / pause and a scrub bar.")
 if animate:
-    st.plotly_chart(charts.embedding_animation(result.embedding, axes, ARROW_PAIRS), key="emb_anim")
+    show("animation", axes, key="emb_anim")
 else:
     snap = a4.select_slider("Snapshot (step)", options=steps_avail, value=steps_avail[-1], key="emb_snap")
-    st.plotly_chart(charts.embedding_scatter(result.embedding, snap, axes, ARROW_PAIRS), key="emb_scatter")
+    show("scatter", snap, axes, key="emb_scatter")
 
 # ---------------------------------------------------------------- dynamics vs theory
 st.subheader("Training dynamics against the theory")
@@ -183,21 +209,19 @@ m1, m2 = st.columns([3, 1])
 n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes") if cfg.dim > 1 else 1
 sorted_sv = m2.toggle("Sorted singular values of W", value=False, key="emb_sorted",
                       help="Off: the strength of each eigen-direction of M* (the like-for-like comparison).")
-st.plotly_chart(charts.singular_values_chart(result.history, n_show, theory="gd",
-                                             measured="sv" if sorted_sv else "mode"), key="emb_sv")
+show("modes", n_show, "sv" if sorted_sv else "mode", key="emb_sv")
 st.caption("Later modes can lag their curve a little when d is small: each starts from a random direction "
            "that must first turn away from the directions already learned, which costs some initial strength.")
 col_loss, col_acc = st.columns(2)
 excess = col_loss.toggle("Loss above the optimum, log scale", value=True, key="emb_excess",
                          help="Shows every step, also the late small ones.")
-col_loss.plotly_chart(charts.loss_chart(result.trace, s["optimum_loss"], excess=excess and not s["diverged"]),
-                      key="emb_loss")
-col_acc.plotly_chart(charts.accuracy_rank_chart(result.history, s["closed_form_accuracy"]), key="emb_acc")
+show("loss", bool(excess and not s["diverged"]), key="emb_loss", where=col_loss)
+show("accuracy", key="emb_acc", where=col_acc)
 st.caption("Effective rank = exp(entropy) of the eigenvalues of WᵀW: at the start it is high because a tiny "
            "random W has a flat spectrum; it collapses to 1 when the first mode takes over, then climbs. "
            "Learned modes = how many eigenvalues of WᵀW have passed half of their target μ_k.")
 with st.expander("Halfway times per mode"):
-    st.plotly_chart(charts.halfway_chart(result.modes, n_show), key="emb_half")
+    show("halfway", n_show, key="emb_half")
     st.dataframe(result.modes.head(n_show), hide_index=True)
 
 # ---------------------------------------------------------------- probes

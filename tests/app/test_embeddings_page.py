@@ -161,3 +161,26 @@ def test_diverged_run_shows_na_scores(page):
     values = {m.label: m.value for m in page.metric}
     assert values["Analogy accuracy (trained)"] == "n/a" and values["WordSim-353 ρ"] == "n/a"
     assert values["Closed-form optimum"].endswith("%")  # independent of training
+
+
+def test_probe_keystrokes_reuse_the_cached_figures(page, monkeypatch):
+    """Typing in the analogy / neighbour boxes reruns the page; the charts come from the figure cache
+    (keyed on config, corpus digest and view options), so no builder runs and the specs are identical.
+    A changed view option does build its figure."""
+    from dln_core.charts import embeddings as chart_mod
+
+    built = []
+    for name in ("embedding_scatter", "embedding_animation", "singular_values_chart", "loss_chart",
+                 "accuracy_rank_chart", "halfway_chart"):
+        real = getattr(chart_mod, name)
+        monkeypatch.setattr(chart_mod, name, lambda *a, _real=real, _name=name, **k: built.append(_name) or _real(*a, **k))
+    before = _plotly(page)
+    page.text_input(key="emb_qc").set_value("paris").run()
+    page.text_input(key="emb_nn").set_value("germany").run()
+    assert not page.exception
+    assert built == []
+    assert _plotly(page) == before
+    page.number_input(key="emb_ax3").set_value(5).run()  # a view no other test draws
+    assert not page.exception and built == ["embedding_scatter"]
+    scatter = _plotly(page)[0]
+    assert scatter["layout"]["scene"]["zaxis"]["title"]["text"].endswith("5")
