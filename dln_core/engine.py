@@ -43,7 +43,7 @@ from . import frames
 from .config import RunConfig
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
-from .targets import Problem, build_problem
+from .targets import Problem, build_problem, haar_columns, psd_sqrt
 
 Progress = Callable[[float], None]
 
@@ -84,26 +84,13 @@ def loss_floor(problem: Problem, depth: int, width: int) -> float:
     """
     if depth == 1 or width >= problem.r:
         return 0.0
-    ev, vecs = np.linalg.eigh(problem.sigma_xx)
-    root = (vecs * np.sqrt(np.clip(ev, 0.0, None))) @ vecs.T
-    s = np.linalg.svd(problem.w_star @ root, compute_uv=False)
+    s = np.linalg.svd(problem.w_star @ psd_sqrt(problem.sigma_xx), compute_uv=False)
     return float(0.5 * np.sum(s[width:] ** 2))
 
 
 # ------------------------------------------------------------------------------------- init schemes
 def _rect_eye(m: int, n: int) -> np.ndarray:
     return np.eye(m, n)
-
-
-def _orthonormal_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """n × k with orthonormal columns (Haar-random), k ≤ n."""
-    q, r = np.linalg.qr(rng.standard_normal((n, k)))
-    return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
-
-
-def _psd_sqrt(a: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh(0.5 * (a + a.T))
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
 def init_weights(cfg: RunConfig, problem: Problem) -> list[np.ndarray]:
@@ -132,7 +119,7 @@ def init_weights(cfg: RunConfig, problem: Problem) -> list[np.ndarray]:
     if init.scheme == "aligned":
         k = min(problem.r, *dims[1:-1]) if L > 1 else problem.r
         S = c * np.eye(k)
-        Q = [_orthonormal_columns(dims[li], k, rng) for li in range(1, L)]  # hidden bases
+        Q = [haar_columns(dims[li], k, rng) for li in range(1, L)]  # hidden bases
         left = [*Q, problem.U_star[:, :k]]
         right = [problem.V_star[:, :k], *Q]
         return [left[li] @ S @ right[li].T for li in range(L)]
@@ -141,10 +128,10 @@ def init_weights(cfg: RunConfig, problem: Problem) -> list[np.ndarray]:
     lb = init.lambda_b
     if lb >= 0:
         W1 = c * rng.standard_normal((h, n_in))
-        W2 = _orthonormal_columns(n_out, h, rng) @ _psd_sqrt(W1 @ W1.T + lb * np.eye(h))
+        W2 = haar_columns(n_out, h, rng) @ psd_sqrt(W1 @ W1.T + lb * np.eye(h))
     else:
         W2 = c * rng.standard_normal((n_out, h))
-        W1 = _psd_sqrt(W2.T @ W2 - lb * np.eye(h)) @ _orthonormal_columns(n_in, h, rng).T
+        W1 = psd_sqrt(W2.T @ W2 - lb * np.eye(h)) @ haar_columns(n_in, h, rng).T
     return [W1, W2]
 
 

@@ -98,15 +98,26 @@ class Problem:
 
     def plateau_levels(self) -> np.ndarray:
         """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5)."""
-        per_mode = 0.5 * self.lambda_star**2 / self.mode_d
-        tail = np.concatenate([np.cumsum(per_mode[::-1])[::-1], [0.0]])
-        return tail
+        from .theory import plateau_levels  # lazy: theory pulls in scipy
+
+        return plateau_levels(self.lambda_star, self.mode_d)
 
 
-def _haar(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-random orthogonal n × n (QR of a Gaussian with the sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+def haar_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random n × k with orthonormal columns, k ≤ n (k = n: an orthogonal matrix).
+
+    QR of an n × k Gaussian (one ``rng.standard_normal((n, k))`` draw) with the sign fix that makes
+    the distribution exactly Haar (a zero diagonal entry of R counts as +).
+    """
+    q, r = np.linalg.qr(rng.standard_normal((n, k)))
     return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
+
+
+def psd_sqrt(a: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric PSD matrix (eigen-decomposition; tiny negative eigenvalues
+    from round-off are clipped to 0). The input is symmetrised first, which is exact for symmetric input."""
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
 def _complete_basis(V: np.ndarray) -> np.ndarray:
@@ -128,7 +139,7 @@ def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
             return np.diag(lam), np.eye(6), lam, np.eye(6), None
         # the article's singular values on Haar-random singular vectors (same draw order as "spectrum")
         rng = np.random.default_rng(target.rotate_seed)
-        U, V = _haar(6, rng), _haar(6, rng)
+        U, V = haar_columns(6, 6, rng), haar_columns(6, 6, rng)
         return U @ np.diag(lam) @ V.T, U, lam, V, None
     if target.kind == "hierarchy":
         Y = np.array(list(HIERARCHY_FEATURES.values()), dtype=float)  # (14, 4)
@@ -151,7 +162,7 @@ def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         U, V = np.eye(n_out), np.eye(n_in)
     else:
         rng = np.random.default_rng(target.rotate_seed)
-        U, V = _haar(n_out, rng), _haar(n_in, rng)
+        U, V = haar_columns(n_out, n_out, rng), haar_columns(n_in, n_in, rng)
     sigma_yx = U[:, :r] @ np.diag(given) @ V[:, :r].T
     order = np.argsort(-given, kind="stable")  # descending, ties keep the user's order
     U = np.concatenate([U[:, order], U[:, r:]], axis=1)
@@ -182,7 +193,7 @@ def build_problem(target: TargetConfig) -> Problem:
             sigma_xx = Vf @ np.diag(ev) @ Vf.T
             d_modes = ev[:r]
         else:
-            R = _haar(n_in, np.random.default_rng(target.input_seed))
+            R = haar_columns(n_in, n_in, np.random.default_rng(target.input_seed))
             sigma_xx = R @ np.diag(ev) @ R.T
     sigma_xx = 0.5 * (sigma_xx + sigma_xx.T)  # exact symmetry (round-off from the basis products)
     U_star, V_star = U[:, :r], V[:, :r]

@@ -376,11 +376,19 @@ def rise_time(lam, u0, depth, lo=0.1, hi=0.9, d=1.0) -> np.ndarray:
     return np.where(never, np.inf, out)
 
 
-def plateau_levels(lambda_star) -> np.ndarray:
-    """Loss plateaus ½ Σ_{i>k} λ_i² for k = 0..r, shape (r+1,) (THEORY §5, saddle-to-saddle)."""
-    lam = _as_array("lambda_star", lambda_star, min_value=0.0)
-    lam = np.sort(np.atleast_1d(lam).ravel())[::-1]
-    sq = lam**2
+def plateau_levels(lambda_star, d=1.0) -> np.ndarray:
+    """Loss plateaus ½ Σ_{i>k} λ_i²/d_i for k = 0..r, shape (r+1,) (THEORY §5 saddle-to-saddle, §6 for d).
+
+    Modes are taken in descending λ (ties keep their order); ``d`` (input variance per mode, 1 when
+    whitened) broadcasts to λ's shape and follows the same order.
+    """
+    lam = np.atleast_1d(_as_array("lambda_star", lambda_star, min_value=0.0)).ravel()
+    d = _as_array("d", d, min_value=0.0, strict=True)
+    if d.size not in (1, lam.size):
+        raise ConfigError("d", f"must be one number or {lam.size} (one per mode)", d.shape)
+    d = np.broadcast_to(d.ravel(), lam.shape)
+    order = np.argsort(-lam, kind="stable")
+    sq = lam[order] ** 2 / d[order]
     tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
     return 0.5 * tail
 
@@ -524,10 +532,13 @@ def lambda_balanced_init(W1, n_out, lambda_b=0.0, seed=0) -> np.ndarray:
     n_h = W1.shape[0]
     if not isinstance(n_out, (int, np.integer)) or n_out < n_h:
         raise ConfigError("n_out", f"must be an integer >= the hidden width {n_h}", n_out)
-    evals, evecs = np.linalg.eigh(W1 @ W1.T + lambda_b * np.eye(n_h))
+    from .targets import psd_sqrt  # lazy: targets imports config; theory stays a leaf module
+
+    gram = W1 @ W1.T + lambda_b * np.eye(n_h)
+    evals = np.linalg.eigvalsh(gram)
     if evals.min() < -1e-12 * max(1.0, abs(evals).max()):
         raise ConfigError("lambda_b", "must keep W1W1ᵀ + lambda_b I positive semi-definite", lambda_b)
-    root = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+    root = psd_sqrt(gram)
     ortho, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n_out, n_h)))
     return ortho @ root
 

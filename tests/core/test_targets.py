@@ -94,3 +94,20 @@ def test_rotate_seed_rotates_the_article_target():
     assert np.array_equal(problem(rotate_seed=4).sigma_yx, p.sigma_yx)  # the seed fixes the basis
     assert not np.allclose(problem(rotate_seed=5).sigma_yx, p.sigma_yx)
     assert np.array_equal(problem().sigma_yx, np.diag(p.lambda_star))  # no seed: the diagonal target
+
+
+def test_haar_columns_are_orthonormal_and_psd_sqrt_squares_back():
+    """The two shared helpers (engine init, targets, theory): checked to 1e-12."""
+    from dln_core.targets import haar_columns, psd_sqrt
+
+    q = haar_columns(7, 3, np.random.default_rng(0))
+    assert q.shape == (7, 3)
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-12)
+    # the sign fix: R of the QR has a positive diagonal, i.e. q·(qᵀG) reproduces the Gaussian G
+    g = np.random.default_rng(0).standard_normal((7, 3))
+    assert np.all(np.diag(q.T @ g) > 0)
+    a = g.T @ g
+    root = psd_sqrt(a)
+    np.testing.assert_allclose(root @ root, a, atol=1e-12)
+    np.testing.assert_allclose(root, root.T, atol=0)
+    assert np.linalg.eigvalsh(root).min() > 0

@@ -340,6 +340,15 @@ def test_sharpness_numeric_non_whitened_and_large():
         th.sharpness_balanced(6.0, 4), rel=1e-9)
 
 
+def test_plateau_levels_divide_by_the_input_variance_in_descending_lambda_order():
+    """THEORY §5/§6: level k = ½ Σ_{i>k} λ_i²/d_i with modes sorted by λ (d follows its mode)."""
+    levels = th.plateau_levels([1.0, 3.0, 2.0], [0.5, 2.0, 1.0])  # sorted: (3, 2.0) (2, 1.0) (1, 0.5)
+    np.testing.assert_allclose(levels, [0.5 * (4.5 + 4 + 2), 0.5 * (4 + 2), 0.5 * 2, 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(th.plateau_levels(ARTICLE, 1.0), th.plateau_levels(ARTICLE))
+    with pytest.raises(ConfigError, match="d"):
+        th.plateau_levels(ARTICLE, [1.0, 2.0])
+
+
 @pytest.mark.parametrize("L,d", [(2, 1.0), (3, 1.0), (4, 2.5)])
 def test_mode_rate_is_the_slope_of_mode_curve_gf(L, d):
     """THEORY §2/§6: the exact curve's time derivative (central difference, h = 1e-6) is the mode law."""
