@@ -158,15 +158,16 @@ class StderrProgress:
     ``sweep``): at most every ``every_s`` seconds, never the same line twice, and always a line at
     100 %; once at 100 % only a new final message (e.g. the sweep's "done: …") is printed."""
 
-    def __init__(self, prefix: str, every_s: float = 1.0) -> None:
+    def __init__(self, prefix: str, every_s: float = 1.0, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.every_s = every_s
-        self.start = time.monotonic()
+        self.clock = clock  # injectable, so a test need not patch the process-wide time.monotonic
+        self.start = clock()
         self.last = -math.inf
         self.previous: tuple | None = None
 
     def __call__(self, fraction: float, message: str = "") -> None:
-        now = time.monotonic()
+        now = self.clock()
         line = (round(fraction, 3), message)
         finished = self.previous is not None and self.previous[0] >= 1.0
         due = fraction >= 1.0 or (not finished and now - self.last >= self.every_s)

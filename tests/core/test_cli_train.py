@@ -354,14 +354,17 @@ def test_comma_lists_follow_the_config_rule_empty_items_skipped(monkeypatch):
     assert cli.main(["train", "--steps", "10", "--input-kind", "commuting", "--input-eigenvalues", " , "]) == 2
 
 
-def test_stderr_progress_is_throttled_deduplicated_and_always_ends(capsys, monkeypatch):
+def test_stderr_progress_is_throttled_deduplicated_and_always_ends(capsys):
     """One class for train and sweep: a line per every_s seconds, the 100 % line exactly once, and
     after it only a new final message (the sweep's "done: ...")."""
     from dln_core import cli_train
 
-    clock = iter([0.0, 0.1, 0.2, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 10.0, 10.0])
-    monkeypatch.setattr(cli_train.time, "monotonic", lambda: next(clock))
-    progress = cli_train.StderrProgress("sweep", every_s=1.0)  # created at t = 0
+    ticks = iter([0.0, 0.1, 0.2, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 10.0, 10.0])
+
+    def clock():
+        return next(ticks)
+
+    progress = cli_train.StderrProgress("sweep", every_s=1.0, clock=clock)  # created at t = 0
     progress(0.1, "a")  # t = 0.1: the first line is always due
     progress(0.2, "a")  # t = 0.2: throttled
     progress(0.5, "b")  # t = 5
@@ -372,7 +375,7 @@ def test_stderr_progress_is_throttled_deduplicated_and_always_ends(capsys, monke
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["sweep  10.0% (0.1 s)  a", "sweep  50.0% (5.0 s)  b", "sweep 100.0% (6.0 s)  b",
                      "sweep 100.0% (9.0 s)  done: 2 networks"]
-    train = cli_train.StderrProgress("train:", every_s=1.0)  # t = 10
+    train = cli_train.StderrProgress("train:", every_s=1.0, clock=clock)  # t = 10
     train(1.0)
     train(1.0)
     assert capsys.readouterr().err.splitlines() == ["train: 100.0% (0.0 s)"]
