@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .config import parse_floats  # the one comma-list parser (re-exported for studies and the CLI)
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
 
@@ -452,19 +453,6 @@ def fit_scaling(summary: pd.DataFrame, mode: int = 1) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # input parsing shared by the CLI and the page (comma lists → tuples, ConfigError on bad text)
-
-
-def parse_floats(field: str, text: str, positive: bool = False) -> tuple[float, ...]:
-    """``"1e-3, 1e-2"`` → (0.001, 0.01); ConfigError naming ``field`` on bad or empty input."""
-    try:
-        values = tuple(float(v) for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(field, "must be a comma-separated list of numbers", text) from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise ConfigError(field, "must list at least one finite number", text)
-    if positive and min(values) <= 0:
-        raise ConfigError(field, "every value must be > 0", text)
-    return values
 
 
 def parse_ints(field: str, text: str, lo: int = 1, hi: int | None = None) -> tuple[int, ...]:

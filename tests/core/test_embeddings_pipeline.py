@@ -191,3 +191,16 @@ def test_cli_diverged_run_prints_strict_json_with_nulls(capsys):
     assert out["diverged"] is True and "diverged at step" in captured.err
     assert out["analogy_accuracy"] is None and out["final_loss"] is None and out["wordsim_rho"] is None
     assert isinstance(out["steps"], int) and isinstance(out["closed_form_accuracy"], float)
+
+
+def test_same_config_gives_identical_results_twice():
+    """The spectrum solver starts from a fixed vector, so a config's results are reproducible
+    (the page caches on the config and must never mix two different trainings)."""
+    import numpy as np
+
+    from dln_core.embeddings.model import EmbedConfig
+    from dln_core.embeddings.pipeline import run_embedding
+
+    cfg = EmbedConfig(vocab=700, dim=20, steps=60, n_snapshots=5, n_scatter_snapshots=2)
+    a, b = run_embedding(cfg), run_embedding(cfg)
+    np.testing.assert_array_equal(a.history.to_numpy(dtype=float), b.history.to_numpy(dtype=float))
