@@ -249,11 +249,11 @@ def time_panels(result, cfg) -> None:
     with c2:
         st.markdown("**2. Mode strengths**")
         st.vega_lite_chart(spec["modes"], theme=None)
-        st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE started from the "
-                   r"measured $u_i(0)$. Larger singular values switch on first.")
-    if (result.mode_summary["u0"] <= 0).any():
-        st.caption("Modes that start with u_i(0) ≤ 0 (a layer pointing the wrong way) have no aligned-mode "
-                   "prediction: the theory curve stays at 0 while training first flips the sign.")
+        st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE, started from the "
+                   r"measured $u_i$ once mode $i$ has aligned. Larger singular values switch on first.")
+    if (result.mode_summary["theory_start_step"].fillna(0) > 0).any():
+        st.caption("From this start the layers first rotate onto the target's modes, which the mode ODE does "
+                   "not describe; each dashed curve begins where its mode has aligned (column 'theory from').")
     st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
         "u(0)": st.column_config.NumberColumn(format="%.2e"),
         "halfway step (theory)": st.column_config.NumberColumn(format="%.1f"),

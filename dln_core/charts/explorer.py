@@ -166,6 +166,8 @@ def halfway_table(mode_summary: pd.DataFrame) -> pd.DataFrame:
             "halfway step (theory)": mode_summary["halfway_step_theory"],
         }
     )
+    if "theory_start_step" in mode_summary:  # where each mode's theory curve starts (after aligning)
+        out["theory from"] = mode_summary["theory_start_step"]
     measured = pd.to_numeric(out["halfway step (measured)"], errors="coerce")
     theory = pd.to_numeric(out["halfway step (theory)"], errors="coerce")
     out["measured / theory"] = measured / theory
