@@ -539,6 +539,7 @@ class _Runner:
     def find_auto_steps(self, cap: int) -> tuple[int, bool]:
         """'auto': T = first multiple of CHUNK with loss < AUTO_LOSS for every live member."""
         st = self._new_stepper()
+        floor = loss_floor(self.problem, self.depth, self.cfgs[0].width)
         loss0 = self._losses(self._stack(self.init_weights))
         thr = DIVERGE_FACTOR * np.maximum(loss0, 1.0)
         alive = np.ones(len(self.cfgs), dtype=bool)
@@ -555,7 +556,7 @@ class _Runner:
                 alive[b] = False
             if not alive.any():
                 return min(cap, max(AUTO_MIN_STEPS, 2 * k)), False
-            if np.all(loss[alive] < AUTO_LOSS):
+            if np.all(loss[alive] < floor + AUTO_LOSS):  # a narrow network stops at its rank-limited floor
                 return min(cap, max(4 * k, AUTO_MIN_STEPS)), True
             self._report(0.2 * (1 - math.exp(-k / 20_000)))
         return cap, False

@@ -1,0 +1,79 @@
+"""Playback in real headless Chromium: Play, pause and scrubbing stay in the browser.
+
+The explorer embeds one player (st.iframe) holding every snapshot of the run. These tests press its
+controls and watch two things at once: the app's script state (``data-test-script-state`` on stApp,
+which is "running" whenever Streamlit reruns the page) and the pixels of the player's panels.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PANELS = ("c_loss", "c_modes", "c_align", "c_land", "c_spec", "c_drift", "c_rank")
+
+
+def _player(app, query: str = "explorer?steps=2000"):
+    app.visit(query)
+    app.page.get_by_test_id("stIFrame").wait_for(state="visible", timeout=60_000)
+    frame = next(f for f in app.page.frames if f.url == "about:srcdoc")
+    frame.wait_for_selector("body[data-drawn]", timeout=30_000)
+    return frame
+
+
+def _script_state(page) -> str:
+    return page.get_by_test_id("stApp").get_attribute("data-test-script-state") or ""
+
+
+def _shots(frame) -> dict[str, bytes]:
+    return {name: frame.locator(f"#{name}").screenshot() for name in PANELS}
+
+
+def test_play_animates_without_a_rerun(app):
+    page = app.page
+    frame = _player(app)
+    assert _script_state(page) == "notRunning"
+    frame.click("#play")
+    states, shots, positions = set(), [], []
+    for k in range(30):  # 3 s, sampled every 100 ms
+        states.add(_script_state(page))
+        if k % 10 == 5:
+            shots.append(frame.locator("#c_loss").screenshot())
+            positions.append(float(frame.evaluate("document.body.dataset.pos")))
+        page.wait_for_timeout(100)
+    assert states == {"notRunning"}, f"the app reran during playback: {states}"
+    assert positions == sorted(positions) and len(set(positions)) == 3, positions
+    assert len(set(shots)) == 3, "the loss panel did not change between frames"
+    assert frame.evaluate("document.body.dataset.playing") == "1"
+    app.screenshot("playback_playing")
+    frame.click("#play")  # pause: the frame stays where it is
+    page.wait_for_timeout(300)
+    paused = frame.evaluate("document.body.dataset.pos")
+    page.wait_for_timeout(600)
+    assert frame.evaluate("document.body.dataset.pos") == paused
+    frame.click("#reset")
+    assert float(frame.evaluate("document.body.dataset.pos")) == 0.0
+    assert app.count("stException") == 0
+
+
+def test_scrubbing_updates_every_panel_without_a_rerun(app):
+    page = app.page
+    frame = _player(app)
+    before = _shots(frame)
+    states = set()
+    scrub = frame.locator("#scrub")
+    for value in ("20", "60", "110"):  # a drag is a run of input events
+        scrub.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", value)
+        states.add(_script_state(page))
+        page.wait_for_timeout(100)
+    for _ in range(10):
+        states.add(_script_state(page))
+        page.wait_for_timeout(100)
+    assert states == {"notRunning"}, f"scrubbing reran the app: {states}"
+    assert float(frame.evaluate("document.body.dataset.pos")) == 110.0
+    after = _shots(frame)
+    unchanged = [name for name in PANELS if before[name] == after[name]]
+    assert not unchanged, f"panels that did not follow the scrub bar: {unchanged}"
+    assert "step k = " in frame.locator("#now").inner_text()
+    app.screenshot("playback_scrubbed")
