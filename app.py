@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from dln_core.warmup import warm_imports
+
+warm_imports()  # once per server process: heavy modules load while the first page draws
+
 st.set_page_config(page_title="DLN Lab", page_icon=":material/stacked_line_chart:", layout="wide")
 st.session_state["dln_entrypoint_ran"] = True  # see pages/_shared.ensure_entrypoint
 

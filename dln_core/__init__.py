@@ -7,19 +7,24 @@ Public API (docs/API.md): configs (``RunConfig`` …, ``preset``), targets (``bu
 
 from __future__ import annotations
 
-from .config import (
-    PRESETS,
-    InitConfig,
-    NetworkConfig,
-    OptimConfig,
-    RunConfig,
-    TargetConfig,
-    preset,
-)
-from .engine import RunResult, run, run_batch
-from .errors import ConfigError
-from .limits import Limits, current_limits
-from .targets import Problem, build_problem, load_matrix_csv
+import importlib
+
+# Lazy public names (PEP 562): ``import dln_core.errors`` from a page must not pull in the engine and
+# scipy; each name below is imported from its module on first use.
+_WHERE = {
+    "PRESETS": "config", "InitConfig": "config", "NetworkConfig": "config", "OptimConfig": "config",
+    "RunConfig": "config", "TargetConfig": "config", "preset": "config",
+    "RunResult": "engine", "run": "engine", "run_batch": "engine",
+    "ConfigError": "errors", "Limits": "limits", "current_limits": "limits",
+    "Problem": "targets", "build_problem": "targets", "load_matrix_csv": "targets",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",

@@ -243,7 +243,8 @@ table = charts.halfway_table(result.mode_summary)
 st.dataframe(tables.display_frame(table, keep=("mode",)), hide_index=True, column_config={
     col: st.column_config.TextColumn(help=text) for col, text in tables.column_help(table).items()})
 
-with st.expander("3-D views to rotate: the two-mode slice and the one-mode saddle", expanded=False):
+if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode saddle", key="show_3d",
+             help="Plotly surfaces you can turn and zoom. Off by default: WebGL is slow on machines without a GPU."):
     spec = run_specs(cfg)
     t1, t2 = st.tabs(["top two modes", "one-mode saddle (L = 2)"])
     with t1:

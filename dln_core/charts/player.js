@@ -57,6 +57,22 @@
     ctx.clearRect(0, 0, w, h);
     return { ctx, w, h };
   }
+  // What does not move with the playhead (axes, grid, guides, faint full curves) is drawn once per
+  // canvas size into an offscreen canvas and copied in each frame.
+  const layers = {};
+  function withBackground(id, paintStatic) {
+    const { ctx, w, h } = setupCanvas(id), r = window.devicePixelRatio || 1, key = w + "x" + h;
+    let L = layers[id];
+    if (!L || L.key !== key) {
+      const off = document.createElement("canvas");
+      off.width = Math.round(w * r); off.height = Math.round(h * r);
+      const octx = off.getContext("2d");
+      octx.setTransform(r, 0, 0, r, 0, 0);
+      L = layers[id] = { key, off, fr: paintStatic(octx, w, h) };
+    }
+    ctx.drawImage(L.off, 0, 0, w, h);
+    return { ctx, w, h, fr: L.fr };
+  }
   // fractional snapshot position -> (index below, weight of the next one)
   function split(pos) { const i = Math.min(Math.floor(pos), S - 1); return [i, Math.min(pos - i, 1)]; }
   function lerp(arr, pos) {
@@ -91,7 +107,7 @@
     }
     ctx.fillText(P.axis === "step" ? "step k (log)" : "time t = η·k (log)", m.l + (w - m.l - m.r) / 2, h - 4);
     ctx.textAlign = "right";
-    const nT = Math.max(2, Math.min(5, Math.floor((h - m.t - m.b) / 28)));
+    const nT = Math.max(3, Math.min(5, Math.floor((h - m.t - m.b) / 28)));
     const ticks = yLog ? niceTicks(lo, hi, nT).filter((e) => Number.isInteger(e)).map((e) => Math.pow(10, e))
                        : niceTicks(yLo, yHi, nT);
     for (const v of ticks) { const y = py(v); ctx.fillText(fmtNum(v), m.l - 5, y + 4);
@@ -136,25 +152,31 @@
 
   const lossRange = range([P.loss, P.levels]);
   function drawLoss() {
-    const { ctx, w, h } = setupCanvas("c_loss");
-    const fr = timeFrame(ctx, w, h, lossRange[0], lossRange[1], "loss ½‖·‖²");
-    ctx.setLineDash([3, 3]); ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
-    for (const v of P.levels) { const y = fr.py(v); ctx.beginPath(); ctx.moveTo(fr.m.l, y); ctx.lineTo(w - fr.m.r, y); ctx.stroke(); }
-    ctx.setLineDash([]);
-    curve(ctx, fr, P.loss, null, { colour: "#1f4e79", alpha: 0.12 });
+    const { ctx, h, fr } = withBackground("c_loss", (ctx, w, h) => {
+      const fr = timeFrame(ctx, w, h, lossRange[0], lossRange[1], "loss ½‖·‖²");
+      ctx.setLineDash([3, 3]); ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
+      for (const v of P.levels) { const y = fr.py(v); ctx.beginPath(); ctx.moveTo(fr.m.l, y); ctx.lineTo(w - fr.m.r, y); ctx.stroke(); }
+      ctx.setLineDash([]);
+      curve(ctx, fr, P.loss, null, { colour: "#1f4e79", alpha: 0.12 });
+      return fr;
+    });
     curve(ctx, fr, P.loss, state.pos, { colour: "#1f4e79", width: 2.5 });
     nowRule(ctx, fr, h);
   }
   const modeRange = range([...P.modes.u, ...P.modes.gf, ...(P.modes.gd || [])]);
   function drawModes() {
-    const { ctx, w, h } = setupCanvas("c_modes");
-    const fr = timeFrame(ctx, w, h, modeRange[0], modeRange[1], "mode strength u_{i}");
+    const { ctx, h, fr } = withBackground("c_modes", (ctx, w, h) => {
+      const fr = timeFrame(ctx, w, h, modeRange[0], modeRange[1], "mode strength u_{i}");
+      P.modes.lambda.forEach((lam, i) => {
+        ctx.strokeStyle = COLOURS[i % 10]; ctx.globalAlpha = 0.25; ctx.lineWidth = 1;
+        const y = fr.py(lam); ctx.beginPath(); ctx.moveTo(fr.m.l, y); ctx.lineTo(w - fr.m.r, y); ctx.stroke();
+        ctx.globalAlpha = 1;
+        curve(ctx, fr, P.modes.gf[i], null, { colour: COLOURS[i % 10], dash: [6, 4], alpha: 0.3, width: 1.5 });
+      });
+      return fr;
+    });
     P.modes.lambda.forEach((lam, i) => {
-      ctx.strokeStyle = COLOURS[i % 10]; ctx.globalAlpha = 0.25; ctx.lineWidth = 1;
-      const y = fr.py(lam); ctx.beginPath(); ctx.moveTo(fr.m.l, y); ctx.lineTo(w - fr.m.r, y); ctx.stroke();
-      ctx.globalAlpha = 1;
       const c = COLOURS[i % 10];
-      curve(ctx, fr, P.modes.gf[i], null, { colour: c, dash: [6, 4], alpha: 0.3, width: 1.5 });
       curve(ctx, fr, P.modes.gf[i], state.pos, { colour: c, dash: [6, 4], width: 1.5 });
       if (P.modes.gd) curve(ctx, fr, P.modes.gd[i], state.pos, { colour: c, dash: [2, 2], width: 1.5 });
       curve(ctx, fr, P.modes.u[i], state.pos, { colour: c, width: 2.5 });
@@ -162,9 +184,11 @@
     nowRule(ctx, fr, h);
   }
   function metric(id, ys, title, yLog) {
-    const { ctx, w, h } = setupCanvas(id);
-    const rg = range([ys], yLog), fr = timeFrame(ctx, w, h, rg[0], rg[1], title, yLog);
-    curve(ctx, fr, ys, null, { colour: "#2ca02c", alpha: 0.15, yLog });
+    const { ctx, h, fr } = withBackground(id, (ctx, w, h) => {
+      const rg = range([ys], yLog), fr = timeFrame(ctx, w, h, rg[0], rg[1], title, yLog);
+      curve(ctx, fr, ys, null, { colour: "#2ca02c", alpha: 0.15, yLog });
+      return fr;
+    });
     curve(ctx, fr, ys, state.pos, { colour: "#2ca02c", width: 2, yLog });
     nowRule(ctx, fr, h);
   }

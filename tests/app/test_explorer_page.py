@@ -70,6 +70,8 @@ def test_defaults_render_all_panels(home):
     assert len(p["land"]["path"]["w1"]) == n
     assert p["start"] == n - 1  # opens at the end of training with every curve drawn
     assert p["upd"]["noise"][-1] and not p["upd"]["noise"][n // 3]  # the converged tail is marked noise
+    assert not at.get("plotly_chart")  # the WebGL views wait for the toggle
+    at.toggle(key="show_3d").set_value(True).run()
     plots = at.get("plotly_chart")
     kinds = [json.loads(p.proto.spec)["data"][0]["type"] for p in plots]
     assert kinds == ["surface", "surface"]  # two-mode landscape and one-mode saddle
