@@ -186,3 +186,22 @@ def sweep_cap_warning(lrs: Sequence[float], cap: float | None) -> str | None:
     shown = ", ".join(f"{x:g}" for x in over[:6]) + (" …" if len(over) > 6 else "")
     return (f"{len(over)} step size(s) are above the stable cap 2/sharpness = {cap:.4g}: η = {shown}. "
             "Those points oscillate or diverge, so their rise times say nothing about the theory.")
+
+
+def embedding_modes_message(summary: dict, modes) -> str | None:
+    """For a finished embedding run: how many of its d modes reached halfway, and, if some did not,
+    how many steps the slowest would need at this η (the gradient-flow halfway step of the
+    ``modes`` frame, THEORY §7). None when every mode was learned or the run diverged."""
+    if summary.get("diverged") or modes is None or not len(modes):
+        return None
+    learned = int(modes["halfway_step"].notna().sum())
+    d = len(modes)
+    if learned == d:
+        return None
+    need = modes["halfway_step_theory"].replace([np.inf, -np.inf], np.nan).max()
+    need_text = f"the slowest would need ≈ {need:,.0f} steps" if np.isfinite(need) else "the rest never rise"
+    auto = (f"the automatic η = {summary['lr']:.2e} is capped by the largest eigenvalue μ_max = "
+            f"{summary['mu_max']:.0f} (2/μ_max with a margin), so the small modes are slow"
+            if summary.get("lr_auto") else f"at η = {summary['lr']:.2e}")
+    return (f"Only {learned} of d = {d} modes reached halfway in {summary['steps']:,} steps: {auto}; "
+            f"{need_text}. Raise the steps, lower d, or raise the initial scale.")

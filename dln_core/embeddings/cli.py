@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         n_snapshots=args.snapshots,
         n_scatter_snapshots=1,
+        event_snapshots=0,  # --snapshots is the exact number of history rows
         scatter_words=1,
         device=args.device,
     )
