@@ -9,7 +9,7 @@ The pages show these messages as they are; the decisions live here so they are t
   rank-limited solution of a narrow network), stuck on a plateau (with the fix), diverged (naming
   the likely cause: the init scale or η against the stable cap 2/sharpness, THEORY §7), and what
   "auto" did.
-- :func:`sweep_cap_warning` — sweep points whose η is above the stable cap.
+- :func:`sweep_cap_warning` — sweep depths at which η is above the stable cap.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import theory
+from .config import parse_floats
+from .errors import ConfigError
 
 BUDGET_STEPS = 2_500  # the article's L = 2 "Small" preset (c = 1e-5, η = 0.01) learns its slowest mode in ≈ 2,200 steps
 AUTO_LOSS = 0.05  # engine "auto": loss above the floor at which the target counts as learned
@@ -175,17 +177,36 @@ def run_messages(summary: dict, cfg) -> list[Message]:
     return out
 
 
-def sweep_cap_warning(lrs: Sequence[float], cap: float | None) -> str | None:
-    """A warning naming the sweep's step sizes above the stable cap (None if all are below it or
-    the cap is unknown)."""
-    if cap is None or not math.isfinite(cap):
+def sweep_cap_warning(lr: float, singular_values: str | Sequence[float], depths: Sequence[int]) -> str | None:
+    """A warning naming the sweep depths at which ``lr`` is above the stable cap 2/sharpness of the
+    balanced minimum, L λ_max^{2−2/L} for whitened inputs (THEORY §6); None if it is below at all
+    (or the singular values, a comma list or numbers, do not parse: the study reports that)."""
+    if isinstance(singular_values, str):
+        try:
+            singular_values = parse_floats("singular_values", singular_values)
+        except ConfigError:
+            return None
+    lam_max = max((float(x) for x in singular_values), default=0.0)
+    if lam_max <= 0:
         return None
-    over = sorted({float(x) for x in lrs if x > cap})
+    over = []
+    for L in sorted({int(d) for d in depths}):
+        cap = float(theory.max_stable_lr(theory.sharpness_balanced(lam_max, L)))
+        if lr > cap:
+            over.append(f"L = {L} (cap {cap:.3g})")
     if not over:
         return None
-    shown = ", ".join(f"{x:g}" for x in over[:6]) + (" …" if len(over) > 6 else "")
-    return (f"{len(over)} step size(s) are above the stable cap 2/sharpness = {cap:.4g}: η = {shown}. "
-            "Those points oscillate or diverge, so their rise times say nothing about the theory.")
+    return (f"η = {lr:g} is above the stable step-size cap 2/sharpness at " + ", ".join(over) + ": those "
+            "points oscillate or diverge, so their times say nothing about the theory. Lower η.")
+
+
+def sweep_cap_warning_for(params: dict) -> str | None:
+    """:func:`sweep_cap_warning` for a study's parameters (``lr``, ``singular_values`` and
+    ``depths`` or ``depth``; whitened inputs)."""
+    depths = params.get("depths") or (params.get("depth"),)
+    if "lr" not in params or None in depths:
+        return None
+    return sweep_cap_warning(float(params["lr"]), params.get("singular_values", ()), depths)
 
 
 def embedding_modes_message(summary: dict, modes) -> str | None:

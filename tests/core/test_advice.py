@@ -75,9 +75,11 @@ def test_auto_explains_what_it_did(article_l2_small):
     assert info == [next(t for t in info if t.startswith(f"'auto' chose {steps:,} steps"))]
 
 
-def test_sweep_cap_warning():
-    assert advice.sweep_cap_warning([0.01, 0.02], 0.1) is None
-    assert advice.sweep_cap_warning([0.01, 0.2], None) is None
-    text = advice.sweep_cap_warning([0.01, 0.2, 0.3], 0.1)
-    assert text.startswith("2 step size(s) are above the stable cap") and "η = 0.2, 0.3" in text
-    assert advice.sweep_cap_warning([0.2], math.nan) is None
+def test_sweep_cap_warning_names_the_depths_over_the_cap():
+    # cap(L) = 2 / (L λ^{2-2/L}) at λ = 1: 1, 0.667, 0.5, 0.4 for L = 2..5
+    assert advice.sweep_cap_warning(0.3, [1.0], [2, 3, 4, 5]) is None
+    text = advice.sweep_cap_warning(0.45, [1.0, 0.5], [2, 3, 4, 5])
+    assert text.startswith("η = 0.45 is above the stable step-size cap 2/sharpness at L = 5 (cap 0.4)")
+    assert "L = 4" not in text
+    assert advice.sweep_cap_warning(0.45, [], [2]) is None
+    assert math.isclose(float(theory.max_stable_lr(theory.sharpness_balanced(1.0, 4))), 0.5)
