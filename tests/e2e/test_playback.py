@@ -77,3 +77,15 @@ def test_scrubbing_updates_every_panel_without_a_rerun(app):
     assert not unchanged, f"panels that did not follow the scrub bar: {unchanged}"
     assert "step k = " in frame.locator("#now").inner_text()
     app.screenshot("playback_scrubbed")
+
+
+def test_pages_fetch_nothing_from_outside(app):
+    """Offline: the favicon, fonts, player and charts all come from the app's own server."""
+    outside = []
+    app.page.on("request", lambda r: outside.append(r.url) if r.url.startswith(("http:", "https:"))
+                and not r.url.startswith(app.url) else None)
+    _player(app)
+    app.visit("")
+    assert outside == [], outside
+    icon = app.page.locator("link[rel*='icon']").first.get_attribute("href")
+    assert icon and not icon.startswith("http") or icon.startswith(app.url), icon
