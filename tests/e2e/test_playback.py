@@ -30,10 +30,18 @@ def _shots(frame) -> dict[str, bytes]:
     return {name: frame.locator(f"#{name}").screenshot() for name in PANELS}
 
 
+def _element_shot(app, name: str) -> None:
+    from conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    app.page.get_by_test_id("stIFrame").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def test_play_animates_without_a_rerun(app):
     page = app.page
     frame = _player(app)
     assert _script_state(page) == "notRunning"
+    frame.select_option("#speed", "0.5")  # a full replay takes 16 s: screenshots are slow on a busy machine
     frame.click("#play")
     states, shots, positions = set(), [], []
     for k in range(30):  # 3 s, sampled every 100 ms
@@ -46,9 +54,10 @@ def test_play_animates_without_a_rerun(app):
     assert positions == sorted(positions) and len(set(positions)) == 3, positions
     assert len(set(shots)) == 3, "the loss panel did not change between frames"
     assert frame.evaluate("document.body.dataset.playing") == "1"
-    app.screenshot("playback_playing")
+    _element_shot(app, "playback_playing")  # the player only: a full-page shot resizes the viewport
+    assert float(frame.evaluate("document.body.dataset.pos")) < frame.evaluate("window.dlnPlayer.S - 1")
     frame.click("#play")  # pause: the frame stays where it is
-    page.wait_for_timeout(300)
+    assert frame.evaluate("document.body.dataset.playing") == "0"
     paused = frame.evaluate("document.body.dataset.pos")
     page.wait_for_timeout(600)
     assert frame.evaluate("document.body.dataset.pos") == paused
@@ -76,7 +85,7 @@ def test_scrubbing_updates_every_panel_without_a_rerun(app):
     unchanged = [name for name in PANELS if before[name] == after[name]]
     assert not unchanged, f"panels that did not follow the scrub bar: {unchanged}"
     assert "step k = " in frame.locator("#now").inner_text()
-    app.screenshot("playback_scrubbed")
+    _element_shot(app, "playback_scrubbed")
 
 
 def test_pages_fetch_nothing_from_outside(app):
@@ -88,4 +97,4 @@ def test_pages_fetch_nothing_from_outside(app):
     app.visit("")
     assert outside == [], outside
     icon = app.page.locator("link[rel*='icon']").first.get_attribute("href")
-    assert icon and not icon.startswith("http") or icon.startswith(app.url), icon
+    assert (icon and not icon.startswith("http")) or icon.startswith(app.url), icon
