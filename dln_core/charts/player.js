@@ -91,7 +91,7 @@
   const xPos = X.filter((v) => v > 0);
   const xLo = Math.min(...xPos), xHi = Math.max(...xPos);
   function timeFrame(ctx, w, h, yLo, yHi, yTitle, yLog) {
-    const m = { l: 58, r: 12, t: 10, b: 34 };
+    const m = { l: 64, r: 12, t: 10, b: 34 };
     const px = (v) => m.l + (Math.log(v) - Math.log(xLo)) / (Math.log(xHi) - Math.log(xLo) || 1) * (w - m.l - m.r);
     const ty = yLog ? (v) => Math.log10(v) : (v) => v;
     const lo = ty(yLo), hi = ty(yHi);
@@ -112,7 +112,7 @@
                        : niceTicks(yLo, yHi, nT);
     for (const v of ticks) { const y = py(v); ctx.fillText(fmtNum(v), m.l - 5, y + 4);
       ctx.strokeStyle = "#f2f2f2"; ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(w - m.r, y); ctx.stroke(); }
-    ctx.save(); ctx.translate(12, m.t + (h - m.t - m.b) / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center";
+    ctx.save(); ctx.translate(10, m.t + (h - m.t - m.b) / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center";
     ctx.fillStyle = "#444"; subText(ctx, yTitle, 0, 0, 11, "center"); ctx.restore();
     return { px, py, m };
   }
