@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import theory as _core
+from .._numeric import crossing_time
 from ..errors import ConfigError
-from ..sweep import crossing_time
 
 # The mode laws below are the core's depth-2 formulas (dln_core.theory, L = 2, d = 1): with the ¼
 # scaling, du/dt = 2u(μ − u) is exactly the core's du/dt = L|u|^{2−2/L}(λ − d u) at L = 2, d = 1, and

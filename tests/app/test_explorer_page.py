@@ -200,7 +200,7 @@ def fake_summary(monkeypatch):
 
     def run(cfg, progress=None, **kw):
         result = real(cfg, progress, **kw)
-        result.summary.update(extra)
+        result.summary = result.summary.replace(**extra)
         return result
 
     monkeypatch.setattr(engine, "run", run)
