@@ -28,14 +28,12 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import re
 import secrets
 import shutil
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +41,16 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_write_bytes, atomic_write_csv, default_home, fsync_dir, probe_writable, to_jsonable
-from .config import RunConfig
-from .frames import export_frame
-from .result import FRAME_NAMES, FrameViews
+from .result import FRAME_NAMES
+from .stored import (
+    CorruptRunError,
+    RunNotFoundError,
+    StoredRun,
+    StoreError,
+    compact_halfway,
+    export_stored,
+    runs_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,70 +62,6 @@ STALE_SECONDS = 600.0
 
 _ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # frame / array names become file names
-
-
-class StoreError(Exception):
-    """Base class for run-store errors."""
-
-
-class RunNotFoundError(StoreError, KeyError):
-    """No run with that id."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "run not found"
-
-
-class CorruptRunError(StoreError):
-    """A run entry exists but cannot be read (bad JSON, missing or garbled file)."""
-
-
-@dataclass
-class StoredRun(FrameViews):
-    """One run read back from the store: its meta dict and its named DataFrames (a result.Run)."""
-
-    run_id: str
-    meta: dict
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return self.meta["kind"]
-
-    @property
-    def name(self) -> str | None:
-        return self.meta.get("name")
-
-    @property
-    def created(self) -> str:
-        return self.meta["created"]
-
-    @property
-    def config_flat(self) -> dict:
-        """The flat config (``RunConfig.to_flat()``) the run was saved with ({} if none)."""
-        return dict(self.meta.get("config") or {})
-
-    @property
-    def summary(self) -> dict:
-        """The saved summary as a dict (a train run's is RunSummary.to_dict(); JSON null for inf/NaN)."""
-        return dict(self.meta.get("summary") or {})
-
-    def frame(self, name: str) -> pd.DataFrame:
-        """A stored frame by name; KeyError naming the available frames if absent."""
-        try:
-            return self.frames[name]
-        except KeyError:
-            raise KeyError(f"run {self.run_id} has no frame {name!r}; it has {sorted(self.frames)}") from None
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        """Final per-layer weights W_1 … W_L if they were saved (train runs), else []."""
-        keys = sorted((k for k in self.arrays if re.fullmatch(r"W\d+", k)), key=lambda k: int(k[1:]))
-        return [self.arrays[k] for k in keys]
-
-    def config(self) -> RunConfig:
-        """The saved configuration as a ``RunConfig``."""
-        return RunConfig.from_flat(self.config_flat)
 
 
 # ---------------------------------------------------------------- helpers
@@ -158,19 +99,6 @@ def _has_parquet_magic(path: Path, size: int) -> bool:
         return head == b"PAR1" and fh.read(4) == b"PAR1"
 
 
-def compact_halfway(values: Any) -> str:
-    """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
-    if not isinstance(values, (list, tuple)):
-        return ""
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            out.append("–")
-        else:
-            out.append(f"{v:g}" if isinstance(v, float) else str(v))
-    return ", ".join(out)
-
-
 def _result_parts(run: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np.ndarray]]:
     """Frames, meta and arrays of a run (a result.Run: a live RunResult or anything with its frames)."""
     frames = {n: run.frame(n) for n in FRAME_NAMES if n in run.frames}
@@ -182,18 +110,6 @@ def _result_parts(run: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np
     weights = getattr(run, "weights", None) or []
     arrays = {f"W{i + 1}": np.asarray(w) for i, w in enumerate(weights)}
     return frames, meta, arrays
-
-
-def export_stored(runs: Iterable[StoredRun], frame: str = "history") -> pd.DataFrame:
-    """:meth:`RunStore.export_frame` of runs already loaded (each with ``frame``): a page that has
-    loaded the runs to draw them exports them without reading and checksumming them again."""
-    runs = list(runs)
-    df = export_frame([(run.run_id, run) for run in runs], frame)
-    if runs:
-        info = {run.run_id: (run.kind, run.name) for run in runs}
-        df.insert(1, "kind", df["run_id"].map(lambda r: info[r][0]))
-        df.insert(2, "name", df["run_id"].map(lambda r: info[r][1]))
-    return df
 
 
 # ---------------------------------------------------------------- the store
@@ -406,29 +322,7 @@ class RunStore:
         df.attrs["problems"] = list(self.problems)
         return df
 
-    @staticmethod
-    def table(entries: Iterable[Mapping]) -> pd.DataFrame:
-        """The :meth:`list` frame of meta dicts already read with :meth:`entries` (a caller that
-        needs both reads the store once): run_id, kind, name, created, the flat config columns,
-        final_loss, diverged, steps_run, halfway_steps (compact per-mode string)."""
-        rows = []
-        for m in entries:
-            summary = m.get("summary") or {}
-            row = {"run_id": m["run_id"], "kind": m["kind"], "name": m.get("name"), "created": m["created"]}
-            for k, v in (m.get("config") or {}).items():
-                # nested values (e.g. a matrix) as JSON text, so every cell is a scalar
-                row.setdefault(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-            row["final_loss"] = summary.get("final_loss")
-            row["diverged"] = summary.get("diverged")
-            row["steps_run"] = summary.get("steps")
-            row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
-            rows.append(row)
-        fixed = ["run_id", "kind", "name", "created", "final_loss", "diverged", "steps_run", "halfway_steps"]
-        df = pd.DataFrame(rows, columns=None if rows else fixed)
-        if rows:
-            df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
-            df["final_loss"] = pd.to_numeric(df["final_loss"], errors="coerce")
-        return df
+    table = staticmethod(runs_table)
 
     def load(self, run_id: str, frames: Iterable[str] | None = None) -> StoredRun:
         """Read a run back (all frames, or only the named ones). Verifies checksums.

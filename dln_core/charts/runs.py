@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from ..store import compact_halfway
+from ..stored import compact_halfway
 from ._axes import positive, time_field, time_x
 
 # config columns worth a glance in the table, in this order (the rest stay in the CSV export)
