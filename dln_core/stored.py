@@ -95,6 +95,12 @@ def compact_halfway(values: Any) -> str:
     return ", ".join(out)
 
 
+def summary_cells(summary: Mapping) -> dict:
+    """The run tables' summary columns (final_loss, diverged, steps_run, halfway_steps) of a summary."""
+    return {"final_loss": summary.get("final_loss"), "diverged": summary.get("diverged"),
+            "steps_run": summary.get("steps"), "halfway_steps": compact_halfway(summary.get("halfway_step"))}
+
+
 def runs_table(entries: Iterable[Mapping]) -> pd.DataFrame:
     """The RunStore.list frame of meta dicts already read with RunStore.entries (a caller that
     needs both reads the store once): run_id, kind, name, created, the flat config columns,
@@ -106,10 +112,7 @@ def runs_table(entries: Iterable[Mapping]) -> pd.DataFrame:
         for k, v in (m.get("config") or {}).items():
             # nested values (e.g. a matrix) as JSON text, so every cell is a scalar
             row.setdefault(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-        row["final_loss"] = summary.get("final_loss")
-        row["diverged"] = summary.get("diverged")
-        row["steps_run"] = summary.get("steps")
-        row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
+        row.update(summary_cells(summary))
         rows.append(row)
     fixed = ["run_id", "kind", "name", "created", "final_loss", "diverged", "steps_run", "halfway_steps"]
     df = pd.DataFrame(rows, columns=None if rows else fixed)
@@ -132,4 +135,5 @@ def export_stored(runs: Iterable[StoredRun], frame: str = "history") -> pd.DataF
 
 
 __all__ = ["CorruptRunError", "RunNotFoundError", "StoreError", "StoredRun", "compact_halfway", "export_stored",
-           "runs_table"]
+           "runs_table",
+           "summary_cells"]

@@ -228,7 +228,7 @@ def study_stability(
     # non-whitened inputs that can be an unbalanced minimum flatter than the balanced one
     final_sharp = [
         float(theory.sharpness_numeric(r.problem.sigma_xx, r.problem.sigma_yx, r.weights))
-        if not r.summary["diverged"] else math.nan
+        if not r.summary.diverged else math.nan
         for r in results
     ]
     summary["sharpness_final"] = summary["member"].map(dict(enumerate(final_sharp)))

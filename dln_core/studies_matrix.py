@@ -47,7 +47,7 @@ def _mode_fraction_frame(result, with_theory: bool) -> pd.DataFrame:
     }))
     if with_theory:
         t = np.unique(meas["t"].to_numpy(float))
-        u0 = np.asarray(result.summary["u0"], float)
+        u0 = np.asarray(result.summary.u0, float)
         idx = np.nonzero(keep)[0]
         curves = theory.mode_curve_gf(t, lam[idx], u0[idx], depth, d[idx])
         for j, i in enumerate(idx):
@@ -172,7 +172,7 @@ def study_exact_l2(
         W_ex = theory.lambda_balanced_solution(problem.sigma_yx, W1_0, W2_0, eta * k, lambda_b)[0]
         rows.append({
             "lr": eta, "step": k, "t": eta * k, "error": float(np.linalg.norm(W_gd - W_ex)),
-            "norm_exact": float(np.linalg.norm(W_ex)), "diverged": bool(res.summary["diverged"]),
+            "norm_exact": float(np.linalg.norm(W_ex)), "diverged": bool(res.summary.diverged),
         })
     if progress is not None:
         progress(1.0, "done")

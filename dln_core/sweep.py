@@ -237,7 +237,7 @@ def run_sweep(
     results, n_batches = run_members(members, progress=progress, limits=limits)
     summary = summarize(results, rise_times=rise_times)
     wall = time.perf_counter() - t0  # grid → batches → summary, everything the caller waits for
-    network_steps = int(sum(int(r.summary["steps"]) for r in results))
+    network_steps = int(sum(r.summary.steps for r in results))
     return SweepResult(
         summary=summary,
         wall_time_s=wall,
@@ -284,12 +284,12 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
     s = result.summary
     lr = cfg.optim.lr
     problem = result.problem
-    lam = np.asarray(s["lambda_star"], dtype=float)
-    u0 = np.asarray(s["u0"], dtype=float)
+    lam = np.asarray(s.lambda_star, dtype=float)
+    u0 = np.asarray(s.u0, dtype=float)
     d = input_variances(problem)
-    diverged = bool(s["diverged"])
-    final_loss = float(s["final_loss"])
-    converged = bool(s["converged"])  # the engine's verdict: it knows the architecture's loss floor
+    diverged = s.diverged
+    final_loss = float(s.final_loss)
+    converged = s.converged  # the engine's verdict: it knows the architecture's loss floor
     outcome = "diverged" if diverged else ("converged" if converged else "not converged")
     t, u = np.zeros(0), np.zeros((0, len(lam)))
     if rise_times and not diverged:
@@ -298,13 +298,13 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
         "member": index, "depth": cfg.network.depth, "width": cfg.width, "init_scheme": cfg.init.scheme,
         "init_scale": cfg.init.scale, "lr": lr, "seed": cfg.init.seed,
         "singular_values": ",".join(f"{v:g}" for v in lam), "input_kind": cfg.target.input_kind,
-        "steps": int(s["steps"]), "final_loss": final_loss, "converged": converged, "diverged": diverged,
-        "diverged_step": s.get("diverged_step"), "outcome": outcome,
+        "steps": s.steps, "final_loss": final_loss, "converged": converged, "diverged": diverged,
+        "diverged_step": s.diverged_step, "outcome": outcome,
     }
     rows = []
     for i in range(len(lam)):
-        hs = s["halfway_step"][i]
-        hst = s["halfway_step_theory"][i]
+        hs = s.halfway_step[i]
+        hst = s.halfway_step_theory[i]
         rows.append({
             **common,
             "mode": i + 1,
