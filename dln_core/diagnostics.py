@@ -64,10 +64,7 @@ def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray
 def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
     """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1; steppers.backprop)."""
     prefix = forward(weights)
-    grads: list[np.ndarray] = [None] * len(weights)  # type: ignore[list-item]
-    for li, G in backprop(weights, prefix, prefix[-1] @ sigma_xx - sigma_yx):
-        grads[li] = G
-    return grads
+    return backprop(weights, prefix, prefix[-1] @ sigma_xx - sigma_yx)
 
 
 def balance_matrices(weights: Weights) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -55,32 +55,33 @@ def forward(weights: Sequence, matmul: Callable = np.matmul) -> list:
     return prefix
 
 
-def backprop(weights: Sequence, prefix: Sequence, E, matmul: Callable = np.matmul,
-             mT: Callable = _np_mT) -> Iterator[tuple[int, object]]:
-    """Yield (l, G_l) from the top layer down: G_l = (W_L…W_{l+1})ᵀ E (W_{l−1}…W_1)ᵀ (THEORY.md §1).
+def backprop(weights: Sequence, prefix: Sequence, E, matmul: Callable = np.matmul, mT: Callable = _np_mT) -> list:
+    """[G_1, …, G_L] with G_l = (W_L…W_{l+1})ᵀ E (W_{l−1}…W_1)ᵀ (THEORY.md §1), from the current weights.
 
     With E = W Σxx − Σyx, G_l is the layer gradient; the step loop passes lr·E, so G_l is the step.
-    The running product (W_L…W_{l+1})ᵀ E moves past W_l *before* G_l is yielded, so the caller may
-    update W_l in place on receipt.
+    ``prefix`` is :func:`forward`'s output for the same weights.
     """
+    out = [None] * len(weights)
     for li in range(len(weights) - 1, 0, -1):
-        back = matmul(mT(weights[li]), E)  # uses the old W_l, before its update
-        yield li, matmul(E, mT(prefix[li - 1]))
-        E = back
-    yield 0, E
+        out[li] = matmul(E, mT(prefix[li - 1]))
+        E = matmul(mT(weights[li]), E)  # (W_L…W_l)ᵀ E for the next layer down
+    out[0] = E
+    return out
 
 
 def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops) -> None:
     """n full-batch GD steps in place on ``Ws``; ``umax`` keeps the running max of u (before each step)."""
-    matmul, mT = ops.matmul, ops.mT
+    matmul, mT, diagonal, maximum = ops
+    L = range(len(Ws))
     for _ in range(n):
         prefix = forward(Ws, matmul)
         W = prefix[-1]
-        ops.maximum(umax, ops.diagonal(W) if diag else (matmul(UT, W) * VT).sum(-1), out=umax)
+        maximum(umax, diagonal(W) if diag else (matmul(UT, W) * VT).sum(-1), out=umax)
         E = W - syx if sxx is None else matmul(W, sxx) - syx
-        E *= lr  # lr·(W Σxx − Σyx): each yielded G_l is then the step of layer l
-        for li, G in backprop(Ws, prefix, E, matmul, mT):
-            Ws[li] -= G
+        E *= lr  # lr·(W Σxx − Σyx): each G_l is then the step of layer l
+        G = backprop(Ws, prefix, E, matmul, mT)
+        for li in L:
+            Ws[li] -= G[li]
 
 
 class NumpyStepper:
