@@ -47,7 +47,7 @@ def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray
     """Gradient-flow rate du_i/dt = −Σ_l u*_iᵀ (W_L…W_{l+1}) G_l (W_{l−1}…W_1) v*_i, shape (..., r).
 
     The exact first-order change of u_i = u*_iᵀ W v*_i when every layer moves along −G_l (THEORY.md §1);
-    compared with the mode ODE's rate to tell when a mode follows it (frames.theory_start_indices).
+    compared with the mode ODE's rate to tell when a mode follows it (overlay.theory_start_indices).
     """
     L = len(weights)
     right = [V_star]  # right[l] = W_l…W_1 V*  (n_l × r)

@@ -135,7 +135,7 @@ class RunStore:
     def save(
         self, result_or_frames: Any, kind: str = "train", name: str | None = None, meta: Mapping | None = None
     ) -> str:
-        """Save an ``engine.RunResult`` (all its frames, config, summary, final weights) or a dict
+        """Save a run (a ``result.Run``: a RunResult — all its frames, config, summary, final weights) or a dict
         of DataFrames; returns the new run id. ``meta`` adds/overrides meta keys (e.g. config)."""
         if isinstance(result_or_frames, Mapping):
             frames, base, arrays = dict(result_or_frames), {}, {}

@@ -142,7 +142,7 @@ def member_steps(cfg, limits: Limits | None = None) -> int:
 
 
 def member_snapshots(cfg, limits: Limits | None = None) -> int:
-    """Snapshots a member records at most (engine.snapshot_steps: step 0, every N-th or ~n log-spaced
+    """Snapshots a member records at most (runner.snapshot_steps: step 0, every N-th or ~n log-spaced
     steps, and the last), from the steps bound of :func:`member_steps` (for "auto" with every-N
     recording also bounded by the per-run cap limits.max_snapshots); memory grows with these."""
     total = member_steps(cfg, limits)

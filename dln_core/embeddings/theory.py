@@ -100,7 +100,7 @@ def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
 def first_crossing(values: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Per column, the (linearly interpolated) fractional row index where values first reach level.
 
-    :func:`dln_core.sweep.crossing_time` per column with t = row index; NaN where the level is not
+    :func:`dln_core._numeric.crossing_time` per column with t = row index; NaN where the level is not
     finite (μ ≤ 0 modes have no halfway level) or never reached.
     """
     values = np.asarray(values, dtype=np.float64)
