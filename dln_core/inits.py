@@ -57,7 +57,7 @@ def _gaussian(cfg, problem, rng) -> list[np.ndarray]:
 
 
 def _near_identity(cfg, problem, rng) -> list[np.ndarray]:
-    """c (I + 0.1 G) with the rectangular identity (ARTICLE_WIDGETS.md Widget 2)."""
+    """c (I + 0.1 G) with the rectangular identity (THEORY.md §1.6)."""
     dims, c = cfg.layer_dims, cfg.init.scale
     return [c * (np.eye(dims[li + 1], dims[li]) + 0.1 * rng.standard_normal((dims[li + 1], dims[li])))
             for li in range(len(dims) - 1)]

@@ -29,7 +29,7 @@ from .record import Recorder, Snapshots
 from .steppers import make_stepper
 
 CHUNK = 100  # steps between divergence / halfway checks (also the "auto" check interval)
-AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (ARTICLE_WIDGETS.md)
+AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (THEORY.md §1.6)
 AUTO_MIN_STEPS = 500
 DIVERGE_FACTOR = 1e6
 
