@@ -14,10 +14,12 @@ import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas stays unloaded: the CLIs import this module before they parse their flags
+    import pandas as pd
 
 
 def default_home() -> Path:
@@ -48,7 +50,7 @@ def to_jsonable(value: Any) -> Any:
         return value
     if isinstance(value, Path):
         return str(value)
-    if value is pd.NA or value is pd.NaT:
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing-value markers (pd.NA, pd.NaT)
         return None
     return str(value)
 

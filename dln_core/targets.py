@@ -39,10 +39,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_matrix
+from ._validate import check_array, check_matrix
 from .errors import ConfigError
 from .linalg import complete_basis, haar_columns
-from .theory import plateau_levels
 
 ARTICLE_LAMBDA = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
 HIERARCHY_ITEMS = ("canary", "salmon", "oak", "rose")
@@ -63,6 +62,23 @@ HIERARCHY_FEATURES: dict[str, tuple[int, int, int, int]] = {
     "has petals": (0, 0, 0, 1),  # flower (rose)
     "smells sweet": (0, 0, 0, 1),
 }
+
+
+def plateau_levels(lambda_star, d=1.0) -> np.ndarray:
+    """Loss plateaus ½ Σ_{i>k} λ_i²/d_i for k = 0..r, shape (r+1,) (THEORY.md §5 saddle-to-saddle, §6 for d).
+
+    Modes are taken in descending λ (ties keep their order); ``d`` (input variance per mode, 1 when
+    whitened) broadcasts to λ's shape and follows the same order.
+    """
+    lam = np.atleast_1d(check_array("lambda_star", lambda_star, min_value=0.0)).ravel()
+    d = check_array("d", d, min_value=0.0, strict=True)
+    if d.size not in (1, lam.size):
+        raise ConfigError("d", f"must be one number or {lam.size} (one per mode)", d.shape)
+    d = np.broadcast_to(d.ravel(), lam.shape)
+    order = np.argsort(-lam, kind="stable")
+    sq = lam[order] ** 2 / d[order]
+    tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
+    return 0.5 * tail
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,7 @@ from .sharpness import (
     sharpness_balanced,
     sharpness_numeric,
 )
+from .targets import plateau_levels  # a property of the target (loss with the top k modes learned)
 
 __all__ = [
     "balanced_minimum",
@@ -352,23 +353,6 @@ def rise_time(lam, u0, depth, lo=0.1, hi=0.9, d=1.0) -> np.ndarray:
     # u0 ≤ 0 at L ≥ 2 never rises (module docstring), and λ = 0 has nothing to rise to.
     never = ((u0 <= 0) & (L >= 2)) | (lam == 0)
     return np.where(never, np.inf, out)
-
-
-def plateau_levels(lambda_star, d=1.0) -> np.ndarray:
-    """Loss plateaus ½ Σ_{i>k} λ_i²/d_i for k = 0..r, shape (r+1,) (THEORY §5 saddle-to-saddle, §6 for d).
-
-    Modes are taken in descending λ (ties keep their order); ``d`` (input variance per mode, 1 when
-    whitened) broadcasts to λ's shape and follows the same order.
-    """
-    lam = np.atleast_1d(check_array("lambda_star", lambda_star, min_value=0.0)).ravel()
-    d = check_array("d", d, min_value=0.0, strict=True)
-    if d.size not in (1, lam.size):
-        raise ConfigError("d", f"must be one number or {lam.size} (one per mode)", d.shape)
-    d = np.broadcast_to(d.ravel(), lam.shape)
-    order = np.argsort(-lam, kind="stable")
-    sq = lam[order] ** 2 / d[order]
-    tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
-    return 0.5 * tail
 
 
 def commuting_targets(s, d) -> np.ndarray:
