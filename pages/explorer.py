@@ -16,30 +16,31 @@ from dln_core.charts import captions, playback, tables
 from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
+from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
+from dln_core.targets import TARGET_KINDS
 from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
 ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "error": ":material/error:"}
-# URL rules of the bound widgets (urlparams.check_query): a bad value is named, never dropped silently
-URL_SPEC = {"depth": ("int", 1, 8), "target": ("choice", list(TARGETS_KEYS := ("article", "spectrum", "random",
-            "hierarchy"))), "width": ("int", 0, 4096), "init": ("choice", ["near-identity", "gaussian", "aligned",
-            "lambda-balanced"]), "log_scale": ("float", -8.0, 1.0), "lambda_b": ("float", -10.0, 10.0),
-            "lr": ("float", 0.0, 10.0), "steps": ("int", 0, 10**8), "seed": ("int", 0, 10**6),
-            "rot_seed": ("int", 0, 10**6), "show_gd": ("bool",), "time_axis": ("choice", ["step", "t"])}
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
-TARGETS = {"article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)", "spectrum": "Custom singular values",
-           "random": "Custom singular values, random singular vectors",
-           "hierarchy": "Four-item hierarchy (canary, salmon, oak, rose)"}
-SCHEMES = {"near-identity": "near-identity c(I + 0.1 G)", "gaussian": "Gaussian, entry std c",
-           "aligned": "aligned & balanced (per-layer strength c)", "lambda-balanced": "λ-balanced (L = 2 only)"}
+# labels from the registries (targets.TARGET_KINDS, inits.SCHEMES); "random" = spectrum + rotate seed
+TARGETS = {"article": TARGET_KINDS["article"].label, "spectrum": TARGET_KINDS["spectrum"].label,
+           "random": TARGET_KINDS["spectrum"].label + ", random singular vectors",
+           "hierarchy": TARGET_KINDS["hierarchy"].label}
+SCHEMES = {name: SCHEMES_REGISTRY[name].label for name in sorted(SCHEMES_REGISTRY, key=lambda n: n != "near-identity")}
+# URL rules of the bound widgets (urlparams.check_query): a bad value is named, never dropped silently
+URL_SPEC = {"depth": ("int", 1, 8), "target": ("choice", list(TARGETS)), "width": ("int", 0, 4096),
+            "init": ("choice", list(SCHEMES)), "log_scale": ("float", -8.0, 1.0), "lambda_b": ("float", -10.0, 10.0),
+            "lr": ("float", 0.0, 10.0), "steps": ("int", 0, 10**8), "seed": ("int", 0, 10**6),
+            "rot_seed": ("int", 0, 10**6), "show_gd": ("bool",), "time_axis": ("choice", ["step", "t"])}
 DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale": -5.0, "lr": 0.01,
             "steps": 0, "seed": 0}
 
 
 def _apply_preset(depth: int, name: str) -> None:
-    """Button callback: the article widget's (η, c) pair for this depth (ARTICLE_WIDGETS.md)."""
+    """Button callback: the article widget's (η, c) pair for this depth (THEORY.md §1.6)."""
     lr, scale = PRESETS[(depth, name)]
     st.session_state.update(depth=depth, target="article", init="near-identity", lr=float(lr),
                             log_scale=round(math.log10(scale), 4), steps=0)
@@ -47,32 +48,33 @@ def _apply_preset(depth: int, name: str) -> None:
 
 @st.cache_data(max_entries=16, show_spinner="Training the network…")
 def train(cfg: RunConfig):
-    """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds)."""
+    """The page's one call into the engine: full-batch GD for this frozen config (deterministic given
+    its seeds), frames built here, once, so the cached copy carries them and a rerun never rebuilds."""
     limits = current_limits()
     if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
         limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
-    return engine.run(cfg, limits=limits)
+    return engine.run(cfg, limits=limits).build_frames()
 
 
+# The chart caches below are keyed on the config (and view); the run itself is handed in (``_run``:
+# leading underscore = not hashed), never fetched again.
 @st.cache_data(max_entries=16, show_spinner=False)
-def surfaces(cfg: RunConfig):
+def surfaces(_run, cfg: RunConfig):
     """Two-mode slice with the training path, and the one-mode L = 2 saddle (THEORY §5)."""
-    result = train(cfg)
-    return landscape.two_mode_view(result), landscape.saddle_view(result)
+    return landscape.two_mode_view(_run), landscape.saddle_view(_run)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def player(cfg: RunConfig, show_gd: bool, time_axis: str) -> str:
+def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> str:
     """The in-browser player for this run and view: all snapshot data, sent once."""
-    result = train(cfg)
-    view = landscape.two_mode_view(result, n=31)
-    return playback.player_html(playback.playback_payload(result, view, time_axis, show_gd))
+    view = landscape.two_mode_view(_run, n=31)
+    return playback.player_html(playback.playback_payload(_run, view, time_axis, show_gd))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def run_specs(cfg: RunConfig) -> dict:
+def run_specs(_run, cfg: RunConfig) -> dict:
     """The rotatable 3-D figures (whole path), built once per run."""
-    two_mode, saddle = surfaces(cfg)
+    two_mode, saddle = surfaces(_run, cfg)
     path, now = two_mode.at(None)
     return {
         "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
@@ -82,9 +84,9 @@ def run_specs(cfg: RunConfig) -> dict:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def export_csv(cfg: RunConfig) -> str:
+def export_csv(_run, cfg: RunConfig) -> str:
     """The run's history with its flat config columns (frames.export_frame), as CSV text."""
-    return frames.export_frame([train(cfg)]).to_csv(index=False)
+    return frames.export_frame([_run]).to_csv(index=False)
 
 
 def _scale_init(depth: int, target: str, scheme: str) -> None:
@@ -188,7 +190,7 @@ except ConfigError as exc:
 except Exception as exc:  # an unexpected engine failure: message, never a traceback
     show_error(exc, "training failed")
 
-if result is not None and result.summary.get("diverged"):
+if result is not None and result.summary.diverged:
     _show_messages(advice.run_messages(result.summary, cfg), "diverged")
     result = None
 if result is not None:
@@ -201,17 +203,17 @@ if result is None:
     st.stop()
 
 summary = result.summary
-if not summary.get("diverged"):
+if not summary.diverged:
     _show_messages(advice.run_messages(summary, cfg), "run")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("final loss", f"{summary['final_loss']:.4g}")
-m2.metric("steps run", f"{summary['steps']:,}")
-m3.metric("modes", len(summary["lambda_star"]))
-m4.metric("train time", f"{summary['wall_time_s']:.2f} s")
+m1.metric("final loss", f"{summary.final_loss:.4g}")
+m2.metric("steps run", f"{summary.steps:,}")
+m3.metric("modes", len(summary.lambda_star))
+m4.metric("train time", f"{summary.wall_time_s:.2f} s")
 
 # ------------------------------------------------------------------ export
 e1, e2 = st.columns(2)
-e1.download_button("Download history (CSV)", export_csv(cfg), file_name="dln_run.csv", mime="text/csv",
+e1.download_button("Download history (CSV)", export_csv(result, cfg), file_name="dln_run.csv", mime="text/csv",
                    on_click="ignore", key="download_csv", icon=":material/download:")
 if e2.button("Save to runs", key="save_run", icon=":material/save:"):
     store = run_store()
@@ -228,7 +230,7 @@ if e2.button("Save to runs", key="save_run", icon=":material/save:"):
 st.markdown("**Watch it learn.** Play, pause, reset and scrub run in your browser from this run's recorded "
             "snapshots: no retraining and no server round trip per frame.")
 try:
-    st.iframe(player(cfg, show_gd, time_axis), height=playback.PLAYER_HEIGHT)
+    st.iframe(player(result, cfg, show_gd, time_axis), height=playback.PLAYER_HEIGHT)
 except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
     show_error(exc, "could not draw the charts")
 st.caption(captions.loss_caption(depth, summary))
@@ -245,7 +247,7 @@ st.dataframe(tables.display_frame(table, keep=("mode",)), hide_index=True, colum
 
 if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode saddle", key="show_3d",
              help="Plotly surfaces you can turn and zoom. Off by default: WebGL is slow on machines without a GPU."):
-    spec = run_specs(cfg)
+    spec = run_specs(result, cfg)
     t1, t2 = st.tabs(["top two modes", "one-mode saddle (L = 2)"])
     with t1:
         st.plotly_chart(spec["surface"], key="surface_two_mode")

@@ -231,7 +231,7 @@ def fake_summary(monkeypatch):
 
     def run(cfg, progress=None, **kw):
         result = real(cfg, progress, **kw)
-        result.summary.update(extra)
+        result.summary = result.summary.replace(**extra)
         return result
 
     monkeypatch.setattr(engine, "run", run)
@@ -250,3 +250,32 @@ def test_warns_when_eta_is_over_the_cap_or_the_run_has_not_converged(home, fake_
     assert any("Not converged after 321 steps" in t for t in texts) == (not converged)
     # the advice fits the cause: over the cap, more steps or a larger η would not help
     assert any("Lower η below the cap" in t for t in texts) == (over and not converged)
+
+
+def test_one_rerun_builds_the_frames_once_and_a_view_change_builds_none(home, monkeypatch):
+    """The run is built once per configuration with its frames; the chart caches get that run handed
+    in, so a fresh configuration builds the frames exactly once and a view change (a new player) or a
+    plain rerun builds none (issue 8: it used to be 6 builds per rerun; scrubbing is in the browser)."""
+    import streamlit as st
+
+    from dln_core import frames
+
+    builds: list[int] = []
+    real = frames.run_frames
+
+    def counting(*args, **kwargs):
+        builds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(frames, "run_frames", counting)
+    st.cache_data.clear()
+    at = _open({"steps": "377"})  # a configuration no other test trains
+    _ok(at)
+    assert len(builds) == 1
+    at.radio(key="time_axis").set_value("t").run()
+    _ok(at)
+    assert _payload(at)["axis"] == "t"
+    at.run()
+    _ok(at)
+    assert len(builds) == 1
+    st.cache_data.clear()
