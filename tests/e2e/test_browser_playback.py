@@ -7,6 +7,8 @@ which is "running" whenever Streamlit reruns the page) and the pixels of the pla
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -30,9 +32,10 @@ def _shots(frame) -> dict[str, bytes]:
     return {name: frame.locator(f"#{name}").screenshot() for name in PANELS}
 
 
-def _element_shot(app, name: str) -> None:
-    from conftest import ARTIFACTS
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"  # as conftest.screenshot
 
+
+def _element_shot(app, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app.page.get_by_test_id("stIFrame").screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
