@@ -391,7 +391,7 @@ def _member_frames(rec: frames.Recorder, b: int, cfg: RunConfig, diverged_step: 
     built = rec.build(b, cfg, diverged_step)
     built["mode_summary"] = frames.mode_summary_frame(rec.p, summary["u0"], summary["halfway_step"],
                                                       summary["halfway_step_theory"], summary["lr"],
-                                                      summary["theory_start_step"])
+                                                      summary["theory_start_step"], summary)
     return built
 
 
@@ -601,7 +601,9 @@ class _Runner:
     def results(self, rec, final, total, auto_info, wall) -> list[RunResult]:
         out = []
         u0_all = rec.u0()
-        hs_theory, starts = rec.halfway_theory(self.cfgs, [m.diverged_step for m in self.members])
+        # per-mode theory (dln_core.launch): finite-η and gradient-flow halfway, launch step, reason
+        theory = rec.halfway_theory(self.cfgs, [m.diverged_step for m in self.members],
+                                    [[int(k) if k >= 0 else None for k in m.halfway] for m in self.members])
         cap = lr_cap(self.problem, self.depth, self.cfgs[0].width)
         floor = loss_floor(self.problem, self.depth, self.cfgs[0].width)
         for b, (cfg, m) in enumerate(zip(self.cfgs, self.members)):
@@ -611,8 +613,9 @@ class _Runner:
                 "diverged_step": m.diverged_step,
                 "steps": int(m.diverged_step if m.diverged_step is not None else total),
                 "halfway_step": [int(k) if k >= 0 else None for k in m.halfway],
-                "halfway_step_theory": hs_theory[b],
-                "theory_start_step": starts[b],
+                **theory[b],
+                "ode_exponent": rec.ode_exponents(b, self.depth, m.diverged_step),
+                "ode_exponent_theory": 2.0 - 2.0 / self.depth,
                 "plateau_levels": self.problem.plateau_levels().tolist(),
                 "lambda_star": self.problem.lambda_star.tolist(),
                 "target_strength": self.problem.target_strength.tolist(),

@@ -8,32 +8,13 @@ loss (H) = ½‖·‖².
 one record per snapshot holds arrays with a leading batch axis, so memory grows with the number of
 snapshots, never with the number of steps.
 
-Where the theory overlay starts (``theory_start_step``). The mode ODE du/dt = L u^{2−2/L}(λ − d u)
-(THEORY.md §2, §6) describes a mode whose layers are aligned with u*_i, v*_i and decoupled from the
-other modes. From a random start (gaussian init, a rotated or hierarchical target with near-identity
-init) there is first an alignment phase (THEORY.md §2, last bullet: a power iteration on Σyx) that
-the ODE does not describe: u_i can shrink, change sign, or be fed by cross terms with larger modes
-that are still being learned, so a curve launched from the measured u_i(0) misses the measured
-halfway step by tens of percent (gaussian L = 3: 8647 vs 1372 for mode 1). Each mode's theory
-therefore starts at the end of *its own* alignment phase: the first snapshot where its end-to-end
-alignment u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) (diagnostics.mode_alignment) is ≥ :data:`ALIGNED_SCORE`,
-u_i > 0 (on the other side of the saddle the balanced ODE says it never grows) and, before its
-halfway point, its measured gradient-flow rate du_i/dt (diagnostics.mode_rates) is within
-:data:`RATE_RTOL` of the ODE's (an aligned but unbalanced mode grows faster than the balanced ODE: at
-gaussian L = 3 the smallest mode was 10–30 % early without this check); it runs from the measured
-(t(k_i), u_i(k_i)). If the rate check first passes only after the mode's halfway
-crossing (snapshots too coarse to see the approach), the first aligned snapshot before the crossing
-is used instead, or else step 0 with the measured u_i(0) > 0 (THEORY.md §2's default). A mode that crosses halfway before it aligns at all and starts at u_i(0) ≤ 0
-(e.g. mode 3 of the article target at gaussian L = 3) starts at the first aligned snapshot after the crossing: its theory then
-describes only the tail, and it has no theory halfway step (None). An aligned init starts at step 0, and so does the near-identity init on the
-article target (its modes are ≥ 0.9 aligned at step 0 or 1). Before its start a mode's theory
-columns are NaN. The network-wide alignment score of the history is not used: it is built from the
-layers' SVDs, which are ill-defined while a layer's singular values are nearly equal (it reaches 0.9
-only after three modes are learned at gaussian L = 3, and before the small modes decouple at L = 2).
-Exceptions: depth 1 (u_i obeys du/dt = λ_i − d_i u_i exactly from any start: step 0), zero modes
-(step 0), and the λ-balanced init at L = 2 with whitened inputs, whose overlay is the exact matrix
-solution of THEORY.md §4 projected on the modes (unaligned starts included; from step 0; no finite-η
-recursion exists for it, so its ``theory_gd`` is NaN).
+Where each mode's theory starts, from what state, and which modes get none: dln_core.launch (its
+module docstring states the rules). In short: depth 2 with a small init predicts every mode from step 0
+(effective strength ū_i = ‖a_i(0) + b_i(0)‖²/4, corrected for hidden directions taken by stronger
+modes); otherwise one launch step per run, the end of the alignment phase, and a mode already rising
+there gets no theory (its ``theory_reason`` says why). Before its start, and for modes without theory,
+a mode's theory columns are NaN. The λ-balanced init at L = 2 with whitened inputs keeps the exact
+matrix solution of THEORY.md §4 from step 0 (no finite-η recursion exists for it: ``theory_gd`` NaN).
 """
 
 from __future__ import annotations
@@ -45,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import diagnostics as dg
+from . import launch
 
 # ------------------------------------------------------------------------------------------ columns
 HISTORY_BASE = ("step", "t", "loss")
@@ -52,7 +34,8 @@ HISTORY_TAIL = ("alignment", "balance_drift", "update_eff_rank")
 HISTORY_PER_MODE = ("mode_{i}", "theory_{i}", "theory_gd_{i}", "sv_{i}")  # i = 1..r
 MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd")
 MODE_SUMMARY_COLUMNS = ("mode", "lambda", "u0", "halfway_step", "halfway_step_theory", "tau_half",
-                        "tau_half_theory", "plateau_level", "theory_start_step")
+                        "tau_half_theory", "plateau_level", "theory_start_step", "halfway_step_theory_gf",
+                        "theory_applies", "theory_reason", "theory_alignment", "ode_exponent")
 ALIGNMENT_COLUMNS = ("step", "pair", "row", "col", "value")
 LAYER_SV_COLUMNS = ("step", "layer", "index", "value")
 UPDATE_COLUMNS = ("step", "layer", "index", "value", "eff_rank")
@@ -83,6 +66,8 @@ class Recorder:
         self.rows: list[dict] = []
         # leading k×k block of overlaps is scored: the modes with a nonzero target
         self.k_score = max(1, int(np.sum(problem.lambda_star > 0)))
+        self.groups = launch.groups(problem)  # equal-λ groups for the launch rule (dln_core.launch)
+        self.plans: dict = {}  # member -> launch.Launch, set by halfway_theory
 
     def record(self, step: int, weights: list[np.ndarray]) -> None:
         p = self.p
@@ -104,6 +89,7 @@ class Recorder:
                 "alignment": dg.alignment_score(list(mats.values()), self.k_score),
                 "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
                 "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
+                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups))),
                 "drift": drift,
                 "upd_sv": upd_sv,
                 "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
@@ -118,7 +104,8 @@ class Recorder:
         rows = self.rows
         arr = {key: np.stack([row[key] for row in rows]) for key in ("loss", "u", "sv", "alignment", "drift",
                                                                       "upd_rank", "mode_alignment",
-                                                                      "mode_rate")}
+                                                                      "mode_rate", "launch_align")}
+        arr["blocks"] = [np.stack([row["blocks"][g] for row in rows]) for g in range(len(self.groups))]
         n_layers = len(rows[0]["layer_sv"])
         arr["layer_sv"] = [np.stack([row["layer_sv"][li] for row in rows]) for li in range(n_layers)]
         arr["upd_sv"] = [np.stack([row["upd_sv"][li] for row in rows]) for li in range(n_layers)]
@@ -145,50 +132,69 @@ class Recorder:
         steps = self._arr["steps"][keep]
         return steps, float(self.lrs[b]) * steps, self._arr["u"][keep, b]
 
-    def theory_plan(self, b: int, cfg, diverged_step: int | None) -> tuple[bool, np.ndarray]:
-        """(exact_l2, start index per mode into the kept snapshots, -1 = no theory): module docstring."""
+    def theory_plan(self, b: int, cfg, diverged_step: int | None, halfway_measured=None) -> launch.Launch:
+        """Member b's launch plan (dln_core.launch.plan) over the kept snapshots; cached per member."""
+        if b in self.plans:
+            return self.plans[b]
         self._finalize()
         keep = self._kept(diverged_step)
-        if _exact_l2(self.p, cfg):
-            return True, np.zeros(self.p.r, dtype=np.int64)
         a = self._arr
-        return False, theory_start_indices(self.p, a["mode_alignment"][keep, b], a["u"][keep, b],
-                                           cfg.network.depth, a["mode_rate"][keep, b])
+        measured = [None] * self.p.r if halfway_measured is None else halfway_measured
+        plan = launch.plan(self.p, cfg.network.depth, [w[b] for w in self.weights0], a["steps"][keep],
+                           a["u"][keep, b], a["launch_align"][keep, b], [x[keep, b] for x in a["blocks"]],
+                           measured, exact=_exact_l2(self.p, cfg), rate=a["mode_rate"][keep, b])
+        self.plans[b] = plan
+        return plan
 
-    def halfway_theory(self, cfgs, diverged_steps) -> tuple[list, list]:
-        """Theory halfway step and theory start step per member and mode (THEORY.md §2, §4, §6).
+    def halfway_theory(self, cfgs, diverged_steps, halfway_measured=None) -> list[dict]:
+        """Per member: the theory of each mode (THEORY.md §2, §4, §8; dln_core.launch), as a dict of
+        r-lists: ``halfway_step_theory`` (finite-η prediction), ``halfway_step_theory_gf`` (gradient
+        flow), ``theory_start_step``, ``theory_applies``, ``theory_reason``, ``theory_alignment``.
 
-        Returns (halfway, start): M lists of r values each (None: no answer / no theory). The halfway
-        step is start_step + τ½(λ, u_i(start), L, d)/lr; for the exact λ-balanced L = 2 overlay it is
-        the first crossing of the exact curve, located to 1/4096 of a snapshot interval.
+        None where a mode has no theory. For the exact λ-balanced L = 2 overlay both halfway values are
+        the first crossing of the exact gradient-flow curve (no finite-η recursion exists for it),
+        located to 1/4096 of a snapshot interval.
         """
         self._finalize()
-        a, r = self._arr, self.p.r
+        a = self._arr
         B = len(self.lrs)
+        measured = halfway_measured or [None] * B
+        plans = [self.theory_plan(b, cfgs[b], diverged_steps[b], measured[b]) for b in range(B)]
+        gd: list = [None] * B
+        gf: list = [None] * B
         depth = cfgs[0].network.depth
-        half_out: list = [None] * B
-        start_out: list = [None] * B
-        u_start = np.ones((B, r))  # placeholder 1 where there is no start (masked out below)
-        k_start = np.full((B, r), -1, dtype=np.int64)
-        for b in range(B):
-            exact, idx = self.theory_plan(b, cfgs[b], diverged_steps[b])
-            steps = a["steps"][self._kept(diverged_steps[b])]
-            if exact:
-                w0 = [w[b] for w in self.weights0]
-                half_out[b] = exact_l2_halfway_steps(self.p, w0, cfgs[b].init.lambda_b, float(self.lrs[b]), steps)
-                start_out[b] = [0] * r
-                continue
-            ok = idx >= 0
-            k_start[b, ok] = steps[idx[ok]]
-            u_start[b, ok] = a["u"][idx[ok], b, np.nonzero(ok)[0]]
-            start_out[b] = [int(k) if k >= 0 else None for k in k_start[b]]
-        todo = np.array([half_out[b] is None for b in range(B)], dtype=bool)
-        for lr in np.unique(self.lrs[todo]):  # one vectorised theory call per distinct lr
-            members = np.nonzero(todo & (self.lrs == lr))[0]
-            hs = halfway_steps_theory(self.p, u_start[members], depth, float(lr), k_start[members])
+        todo = [b for b in range(B) if not plans[b].exact]
+        for lr in np.unique(self.lrs[todo]) if todo else []:
+            members = [b for b in todo if self.lrs[b] == lr]
+            hd, hf = launch.halfway(self.p, [plans[b] for b in members], depth, float(lr))
             for j, b in enumerate(members):
-                half_out[b] = hs[j]
-        return half_out, start_out
+                gd[b], gf[b] = hd[j], hf[j]
+        for b in range(B):
+            if plans[b].exact:
+                steps = a["steps"][self._kept(diverged_steps[b])]
+                w0 = [w[b] for w in self.weights0]
+                gf[b] = exact_l2_halfway_steps(self.p, w0, cfgs[b].init.lambda_b, float(self.lrs[b]), steps)
+                gd[b] = list(gf[b])
+        out = []
+        for b, plan in enumerate(plans):
+            out.append({
+                "halfway_step_theory": gd[b],
+                "halfway_step_theory_gf": gf[b],
+                "theory_start_step": [int(k) if k >= 0 else None for k in plan.step],
+                "theory_applies": [bool(x) for x in plan.applies],
+                "theory_reason": list(plan.reason),
+                "theory_alignment": [float(x) if np.isfinite(x) else None for x in plan.alignment],
+            })
+        return out
+
+    def ode_exponents(self, b: int, depth: int, diverged_step: int | None) -> list:
+        """Member b's fitted Eq. 11 prefactor exponent per mode (dln_core.laws.ode_exponent)."""
+        from . import laws
+
+        self._finalize()
+        keep = self._kept(diverged_step)
+        a = self._arr
+        return laws.ode_exponents(self.p, a["u"][keep, b], a["mode_rate"][keep, b], depth)
 
     def build(self, b: int, cfg, diverged_step: int | None) -> dict:
         """Frames of member b (snapshots before its divergence step only), theory columns included."""
@@ -201,12 +207,12 @@ class Recorder:
         t = lr * steps
         r = p.r
         u = a["u"][keep, b]
-        exact, starts = self.theory_plan(b, cfg, diverged_step)
-        if exact:
+        plan = self.theory_plan(b, cfg, diverged_step)
+        if plan.exact:
             gf = exact_l2_mode_curves(p, [w[b] for w in self.weights0], cfg.init.lambda_b, t)
             gd = np.full_like(gf, np.nan)  # no exact finite-η recursion for an unaligned λ-balanced start
         else:
-            gf, gd = theory_curves(p, u, cfg.network.depth, lr, steps, starts)
+            gf, gd = launch.curves(p, plan, cfg.network.depth, lr, steps)
         sv = a["sv"][keep, b]
         hist = {"step": steps, "t": t, "loss": a["loss"][keep, b]}
         for name, block in (("mode", u), ("theory", gf), ("theory_gd", gd), ("sv", sv)):
@@ -239,110 +245,6 @@ class Recorder:
             "updates": updates,
             "balance": balance,
         }
-
-
-ALIGNED_SCORE = 0.9  # per-mode alignment that ends a mode's alignment phase (module docstring)
-RATE_RTOL = 0.1  # ... and its measured rate du_i/dt within this relative distance of the ODE's rate
-
-
-def theory_start_indices(problem, mode_alignment: np.ndarray, u: np.ndarray, depth: int,
-                         rate: np.ndarray | None = None) -> np.ndarray:
-    """Snapshot index where each mode's theory curve starts, (r,) int, -1 = no theory (module docstring).
-
-    ``mode_alignment``, ``u`` and ``rate`` are (S, r) at the snapshots: diagnostics.mode_alignment,
-    the measured strengths and diagnostics.mode_rates. Mode i (λ_i > 0) starts at the first snapshot
-    with mode_alignment_i ≥ ALIGNED_SCORE, u_i > 0 and, while u_i is below half its target, a rate
-    within RATE_RTOL of the ODE's L u^{2−2/L}(λ − d u) (-1 if none). Zero modes and depth 1 start at
-    0; non-commuting inputs have no theory (-1).
-    """
-    r = problem.r
-    if not problem.has_theory or len(u) == 0:
-        return np.full(r, -1, dtype=np.int64)
-    starts = np.zeros(r, dtype=np.int64)
-    if depth == 1:
-        return starts
-    u = np.asarray(u, dtype=float)
-    ready = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
-    if rate is not None:
-        from . import theory
-
-        with np.errstate(all="ignore"):
-            ode = theory.mode_rate(u, problem.lambda_star, depth, problem.mode_d)
-            on_ode = np.abs(np.asarray(rate) - ode) <= RATE_RTOL * np.abs(ode)
-        # past halfway the question is moot (the crossing is behind), and both rates tend to 0
-        ready &= on_ode | (u >= 0.5 * problem.target_strength)
-    aligned = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
-    below_half = u < 0.5 * problem.target_strength
-    for i in np.nonzero(problem.lambda_star > 0)[0]:
-        pos = np.nonzero(ready[:, i])[0]
-        starts[i] = pos[0] if len(pos) else -1
-        if starts[i] >= 0 and not below_half[starts[i], i]:
-            # the rate check passed only after the crossing (e.g. snapshots too coarse to see the
-            # aligned approach): an aligned snapshot before the crossing still predicts it
-            early = np.nonzero(aligned[:, i] & below_half[:, i])[0]
-            early = early[early < starts[i]]
-            if len(early):
-                starts[i] = early[0]
-            elif u[0, i] > 0:  # nothing aligned before the crossing was recorded: THEORY §2's default
-                starts[i] = 0
-    return starts
-
-
-def theory_curves(problem, u: np.ndarray, depth: int, lr: float, steps: np.ndarray, starts=None):
-    """Gradient-flow and finite-η mode curves (dln_core.theory, THEORY.md §2, §6) from measured strengths.
-
-    ``u``: (K, r) measured strengths at ``steps`` with ``starts`` (r,) snapshot indices from
-    :func:`theory_start_indices`; or the (r,) measured u_i(0), which starts every mode at step 0.
-    Mode i's curves run from (t(k_i), u_i(k_i)). Returns (gf (K, r), gd (K, r)); NaN before a mode's
-    start, where no closed form applies (non-commuting inputs) or the theory rejects the inputs.
-    """
-    steps = np.asarray(steps)
-    K, r = len(steps), problem.r
-    gf, gd = np.full((K, r), np.nan), np.full((K, r), np.nan)
-    if not problem.has_theory or K == 0:
-        return gf, gd
-    from . import theory
-
-    u = np.asarray(u, dtype=float)
-    if u.ndim == 1:
-        u, starts = u[None, :], np.zeros(r, dtype=np.int64)
-    lam, d = problem.lambda_star, problem.mode_d
-    for s in np.unique(starts[starts >= 0]):  # modes sharing a start: one vectorised call
-        m = starts == s
-        dk = steps[s:] - steps[s]
-        try:
-            gf[s:, m] = np.asarray(theory.mode_curve_gf(lr * dk, lam[m], u[s, m], depth, d[m]), float)
-        except (ValueError, ArithmeticError):
-            pass
-        try:
-            with np.errstate(all="ignore"):
-                gd[s:, m] = np.asarray(theory.mode_curve_gd(dk, lam[m], u[s, m], depth, lr, d[m]), float)
-        except (ValueError, ArithmeticError):
-            pass
-    return gf, gd
-
-
-def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float, start_steps=None) -> list[list[float | None]]:
-    """start + τ½/lr for M members sharing lr: u0 (M, r) strengths at the start steps (M, r) (default 0)
-    -> M lists of r values (None: never / no theory / start_step < 0)."""
-    u0 = np.atleast_2d(np.asarray(u0, dtype=float))
-    M, r = u0.shape
-    k0 = np.zeros((M, r)) if start_steps is None else np.atleast_2d(np.asarray(start_steps, dtype=float))
-    out = np.full(M * r, np.nan)
-    if problem.has_theory:
-        from . import theory
-
-        try:
-            out = np.asarray(theory.tau_half(np.tile(problem.lambda_star, M), u0.reshape(-1), depth,
-                                             np.tile(problem.mode_d, M)), dtype=float) / lr
-        except (ValueError, ArithmeticError):
-            pass
-    out = np.where(k0.reshape(-1) >= 0, out + k0.reshape(-1), np.nan)
-    # a mode whose theory starts past its halfway point (learned before it aligned) has no prediction
-    # of the crossing: report none rather than the start step itself
-    past = u0.reshape(-1) >= 0.5 * np.tile(problem.target_strength, M)
-    out = np.where(past & (k0.reshape(-1) > 0), np.nan, out)
-    return [[float(x) if np.isfinite(x) else None for x in row] for row in out.reshape(M, r)]
 
 
 # ------------------------------------------------------------ exact λ-balanced L = 2 overlay (THEORY §4)
@@ -424,10 +326,21 @@ def _long_layers(steps: np.ndarray, per_layer: list[np.ndarray], columns) -> pd.
     return df.reset_index(drop=True)[list(columns)]
 
 
-def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float, theory_start=None) -> pd.DataFrame:
-    """One row per mode: measured vs theory halfway step and time (t = lr·k), plateau before it, and
-    the step where the mode's theory curve starts (module docstring; nullable Int64)."""
+def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float, theory_start=None, theory=None) -> pd.DataFrame:
+    """One row per mode: measured vs predicted halfway step (finite-η; ``halfway_step_theory_gf`` the
+    gradient-flow value) and time (t = lr·k), plateau before it, the step where the mode's theory
+    starts (nullable Int64), whether it applies and why not, the alignment at the launch
+    (dln_core.launch), and the run's fitted depth exponent (dln_core.laws.ode_exponent).
+
+    ``theory``: the other per-mode summary lists by name (missing ones are empty columns).
+    """
     levels = problem.plateau_levels()
+    theory = theory or {}
+    r = problem.r
+
+    def col(name, default=None):
+        vals = theory.get(name)
+        return [default] * r if vals is None else list(vals)
 
     def t_of(k):
         return math.nan if k is None else lr * k
@@ -443,6 +356,11 @@ def mode_summary_frame(problem, u0, halfway, halfway_theory, lr: float, theory_s
         "plateau_level": levels[:-1],
         "theory_start_step": pd.array([None] * problem.r if theory_start is None else list(theory_start),
                                       dtype="Int64"),
+        "halfway_step_theory_gf": [math.nan if h is None else h for h in col("halfway_step_theory_gf")],
+        "theory_applies": pd.array(col("theory_applies"), dtype="boolean"),
+        "theory_reason": [x or "" for x in col("theory_reason")],
+        "theory_alignment": [math.nan if x is None else x for x in col("theory_alignment")],
+        "ode_exponent": [math.nan if x is None else x for x in col("ode_exponent")],
     }, columns=list(MODE_SUMMARY_COLUMNS))
 
 
@@ -472,7 +390,6 @@ def export_frame(results: Iterable | Mapping) -> pd.DataFrame:
 
 
 __all__ = [
-    "ALIGNED_SCORE",
     "ALIGNMENT_COLUMNS",
     "BALANCE_COLUMNS",
     "HISTORY_COLUMNS",
@@ -484,9 +401,6 @@ __all__ = [
     "exact_l2_halfway_steps",
     "exact_l2_mode_curves",
     "export_frame",
-    "halfway_steps_theory",
     "history_columns",
     "mode_summary_frame",
-    "theory_curves",
-    "theory_start_indices",
 ]
