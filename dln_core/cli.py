@@ -1,4 +1,4 @@
-"""Command line: ``python -m dln_core train|sweep|embed``.
+"""Command line: ``python -m dln_core train|sweep|study|embed``.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which registers the
 subcommand and sets ``func`` (called with the parsed namespace, returning an exit code).
@@ -18,6 +18,7 @@ from .errors import ConfigError
 SUBCOMMANDS = {
     "train": "dln_core.cli_train",
     "sweep": "dln_core.cli_sweep",
+    "study": "dln_core.cli_study",
     "embed": "dln_core.embeddings.cli",
 }
 
