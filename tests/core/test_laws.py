@@ -18,7 +18,7 @@ def test_lambda_law_exponents_match_two_minus_two_over_depth():
     """A sweep over λ at fixed u₀/λ: the fitted exponent of λ is within 0.03 of 2 − 2/L at L = 2, 3, 4, 6,
     and the collapse τ½ λ^{2−2/L} is one curve per depth (within 4 % of g_L(u₀/λ) for every λ; the
     largest gap is finite η at the largest λ, where ηλ^{2−2/L} = 0.05)."""
-    out = laws.study_lambda_law(depths=(2, 3, 4, 6), lambdas="0.5,1,2,4", ratios="0.01,0.03", step_factor=0.05)
+    out = laws.study_lambda_law(depths=(2, 3, 4, 6))  # defaults: λ = 0.5 … 4, u₀/λ = 0.01, 0.03
     fits = out["fits"]
     assert list(fits["depth"]) == [2, 3, 4, 6]
     for row in fits.itertuples():
