@@ -603,7 +603,7 @@ class _Runner:
         u0_all = rec.u0()
         # per-mode theory (dln_core.launch): finite-η and gradient-flow halfway, launch step, reason
         theory = rec.halfway_theory(self.cfgs, [m.diverged_step for m in self.members],
-                                    [[int(k) if k >= 0 else None for k in m.halfway] for m in self.members])
+                                    [[int(k) if k >= 0 else None for k in m.halfway] for m in self.members], total)
         cap = lr_cap(self.problem, self.depth, self.cfgs[0].width)
         floor = loss_floor(self.problem, self.depth, self.cfgs[0].width)
         for b, (cfg, m) in enumerate(zip(self.cfgs, self.members)):

@@ -32,7 +32,7 @@ from . import launch
 HISTORY_BASE = ("step", "t", "loss")
 HISTORY_TAIL = ("alignment", "balance_drift", "update_eff_rank")
 HISTORY_PER_MODE = ("mode_{i}", "theory_{i}", "theory_gd_{i}", "sv_{i}")  # i = 1..r
-MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd")
+MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd", "u_rate")
 MODE_SUMMARY_COLUMNS = ("mode", "lambda", "u0", "halfway_step", "halfway_step_theory", "tau_half",
                         "tau_half_theory", "plateau_level", "theory_start_step", "halfway_step_theory_gf",
                         "theory_applies", "theory_reason", "theory_alignment", "ode_exponent")
@@ -146,14 +146,15 @@ class Recorder:
         self.plans[b] = plan
         return plan
 
-    def halfway_theory(self, cfgs, diverged_steps, halfway_measured=None) -> list[dict]:
+    def halfway_theory(self, cfgs, diverged_steps, halfway_measured=None, total_steps=None) -> list[dict]:
         """Per member: the theory of each mode (THEORY.md §2, §4, §8; dln_core.launch), as a dict of
         r-lists: ``halfway_step_theory`` (finite-η prediction), ``halfway_step_theory_gf`` (gradient
         flow), ``theory_start_step``, ``theory_applies``, ``theory_reason``, ``theory_alignment``.
 
         None where a mode has no theory. For the exact λ-balanced L = 2 overlay both halfway values are
         the first crossing of the exact gradient-flow curve (no finite-η recursion exists for it),
-        located to 1/4096 of a snapshot interval.
+        located to 1/4096 of a snapshot interval. ``total_steps``: the run's length (the finite-η search
+        horizon, dln_core.launch.halfway).
         """
         self._finalize()
         a = self._arr
@@ -166,7 +167,8 @@ class Recorder:
         todo = [b for b in range(B) if not plans[b].exact]
         for lr in np.unique(self.lrs[todo]) if todo else []:
             members = [b for b in todo if self.lrs[b] == lr]
-            hd, hf = launch.halfway(self.p, [plans[b] for b in members], depth, float(lr))
+            hd, hf = launch.halfway(self.p, [plans[b] for b in members], depth, float(lr),
+                                    horizon=int(a["steps"][-1]) if total_steps is None else total_steps)
             for j, b in enumerate(members):
                 gd[b], gf[b] = hd[j], hf[j]
         for b in range(B):
@@ -228,6 +230,7 @@ class Recorder:
             "step": np.repeat(steps, r), "t": np.repeat(t, r), "mode": np.tile(np.arange(1, r + 1), n),
             "lambda": np.tile(p.lambda_star, n), "u": u.reshape(-1), "theory_gf": gf.reshape(-1),
             "theory_gd": gd.reshape(-1),
+            "u_rate": a["mode_rate"][keep, b].reshape(-1),  # measured gradient-flow du/dt (laws.ode_exponent)
         }, columns=list(MODES_COLUMNS))
         layer_sv = _long_layers(steps, [x[keep, b] for x in a["layer_sv"]], LAYER_SV_COLUMNS)
         updates = _long_layers(steps, [x[keep, b] for x in a["upd_sv"]], UPDATE_COLUMNS[:4])

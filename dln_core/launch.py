@@ -329,21 +329,25 @@ def curves(problem, launch: Launch, depth: int, lr: float, steps: np.ndarray) ->
     return gf, gd
 
 
-def halfway(problem, launches: list, depth: int, lrs) -> tuple[list, list]:
+def halfway(problem, launches: list, depth: int, lrs, horizon=None) -> tuple[list, list]:
     """Predicted halfway steps of M members: (finite-η, gradient flow), each M lists of r values,
     None where a mode has no theory (or never gets there).
 
     Finite η: the first step k whose predicted state (exact GD recursion of THEORY.md §2 from the launch
     state, per eigen-direction) has u_i(k) ≥ target_i/2, found by iterating the recursion for every
-    member's launched directions at once (up to GD_MAX_STEPS after the launch; beyond, the
-    gradient-flow value is reported). Gradient flow: launch step + τ½/η (exact closed form for a single
-    mode; for an equal-λ group, bisection on the predicted diagonal).
+    member's launched directions at once, up to ``horizon`` (per member: the run's last step; default
+    GD_MAX_STEPS) + 1000 steps. A crossing predicted beyond that, which the run cannot check, is
+    reported as its gradient-flow value (iterating millions of steps of a plateau the run never left
+    would cost far more than the run). Gradient flow: launch step + τ½/η (exact closed form for a
+    single mode; for an equal-λ group, bisection on the predicted diagonal).
     """
     from . import theory
 
     r = problem.r
     half = 0.5 * problem.target_strength
     lrs = np.broadcast_to(np.asarray(lrs, dtype=float), (len(launches),))
+    horizon = np.broadcast_to(np.asarray(GD_MAX_STEPS if horizon is None else horizon, dtype=float),
+                              (len(launches),))
     gd_all, gf_all = [[None] * r for _ in launches], [[None] * r for _ in launches]
     parts = []  # (member, lam, d, kap, mix) of members with launched directions
     for b, launch in enumerate(launches):
@@ -368,9 +372,13 @@ def halfway(problem, launches: list, depth: int, lrs) -> tuple[list, list]:
     rows, bound = [], 0
     for b, *_ in parts:
         for i in range(r):
-            if gf_all[b][i] is not None:
-                rows.append((b, i))
-                bound = max(bound, _gd_bound(gf_all[b][i], launches[b].step[i]))
+            if gf_all[b][i] is not None and gf_all[b][i] <= horizon[b] + 1000:
+                rows.append((b, i))  # (a crossing past the run's horizon keeps its gradient-flow value)
+                bound = max(bound, _gd_bound(gf_all[b][i], launches[b].step[i], horizon[b]))
+    for b in range(len(launches)):
+        for i in range(r):
+            if gf_all[b][i] is not None and gf_all[b][i] > horizon[b] + 1000:
+                gd_all[b][i] = gf_all[b][i]
     if not rows:
         return gd_all, gf_all
     offs = np.cumsum([0] + [len(p[1]) for p in parts])
@@ -389,14 +397,16 @@ def halfway(problem, launches: list, depth: int, lrs) -> tuple[list, list]:
         start = launches[b].step[i]
         if ks[row] >= 0:
             gd_all[b][i] = float(start + ks[row])
-        elif _gd_bound(gf_all[b][i], start) >= GD_MAX_STEPS:
+        elif start + _gd_bound(gf_all[b][i], start, horizon[b]) < gf_all[b][i] + 1000 or \
+                _gd_bound(gf_all[b][i], start, horizon[b]) >= GD_MAX_STEPS:
             gd_all[b][i] = gf_all[b][i]  # beyond the search bound: the gradient-flow value
     return gd_all, gf_all
 
 
-def _gd_bound(gf_step, start) -> int:
-    """Steps to iterate the recursion: twice the gradient-flow estimate plus a margin, capped."""
-    return int(min(GD_MAX_STEPS, 2.0 * (gf_step - start) + 1000))
+def _gd_bound(gf_step, start, horizon=GD_MAX_STEPS) -> int:
+    """Steps to iterate the recursion after the launch: twice the gradient-flow estimate plus a margin,
+    but no further than the horizon (+1000) and GD_MAX_STEPS."""
+    return int(min(GD_MAX_STEPS, 2.0 * (gf_step - start) + 1000, max(horizon - start, 0) + 1000))
 
 
 def _bisect_half(lam, d, kap, w, half, depth) -> float:
@@ -420,9 +430,14 @@ def _bisect_half(lam, d, kap, w, half, depth) -> float:
     return hi
 
 
+GD_BLOCK = 128  # recursion steps between crossing checks (a block with a crossing is replayed step by step)
+
+
 def _gd_first_crossing(lam, d, kap, lr, mix, half, depth, bound) -> np.ndarray:
     """Steps after launch to the first predicted (mix @ u) ≥ half under the exact GD recursion of
-    every eigen-direction (THEORY.md §2; same sign conventions as theory.mode_curve_gd); -1 = none."""
+    every eigen-direction (THEORY.md §2; same sign conventions as theory.mode_curve_gd); -1 = none
+    within ``bound`` steps. Iterates in blocks of GD_BLOCK pure updates and replays only a block in
+    which something crossed, so the per-step cost is the update itself."""
     L = depth
     if L % 2 == 1:
         sig = np.ones_like(kap)
@@ -434,24 +449,63 @@ def _gd_first_crossing(lam, d, kap, lr, mix, half, depth, bound) -> np.ndarray:
     out = np.full(len(half), -1, dtype=np.int64)
     one_hot = np.all(np.count_nonzero(mix, axis=1) == 1) and np.all(mix.max(axis=1) == 1.0)
     col = np.argmax(mix, axis=1)
+
+    def value(state):
+        u = sig * state**L
+        return u[col] if one_hot else mix @ u
+
+    def step(state):
+        return state + c * state ** (L - 1) * (lam - ds * state**L)
+
     with np.errstate(all="ignore"):
-        u = sig * s**L
-        val = u[col] if one_hot else mix @ u
-        pending = ~(val >= half)
+        pending = ~(value(s) >= half)
         out[~pending] = 0
         k = 0
         while pending.any() and k < bound:
-            s = s + c * s ** (L - 1) * (lam - ds * s**L)
-            k += 1
-            u = sig * s**L
-            val = u[col] if one_hot else mix @ u
-            hit = pending & (val >= half)
-            if hit.any():
-                out[hit] = k
-                pending &= ~hit
-                if not np.all(np.isfinite(s)):
-                    break
+            n = min(GD_BLOCK, bound - k)
+            s0 = s
+            for _ in range(n):
+                s = step(s)
+            # a crossing inside the block (or a state that left the finite range) is located exactly
+            if (pending & ~(value(s) < half)).any():
+                t = s0
+                for j in range(1, n + 1):
+                    t = step(t)
+                    hit = pending & (value(t) >= half)
+                    out[hit] = k + j
+                    pending &= ~hit
+            k += n
+            if not np.all(np.isfinite(s)):
+                break
     return out
+
+
+# --------------------------------------------------------------------------------- what to say
+def theory_note(mode_summary) -> tuple[str, str | None]:
+    """(caption, warning) for a run's mode panel from its mode_summary frame (frames.MODE_SUMMARY_COLUMNS).
+
+    The caption says where the dashed curves start and that they are predictions; ``warning`` is one
+    line when no mode of the run has theory (None otherwise).
+    """
+    applies = mode_summary["theory_applies"].fillna(False).astype(bool)
+    starts = mode_summary.loc[applies, "theory_start_step"].dropna().astype(int).unique().tolist()
+    without = mode_summary.loc[~applies & (mode_summary["lambda"] > 0)]
+    base = ("Solid: measured mode strength uᵢ = uᵢ⋆ᵀ W vᵢ⋆. Dashed: the mode ODE's prediction (gradient flow; the "
+            "finite-η recursion when the overlay is on), computed only from the state at its start step "
+            "and never refitted. ")
+    if not applies.any():
+        reasons = sorted(set(without["theory_reason"]) - {""}) or [REASON_ZERO]
+        return base, "No mode of this run has a theory curve: " + "; ".join(reasons) + "."
+    if starts == [0]:
+        where = "Every dashed curve starts at step 0"
+    else:
+        where = "Dashed curves start at step " + ", ".join(f"{k:,}" for k in sorted(starts))
+        where += " (the end of the alignment phase)" if 0 not in starts else ""
+    lines = [base + where + "."]
+    if len(without):
+        names = ", ".join(str(int(m)) for m in without["mode"])
+        lines.append(f"Mode{'s' if len(without) > 1 else ''} {names}: no theory (see 'theory' in the table).")
+    return " ".join(lines), None
 
 
 __all__ = [
@@ -466,4 +520,5 @@ __all__ = [
     "plan",
     "small_init",
     "snapshot",
+    "theory_note",
 ]

@@ -11,8 +11,9 @@ import math
 
 import streamlit as st
 
-from dln_core import engine, frames, landscape
+from dln_core import engine, frames, landscape, launch, laws
 from dln_core.charts import explorer as charts
+from dln_core.charts import laws as law_charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
@@ -249,16 +250,19 @@ def time_panels(result, cfg) -> None:
     with c2:
         st.markdown("**2. Mode strengths**")
         st.vega_lite_chart(spec["modes"], theme=None)
-        st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE, started from the "
-                   r"measured $u_i$ once mode $i$ has aligned. Larger singular values switch on first.")
-    if (result.mode_summary["theory_start_step"].fillna(0) > 0).any():
-        st.caption("From this start the layers first rotate onto the target's modes, which the mode ODE does "
-                   "not describe; each dashed curve begins where its mode has aligned (column 'theory from').")
+        note, none = launch.theory_note(result.mode_summary)  # where each dashed curve starts
+        st.caption(note)
+    if none:
+        st.info(none)
     st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
-        "u(0)": st.column_config.NumberColumn(format="%.2e"),
-        "halfway step (theory)": st.column_config.NumberColumn(format="%.1f"),
-        "measured / theory": st.column_config.NumberColumn(format="%.3f"),
-    })
+        k: st.column_config.NumberColumn(format=f) for k, f in charts.HALFWAY_FORMATS.items()})
+    with st.expander("The depth exponent of this run"):
+        pts = laws.ode_exponent_points(result.modes, cfg.network.depth, result.problem.mode_d)
+        st.caption(f"Slope of log(u̇ / (L(λ − d·u))) against log u during each rise; the mode ODE says "
+                   f"2 − 2/L = {result.summary['ode_exponent_theory']:.3g}. Fitted per mode: "
+                   + ", ".join("–" if e is None else f"{e:.3g}" for e in result.summary["ode_exponent"]))
+        if len(pts):
+            st.altair_chart(law_charts.ode_exponent_chart(pts, cfg.network.depth), width="stretch")
 
     st.markdown("**3. Alignment**")
     st.vega_lite_chart(spec["alignment"], theme=None)

@@ -150,3 +150,27 @@ def test_plan_rules_on_measured_snapshots():
     rot = build_problem(RunConfig.make(input_kind="rotated", input_eigenvalues=(1, 2, 1, 1, 1, 1)).target)
     z = np.ones((2, 6))
     assert launch.plan(rot, 3, None, steps[:2], z, z, [], [None] * 6).reason == [launch.REASON_NO_CLOSED_FORM] * 6
+
+
+def test_the_explorer_says_what_it_predicts():
+    """The mode-panel note and the halfway table state where each curve starts and whether it is a
+    prediction; a run without any theory says so in one line."""
+    from dln_core.charts import explorer as ch
+
+    aligned = run(RunConfig.make(depth=3, init_scheme="aligned", init_scale=0.3, lr=0.02, steps=300))
+    note, none = launch.theory_note(aligned.mode_summary)
+    assert none is None and "Every dashed curve starts at step 0" in note and "prediction" in note
+    table = ch.halfway_table(aligned.mode_summary)
+    assert list(table["theory"]) == ["prediction"] * 6 and list(table["predicted from step"]) == [0] * 6
+    rotated = run(RunConfig.make(depth=2, input_kind="rotated", input_eigenvalues=(1, 2, 1, 1, 1, 1), steps=200))
+    note, none = launch.theory_note(rotated.mode_summary)
+    assert none is not None and launch.REASON_NO_CLOSED_FORM in none and "\n" not in none
+    assert set(ch.halfway_table(rotated.mode_summary)["theory"]) == {launch.REASON_NO_CLOSED_FORM}
+    deep = run(RunConfig.make(depth=4, init_scheme="near-identity", init_scale=0.6, seed=1, lr=0.01, steps=1000))
+    note, none = launch.theory_note(deep.mode_summary)
+    applies = deep.summary["theory_applies"]
+    missing = [i + 1 for i, a in enumerate(applies) if not a]
+    assert any(applies) and missing, applies  # this draw: some modes predicted, some unbalanced
+    assert none is None and f"Mode{'s' if len(missing) > 1 else ''} {missing[0]}" in note and "no theory" in note
+    (k,) = {k for k in deep.summary["theory_start_step"] if k is not None}
+    assert ("Every dashed curve starts at step 0" in note) if k == 0 else (f"start at step {k:,}" in note)

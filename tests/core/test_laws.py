@@ -40,6 +40,17 @@ def test_lambda_law_fit_recovers_a_planted_exponent_with_intercepts_per_ratio():
     assert fit["measured"] == pytest.approx(1.25, abs=2e-3) and fit["stderr"] < 2e-3
 
 
+def test_slope_and_stderr_are_scipy_linregress():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-2, 2, 12)
+    y = 1.7 * x + 0.3 + 0.05 * rng.standard_normal(12)
+    ref = stats.linregress(x, y)
+    fit = laws._linregress(x, y)
+    assert fit.slope == pytest.approx(ref.slope, rel=1e-12) and fit.stderr == pytest.approx(ref.stderr, rel=1e-10)
+
+
 @pytest.mark.parametrize("depth", [2, 3, 4])
 def test_ode_exponent_of_aligned_runs_is_two_minus_two_over_depth(depth):
     cfg = RunConfig.make(depth=depth, init_scheme="aligned", init_scale=0.3, lr=0.01, steps=1500, n_snapshots=400)
