@@ -32,7 +32,7 @@ from . import launch
 HISTORY_BASE = ("step", "t", "loss")
 HISTORY_TAIL = ("alignment", "balance_drift", "update_eff_rank")
 HISTORY_PER_MODE = ("mode_{i}", "theory_{i}", "theory_gd_{i}", "sv_{i}")  # i = 1..r
-MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd", "u_rate")
+MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd", "u_rate", "target")
 MODE_SUMMARY_COLUMNS = ("mode", "lambda", "u0", "halfway_step", "halfway_step_theory", "tau_half",
                         "tau_half_theory", "plateau_level", "theory_start_step", "halfway_step_theory_gf",
                         "theory_applies", "theory_reason", "theory_alignment", "ode_exponent")
@@ -86,7 +86,7 @@ class Recorder:
                 "sv": np.linalg.svd(W, compute_uv=False)[:, : p.r],
                 "layer_sv": [s for _, s, _ in svds],
                 "overlaps": mats,
-                "alignment": dg.alignment_score(list(mats.values()), self.k_score),
+                "alignment": dg.alignment_score(list(mats.values()), self.k_score, self.groups),  # equal λ: blocks
                 "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
                 "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
                 **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups))),
@@ -231,6 +231,7 @@ class Recorder:
             "lambda": np.tile(p.lambda_star, n), "u": u.reshape(-1), "theory_gf": gf.reshape(-1),
             "theory_gd": gd.reshape(-1),
             "u_rate": a["mode_rate"][keep, b].reshape(-1),  # measured gradient-flow du/dt (laws.ode_exponent)
+            "target": np.tile(p.target_strength, n),  # where mode i converges: λ_i/d_i (THEORY.md §6)
         }, columns=list(MODES_COLUMNS))
         layer_sv = _long_layers(steps, [x[keep, b] for x in a["layer_sv"]], LAYER_SV_COLUMNS)
         updates = _long_layers(steps, [x[keep, b] for x in a["upd_sv"]], UPDATE_COLUMNS[:4])

@@ -14,7 +14,7 @@ import streamlit as st
 from dln_core import engine, frames, landscape, launch, laws
 from dln_core.charts import explorer as charts
 from dln_core.charts import laws as law_charts
-from dln_core.config import PRESETS, RunConfig
+from dln_core.config import PRESET_CAPTION, PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
 from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
@@ -96,7 +96,7 @@ st.caption("Train a deep linear network by full-batch gradient descent (loss ½�
 
 with st.sidebar:
     st.subheader("Article presets")
-    st.caption("The article widget's (η, c) pairs, near-identity init, article target.")
+    st.caption(PRESET_CAPTION)
     for col, name in zip(st.columns(3), ("Small", "Medium", "Large")):
         col.caption(name)
         for depth in (1, 2, 3):

@@ -92,7 +92,8 @@ def loss_chart(
         )
     )
     layers: list[alt.Chart] = [line]
-    levels = [float(v) for v in plateau_levels if not (log_y and v <= 0)]
+    # NaN = n/a (rotated inputs have no closed-form plateaus): no rule is drawn for it
+    levels = [float(v) for v in plateau_levels if np.isfinite(v) and not (log_y and v <= 0)]
     if levels:
         guide = pd.DataFrame({"plateau": levels, "modes learned": range(len(levels))})
         layers.append(
@@ -126,7 +127,8 @@ def modes_chart(
     time_axis: str = "step",
 ) -> alt.LayerChart:
     """Mode strengths u_i = u*_iᵀ W v*_i: solid measured, dashed gradient-flow theory, dotted finite-η
-    theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i."""
+    theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i/d_i (``target`` column;
+    λ_i for a frame without it)."""
     field = time_field(time_axis)
     data = positive(mode_curves_frame(modes, show_gd), field)
     kinds = [k for k in CURVE_DASH if k in set(data["curve"])]
@@ -146,11 +148,13 @@ def modes_chart(
             tooltip=["mode:N", "curve:N", "step:Q", alt.Tooltip("u:Q", format=".4g")],
         )
     )
-    targets = modes.groupby("mode", as_index=False)["lambda"].first()
+    # a mode converges to its target strength λ_i/d_i (= λ_i when whitened), not to λ_i
+    level = "target" if "target" in modes else "lambda"
+    targets = modes.groupby("mode", as_index=False)[level].first()
     target_rules = (
         alt.Chart(targets)
         .mark_rule(opacity=0.25)
-        .encode(y="lambda:Q", color=alt.Color("mode:N"), tooltip=["mode:N", "lambda:Q"])
+        .encode(y=f"{level}:Q", color=alt.Color("mode:N"), tooltip=["mode:N", f"{level}:Q"])
     )
     return alt.layer(lines, target_rules).properties(height=300)
 
