@@ -65,6 +65,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int, default=d.steps, help="full-batch GD steps")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--window", type=int, default=d.window, help="context half-width (weights c+1-j)")
+    p.add_argument("--unigram", choices=["cooccurrence", "tokens"], default=d.unigram,
+                   help="P_i in M*: co-occurrence marginal (default) or token frequency (QWEM reference)")
     p.add_argument("--snapshots", type=int, default=d.n_snapshots, help="history rows")
     p.add_argument("--corpus", type=str, default="default",
                    help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         window=args.window,
+        unigram=args.unigram,
         n_snapshots=args.snapshots,
         n_scatter_snapshots=1,
         scatter_words=1,

@@ -78,3 +78,34 @@ def test_presets_caption_says_eta_is_the_converted_step():
 
     page = (Path(__file__).resolve().parents[2] / "pages" / "explorer.py").read_text()
     assert "st.caption(PRESET_CAPTION)" in page
+
+
+def test_unigram_token_frequency_option_changes_m_star_by_the_documented_amount():
+    """M*'s unigram: the co-occurrence marginal (default) or the token frequency (QWEM reference); on a
+    small synthetic corpus both are probability vectors, differ, and give the documented M*."""
+    from dln_core.embeddings.cooccurrence import count_cooccurrences, target_matrix, unigram_probabilities
+    from dln_core.embeddings.model import EmbedConfig
+    from dln_core.errors import ConfigError
+
+    class _Corpus:  # the two fields unigram_probabilities reads: ids (with a document break) and pad_id
+        pad_id = 99
+        ids = np.array([0, 1, 0, 2, 99, 1, 1, 3, 0, 0, 2, 99, 3])
+
+    C = count_cooccurrences(_Corpus.ids, 4, 2, pad_id=99)
+    pc = unigram_probabilities(_Corpus, 4, C, "cooccurrence")
+    pt = unigram_probabilities(_Corpus, 4, C, "tokens")
+    np.testing.assert_allclose(pt, np.array([4, 3, 2, 2]) / 11)
+    assert pc.sum() == pytest.approx(1.0) and not np.allclose(pc, pt)
+    P = C / C.sum()
+    M = target_matrix(C, 1.0, np.float64, unigram=pt)
+    ok = P > 0
+    np.testing.assert_allclose(M[ok], (2 * (P - np.outer(pt, pt)) / (P + np.outer(pt, pt)))[ok], atol=1e-6)
+    np.testing.assert_allclose(target_matrix(C, 1.0, np.float64), target_matrix(C, 1.0, np.float64, unigram=pc),
+                               atol=1e-6)
+    with pytest.raises(ConfigError) as err:
+        EmbedConfig(unigram="words")
+    assert err.value.field == "unigram"
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "data" / "README.md").read_text()
+    assert "token frequency" in readme and "11.0 %" in readme
