@@ -197,15 +197,16 @@ def alignment_score(mats: Sequence[np.ndarray], k: int, groups: Sequence[np.ndar
         kk = min(k, M.shape[-1], M.shape[-2])
         B = M[..., :kk, :kk]
         tot = np.sum(B * B, axis=(-2, -1))
-        if groups is None:
+        if groups is None or all(len(g) == 1 for g in groups):
             diag = np.sum(np.diagonal(B, axis1=-2, axis2=-1) ** 2, axis=-1)
         else:
-            diag = np.zeros_like(tot)
+            label = np.arange(kk)  # same label = same group; one masked sum for all blocks
             for g in groups:
-                g = np.asarray(g)[np.asarray(g) < kk]
-                if len(g):
-                    blk = B[..., g[:, None], g[None, :]]
-                    diag = diag + np.sum(blk * blk, axis=(-2, -1))
+                g = np.asarray(g)
+                g = g[g < kk]
+                label[g] = g.min() if len(g) else 0
+            mask = label[:, None] == label[None, :]
+            diag = np.sum(B * B * mask, axis=(-2, -1))
         scores.append(np.divide(diag, tot, out=np.zeros_like(tot), where=tot > 0))
     return np.mean(scores, axis=0)
 

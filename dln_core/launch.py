@@ -115,10 +115,16 @@ def snapshot(W: np.ndarray, problem, grps: list[np.ndarray]) -> tuple[np.ndarray
     Alignment of a mode in group G: ‖U_Gᵀ W V_G‖²_F / (‖W V_G‖_F ‖Wᵀ U_G‖_F) (the per-mode ratio
     u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) when G = {i}); 0 where a norm vanishes.
     """
+    from .diagnostics import mode_alignment, mode_strengths
+
     U, V = problem.U_star, problem.V_star
-    align = np.zeros((*W.shape[:-2], problem.r))
+    align = mode_alignment(W, U, V)  # singletons: the per-mode ratio, all modes at once
+    u = mode_strengths(W, U, V)
     blocks = []
     for g in grps:
+        if len(g) == 1:
+            blocks.append(u[..., g][..., None])  # (..., 1, 1)
+            continue
         Ug, Vg = U[:, g], V[:, g]
         WV = W @ Vg
         M = Ug.T @ WV
