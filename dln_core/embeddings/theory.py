@@ -4,11 +4,10 @@ Loss scaling used throughout the embeddings package:
 
     ℓ(W) = ¼ ‖M* − W Wᵀ‖²_F,   ∇ℓ = −(M* − W Wᵀ) W,   GD: W ← W + η (M* − W Wᵀ) W,  t = η·k.
 
-Why ¼: a two-layer linear network with Σyx = M* started on the symmetric point W₂ = W₁ᵀ = W stays
-there under GD (M* is symmetric), and its loss (H) ½‖M* − W₂W₁‖² is then ½‖M* − W Wᵀ‖², twice ℓ.
-The ¼ makes GD on ℓ with step η move W exactly as GD with step η on loss (H) moves W₁ᵀ = W₂, so the
-dynamics (and time t = η·k) are the same; only the reported loss values are half of (H)'s. Hence
-THEORY §2 (L = 2) applies verbatim with λ → μ_k, the k-th eigenvalue of M*:
+Why ¼: ℓ is half the loss (H) ½‖Σyx − W₂W₁‖² of a two-layer linear network with Σyx = M* started on
+the symmetric point W₂ = W₁ᵀ = W, and its gradient is exactly that network's layer gradient, so GD with
+the same η follows the same trajectory (M* is symmetric, so GD keeps W₂ = W₁ᵀ step by step; THEORY
+§7.2). Hence THEORY §2 (L = 2) applies verbatim with λ → μ_k, the k-th eigenvalue of M*:
 
 - strength of mode k: u_k = ‖v_kᵀ W‖² (v_k the eigenvector; = an eigenvalue of WᵀW once aligned);
 - gradient flow: du/dt = 2u(μ − u), so u(t) = μ u₀ / (u₀ + (μ − u₀) e^{−2μt})   (logistic);
@@ -28,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import theory as _core
+from .._numeric import crossing_time
 from ..errors import ConfigError
-from ..sweep import crossing_time
 
 # The mode laws below are the core's depth-2 formulas (dln_core.theory, L = 2, d = 1): with the ¼
 # scaling, du/dt = 2u(μ − u) is exactly the core's du/dt = L|u|^{2−2/L}(λ − d u) at L = 2, d = 1, and
@@ -102,7 +101,7 @@ def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
 def first_crossing(values: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Per column, the (linearly interpolated) fractional row index where values first reach level.
 
-    :func:`dln_core.sweep.crossing_time` per column with t = row index; NaN where the level is not
+    :func:`dln_core._numeric.crossing_time` per column with t = row index; NaN where the level is not
     finite (μ ≤ 0 modes have no halfway level) or never reached.
     """
     values = np.asarray(values, dtype=np.float64)

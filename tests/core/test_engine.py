@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dln_core import config, frames, theory
+from dln_core import config, frames, overlay, theory
 from dln_core.config import RunConfig
 from dln_core.diagnostics import balance_matrices, effective_rank, end_to_end, gradients
 from dln_core.engine import init_weights, run, run_batch, snapshot_steps
@@ -451,7 +451,7 @@ def test_lambda_balanced_overlay_is_the_exact_l2_solution(lambda_b):
     h = res.history
     u = h[[f"mode_{i}" for i in range(1, 7)]].to_numpy()
     gf = h[[f"theory_{i}" for i in range(1, 7)]].to_numpy()
-    exact = frames.exact_l2_mode_curves(res.problem, res.initial_weights, lambda_b, h["t"].to_numpy())
+    exact = overlay.exact_l2_mode_curves(res.problem, res.initial_weights, lambda_b, h["t"].to_numpy())
     assert np.abs(gf - exact).max() < 1e-12 and np.abs(u - gf).max() < 0.02 * 6.0
     assert h[[f"theory_gd_{i}" for i in range(1, 7)]].isna().all().all()  # no exact finite-η recursion
     assert max(_rel_errors(res)) < 0.01 and s["theory_start_step"] == [0] * 6

@@ -11,10 +11,9 @@ rows) and ``wall_time_s``. Progress goes to stderr.
 
 from __future__ import annotations
 
-import json
 import time
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 STUDIES = {  # CLI name -> (module, function)
     "lambda-law": ("dln_core.laws", "study_lambda_law"),
@@ -29,12 +28,14 @@ TAKES_DEPTHS = {"lambda-law", "u0-law", "sharpness"}
 FIT_KEYS = ("quantity", "depth", "measured", "theory", "stderr")
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("study", help="run a Theory & scaling study headless; prints one JSON line")
+HELP = "run a Theory & scaling study headless; one JSON line with the fitted exponents"
+DESCRIPTION = __doc__
+
+
+def add_arguments(p) -> None:
     p.add_argument("name", choices=sorted(STUDIES), help="which study")
     p.add_argument("--depth", default=None, help="comma list of depths (lambda-law, u0-law, sharpness)")
     p.add_argument("--csv", default=None, help="write the study's summary frame to this CSV file")
-    p.set_defaults(func=main)
 
 
 def _fits(out) -> list[dict]:
@@ -48,12 +49,12 @@ def _fits(out) -> list[dict]:
     return rows
 
 
-def main(args) -> int:
+def run(args) -> int:
     import importlib
 
-    from .cli_train import StderrProgress, check_outputs
-    from .store import atomic_write_csv, to_jsonable
-    from .sweep import parse_ints
+    from .._io import atomic_write_csv
+    from ..sweep import parse_ints
+    from .common import StderrProgress, check_outputs, print_json
 
     params: dict = {}
     if args.depth is not None:
@@ -71,5 +72,5 @@ def main(args) -> int:
         atomic_write_csv(args.csv, summary)
     line = {"study": args.name, "fits": _fits(out), "rows": 0 if summary is None else len(summary),
             "wall_time_s": time.perf_counter() - t0}
-    print(json.dumps(to_jsonable(line)))
+    print_json(line)
     return 0
