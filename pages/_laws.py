@@ -1,14 +1,15 @@
-"""The two exponent studies of the Theory & scaling page (u₀ law, λ law): widgets and charts only.
+"""The depth exponent on the pages: the two exponent studies of the Theory & scaling page (u₀ law,
+λ law) and the explorer's "depth exponent of this run" panel. Widgets and charts only.
 
-Kept apart from pages/scaling.py so that page stays short; each function takes the page's
-``run_study`` and ``offer_downloads`` helpers.
+Kept apart from pages/scaling.py and pages/explorer.py so those pages stay short; the studies take
+the scaling page's ``run_study`` and ``offer_downloads`` helpers.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import sweep
+from dln_core import laws, sweep
 from dln_core.charts import laws as law_charts
 from dln_core.charts import scaling as charts
 
@@ -80,3 +81,15 @@ of a depth falls on one curve. The table is the fitted exponent with its standar
     right.altair_chart(law_charts.collapse_chart(data["summary"], data["theory"]), width="stretch")
     st.dataframe(data["fits"], hide_index=True)
     offer_downloads(data, "lambda_law")
+
+
+def depth_exponent_panel(result) -> None:
+    """Explorer: the Eq. 11 prefactor exponent fitted from this run's trajectory (laws.ode_exponent)."""
+    depth = result.config.network.depth
+    with st.expander("The depth exponent of this run"):
+        pts = laws.ode_exponent_points(result.modes, depth, result.problem.mode_d)
+        st.caption(f"Slope of log(u̇ / (L(λ − d·u))) against log u during each rise; the mode ODE says "
+                   f"2 − 2/L = {result.summary['ode_exponent_theory']:.3g}. Fitted per mode: "
+                   + ", ".join("–" if e is None else f"{e:.3g}" for e in result.summary["ode_exponent"]))
+        if len(pts):
+            st.altair_chart(law_charts.ode_exponent_chart(pts, depth), width="stretch")

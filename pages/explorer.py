@@ -11,14 +11,14 @@ import math
 
 import streamlit as st
 
-from dln_core import engine, frames, landscape, launch, laws
+from dln_core import engine, frames, landscape, launch
 from dln_core.charts import explorer as charts
-from dln_core.charts import laws as law_charts
 from dln_core.config import PRESET_CAPTION, PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
+from pages import _laws
 from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
@@ -259,13 +259,7 @@ def time_panels(result, cfg) -> None:
         st.info(none)
     st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
         k: st.column_config.NumberColumn(format=f) for k, f in charts.HALFWAY_FORMATS.items()})
-    with st.expander("The depth exponent of this run"):
-        pts = laws.ode_exponent_points(result.modes, cfg.network.depth, result.problem.mode_d)
-        st.caption(f"Slope of log(u̇ / (L(λ − d·u))) against log u during each rise; the mode ODE says "
-                   f"2 − 2/L = {result.summary['ode_exponent_theory']:.3g}. Fitted per mode: "
-                   + ", ".join("–" if e is None else f"{e:.3g}" for e in result.summary["ode_exponent"]))
-        if len(pts):
-            st.altair_chart(law_charts.ode_exponent_chart(pts, cfg.network.depth), width="stretch")
+    _laws.depth_exponent_panel(result)  # "the depth exponent of this run"
 
     st.markdown("**3. Alignment**")
     st.vega_lite_chart(spec["alignment"], theme=None)

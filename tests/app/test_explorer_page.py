@@ -247,3 +247,19 @@ def test_one_rerun_builds_the_frames_once_and_a_scrub_builds_none(home, monkeypa
     _ok(at)
     assert len(builds) == 1
     st.cache_data.clear()
+
+
+def test_explorer_says_what_it_predicts_and_shows_the_depth_exponent(home):
+    """Issue 10 point 5: the mode-panel caption says where the dashed curves start and that they are
+    predictions, the halfway table says per mode whether it is one, and the depth-exponent panel
+    plots this run's fit (the default near-identity L = 2 run: every mode predicted from step 0)."""
+    at = _open()
+    _ok(at)
+    assert any("Every dashed curve starts at step 0" in c.value and "prediction" in c.value for c in at.caption)
+    table = next(d.value for d in at.dataframe if "theory" in d.value.columns)
+    assert list(table["theory"]) == ["prediction"] * 6
+    assert "halfway step (predicted, finite η)" in table.columns and "halfway step (gradient flow)" in table.columns
+    (panel,) = [e for e in at.expander if e.label == "The depth exponent of this run"]
+    assert any("2 − 2/L = 1" in c.value for c in panel.caption)
+    data = _data_with(at, "log_prefactor")
+    assert len(data) >= 3 and set(data["mode"]) <= set(range(1, 7))
