@@ -40,6 +40,9 @@ PRESETS: dict[tuple[int, str], tuple[float, float]] = {
     (3, "Large"): (0.02, 1.0),
 }
 PRESET_NAMES = ("Small", "Medium", "Large")
+# what a preset's η is (THEORY.md §1: the widget's loss has no ½, so its step is half of ours)
+PRESET_CAPTION = ("The article widget's (η, c) pairs, near-identity init, article target. η is the "
+                  "widget's step converted to loss (H) = ½‖·‖²: twice the widget's η, same trajectory.")
 
 
 def split_floats(text: str) -> tuple[float, ...]:

@@ -173,18 +173,31 @@ def overlaps(svds, U_star: np.ndarray, V_star: np.ndarray) -> dict[str, np.ndarr
     return dict(zip(overlap_labels(L), mats))
 
 
-def alignment_score(mats: Sequence[np.ndarray], k: int) -> np.ndarray:
-    """Mean over overlap matrices of Σ diag² / Σ entries² on the leading k × k block, in [0, 1].
+def alignment_score(mats: Sequence[np.ndarray], k: int, groups: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Mean over overlap matrices of the block-diagonal share Σ_G ‖M_GG‖² / Σ entries² on the leading
+    k × k block, in [0, 1].
 
-    1 means every overlap matrix is diagonal. Only the leading ``k`` directions (the modes with
-    λ > 0) are scored: inside the null space of Σyx singular vectors are arbitrary.
+    ``groups``: index sets of equal target singular values (default: every index alone). Inside such
+    a subspace no basis is preferred, so a rotation within it is still perfect alignment: its whole
+    block counts (with singletons this is Σ diag² / Σ entries²). 1 means every overlap matrix is
+    block-diagonal. Only the leading ``k`` directions (the modes with λ > 0) are scored: inside the
+    null space of Σyx singular vectors are arbitrary.
     """
     scores = []
     for M in mats:
         kk = min(k, M.shape[-1], M.shape[-2])
         B = M[..., :kk, :kk]
         tot = np.sum(B * B, axis=(-2, -1))
-        diag = np.sum(np.diagonal(B, axis1=-2, axis2=-1) ** 2, axis=-1)
+        if groups is None or all(len(g) == 1 for g in groups):
+            diag = np.sum(np.diagonal(B, axis1=-2, axis2=-1) ** 2, axis=-1)
+        else:
+            label = np.arange(kk)  # same label = same group; one masked sum for all blocks
+            for g in groups:
+                g = np.asarray(g)
+                g = g[g < kk]
+                label[g] = g.min() if len(g) else 0
+            mask = label[:, None] == label[None, :]
+            diag = np.sum(B * B * mask, axis=(-2, -1))
         scores.append(np.divide(diag, tot, out=np.zeros_like(tot), where=tot > 0))
     return np.mean(scores, axis=0)
 

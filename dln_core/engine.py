@@ -104,11 +104,20 @@ def _member_series(snaps: Snapshots, b: int, diverged_step) -> tuple:
     return m.steps, m.t, m.u
 
 
+def _ode_exponents(problem: Problem, snaps: Snapshots, b: int, diverged_step, depth: int) -> list:
+    """Member b's fitted Eq. 11 prefactor exponent per mode (laws.ode_exponents; None: not fitted)."""
+    from . import laws
+
+    m = snaps.member(b, diverged_step)
+    return laws.ode_exponents(problem, m.u, m.mode_rate, depth)
+
+
 def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, auto_reached, wall: float):
     """One RunResult per member: the summary now, the frames on first access."""
     p, cfgs = runner.problem, runner.cfgs
     diverged_steps = [m.diverged_step for m in runner.members]
-    overlays = batch_overlays(p, cfgs, snaps, runner.init_weights, diverged_steps)
+    measured = [[int(k) if k >= 0 else None for k in m.halfway] for m in runner.members]
+    overlays = batch_overlays(p, cfgs, snaps, runner.init_weights, diverged_steps, measured, total)
     u0_all = snaps.u0()
     cap = lr_cap(p, runner.depth, cfgs[0].width)
     floor = loss_floor(p, runner.depth, cfgs[0].width)
@@ -138,6 +147,12 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
             converged=bool(m.diverged_step is None and np.isfinite(m.final_loss)
                            and m.final_loss <= floor + CONVERGED_RTOL * max(m.loss0, 1.0)),
             auto=auto,
+            halfway_step_theory_gf=ov.halfway_theory_gf,
+            theory_applies=ov.applies,
+            theory_reason=ov.reasons,
+            theory_alignment=ov.alignment,
+            ode_exponent=_ode_exponents(p, snaps, b, m.diverged_step, runner.depth),
+            ode_exponent_theory=2.0 - 2.0 / runner.depth,
             auto_reached=auto_reached,
         )
         builder = functools.partial(_member_frames, p, snaps, b, m.diverged_step, ov, summary)

@@ -7,7 +7,8 @@ loss (H) = ½‖·‖².
 Data flows one way: the runner's recorder gives one member's snapshot arrays
 (record.MemberSnapshots), the overlay gives its theory curves (overlay.Overlay), the summary gives
 the per-mode numbers (result.RunSummary); :func:`run_frames` turns them into the frames of
-result.FRAME_NAMES. Where each mode's theory starts is explained in overlay.py.
+result.FRAME_NAMES. Where each mode's theory starts, from what state, and which modes get none is
+explained in launch.py (overlay.py applies it).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from .targets import Problem
 HISTORY_BASE = ("step", "t", "loss")
 HISTORY_TAIL = ("alignment", "balance_drift", "update_eff_rank")
 HISTORY_PER_MODE = ("mode_{i}", "theory_{i}", "theory_gd_{i}", "sv_{i}")  # i = 1..r
-MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd")
+MODES_COLUMNS = ("step", "t", "mode", "lambda", "u", "theory_gf", "theory_gd", "u_rate", "target")
 MODE_SUMMARY_COLUMNS = ("mode", "lambda", "u0", "halfway_step", "halfway_step_theory", "tau_half",
-                        "tau_half_theory", "plateau_level", "theory_start_step")
+                        "tau_half_theory", "plateau_level", "theory_start_step", "halfway_step_theory_gf",
+                        "theory_applies", "theory_reason", "theory_alignment", "ode_exponent")
 ALIGNMENT_COLUMNS = ("step", "pair", "row", "col", "value")
 LAYER_SV_COLUMNS = ("step", "layer", "index", "value")
 UPDATE_COLUMNS = ("step", "layer", "index", "value", "eff_rank")
@@ -67,6 +69,8 @@ def run_frames(problem: Problem, snaps: MemberSnapshots, overlay: Overlay, summa
         "step": np.repeat(steps, r), "t": np.repeat(t, r), "mode": np.tile(np.arange(1, r + 1), n),
         "lambda": np.tile(problem.lambda_star, n), "u": u.reshape(-1), "theory_gf": gf.reshape(-1),
         "theory_gd": gd.reshape(-1),
+        "u_rate": snaps.mode_rate.reshape(-1),  # measured gradient-flow du/dt (laws.ode_exponent)
+        "target": np.tile(problem.target_strength, n),  # where mode i converges: λ_i/d_i (THEORY.md §6)
     }, columns=list(MODES_COLUMNS))
     updates = _long_layers(steps, snaps.upd_sv, UPDATE_COLUMNS[:4])
     ranks = snaps.upd_rank  # (S', L)
@@ -86,9 +90,16 @@ def run_frames(problem: Problem, snaps: MemberSnapshots, overlay: Overlay, summa
 
 
 def mode_summary_frame(problem: Problem, summary: RunSummary) -> pd.DataFrame:
-    """One row per mode: measured vs theory halfway step and time (t = lr·k), the plateau before it,
-    and the step where the mode's theory curve starts (overlay.py; nullable Int64)."""
+    """One row per mode: measured vs predicted halfway step (finite η; ``halfway_step_theory_gf`` the
+    gradient-flow value) and time (t = lr·k), the plateau before it, the step where the mode's theory
+    starts (nullable Int64), whether it applies and why not, the alignment at the launch (launch.py)
+    and the run's fitted depth exponent (laws.ode_exponent)."""
     lr, halfway, halfway_theory = summary.lr, summary.halfway_step, summary.halfway_step_theory
+    r = problem.r
+
+    def col(name):
+        vals = getattr(summary, name, None)
+        return [None] * r if vals is None else list(vals)
 
     def t_of(k):
         return math.nan if k is None else lr * k
@@ -103,6 +114,11 @@ def mode_summary_frame(problem: Problem, summary: RunSummary) -> pd.DataFrame:
         "tau_half_theory": [t_of(h) for h in halfway_theory],
         "plateau_level": np.asarray(summary.plateau_levels, float)[:-1],
         "theory_start_step": pd.array(list(summary.theory_start_step), dtype="Int64"),
+        "halfway_step_theory_gf": [math.nan if h is None else h for h in col("halfway_step_theory_gf")],
+        "theory_applies": pd.array(col("theory_applies"), dtype="boolean"),
+        "theory_reason": [x or "" for x in col("theory_reason")],
+        "theory_alignment": [math.nan if x is None else x for x in col("theory_alignment")],
+        "ode_exponent": [math.nan if x is None else x for x in col("ode_exponent")],
     }, columns=list(MODE_SUMMARY_COLUMNS))
 
 

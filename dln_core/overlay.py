@@ -1,36 +1,18 @@
 """The theory overlay of a run: where each mode's theory starts, its curves and its halfway step.
 
 One entry point, :func:`batch_overlays`: for every member of a batch it decides the theory plan
-once (the exact λ-balanced L = 2 solution, or per-mode starts) and computes the theory halfway
-steps; the returned :class:`Overlay` then gives the theory curves for the member's frames
-(frames.py), so the summary and the frames read the same plan.
+once and computes the predicted halfway steps; the returned :class:`Overlay` then gives the theory
+curves for the member's frames (frames.py), so the summary and the frames read the same plan.
 
-Where the theory overlay starts (``theory_start_step``). The mode ODE du/dt = L u^{2−2/L}(λ − d u)
-(THEORY.md §2, §6) describes a mode whose layers are aligned with u*_i, v*_i and decoupled from the
-other modes. From a random start (gaussian init, a rotated or hierarchical target with near-identity
-init) there is first an alignment phase (THEORY.md §2, last bullet: a power iteration on Σyx) that
-the ODE does not describe: u_i can shrink, change sign, or be fed by cross terms with larger modes
-that are still being learned, so a curve launched from the measured u_i(0) misses the measured
-halfway step by tens of percent (gaussian L = 3: 8647 vs 1372 for mode 1). Each mode's theory
-therefore starts at the end of *its own* alignment phase: the first snapshot where its end-to-end
-alignment u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) (diagnostics.mode_alignment) is ≥ :data:`ALIGNED_SCORE`,
-u_i > 0 (on the other side of the saddle the balanced ODE says it never grows) and, before its
-halfway point, its measured gradient-flow rate du_i/dt (diagnostics.mode_rates) is within
-:data:`RATE_RTOL` of the ODE's (an aligned but unbalanced mode grows faster than the balanced ODE: at
-gaussian L = 3 the smallest mode was 10–30 % early without this check); it runs from the measured
-(t(k_i), u_i(k_i)). If the rate check first passes only after the mode's halfway
-crossing (snapshots too coarse to see the approach), the first aligned snapshot before the crossing
-is used instead, or else step 0 with the measured u_i(0) > 0 (THEORY.md §2's default). A mode that crosses halfway before it aligns at all and starts at u_i(0) ≤ 0
-(e.g. mode 3 of the article target at gaussian L = 3) starts at the first aligned snapshot after the crossing: its theory then
-describes only the tail, and it has no theory halfway step (None). An aligned init starts at step 0, and so does the near-identity init on the
-article target (its modes are ≥ 0.9 aligned at step 0 or 1). Before its start a mode's theory
-columns are NaN. The network-wide alignment score of the history is not used: it is built from the
-layers' SVDs, which are ill-defined while a layer's singular values are nearly equal (it reaches 0.9
-only after three modes are learned at gaussian L = 3, and before the small modes decouple at L = 2).
-Exceptions: depth 1 (u_i obeys du/dt = λ_i − d_i u_i exactly from any start: step 0), zero modes
-(step 0), and the λ-balanced init at L = 2 with whitened inputs, whose overlay is the exact matrix
-solution of THEORY.md §4 projected on the modes (unaligned starts included; from step 0; no finite-η
-recursion exists for it, so its ``theory_gd`` is NaN).
+The plan is dln_core.launch's (its module docstring states the rules): depth 2 with a small init
+predicts every mode from step 0 (effective strength ū_i = ‖a_i(0) + b_i(0)‖²/4 with the hidden
+directions of stronger modes projected out, THEORY.md §8); otherwise one launch step per run at the
+end of the alignment phase, and a mode already rising there (or past halfway, at u ≤ 0, unbalanced)
+gets no theory and a reason. Depth 1 starts at step 0. The λ-balanced init at L = 2 with whitened
+inputs keeps the exact matrix solution of THEORY.md §4 projected on the modes (unaligned starts
+included; from step 0; no finite-η recursion exists for it, so its ``theory_gd`` is NaN and both its
+halfway values are the exact gradient-flow crossing). The reported ``halfway_step_theory`` is the
+finite-η prediction; ``halfway_step_theory_gf`` the gradient-flow value.
 """
 
 from __future__ import annotations
@@ -40,110 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import diagnostics as dg
-from . import theory
+from . import launch, theory
 from .inits import SCHEMES
 from .record import MemberSnapshots, Snapshots
 from .targets import Problem
 
-ALIGNED_SCORE = 0.9  # per-mode alignment that ends a mode's alignment phase (module docstring)
-RATE_RTOL = 0.1  # ... and its measured rate du_i/dt within this relative distance of the ODE's rate
 
-
-def theory_start_indices(problem, mode_alignment: np.ndarray, u: np.ndarray, depth: int,
-                         rate: np.ndarray | None = None) -> np.ndarray:
-    """Snapshot index where each mode's theory curve starts, (r,) int, -1 = no theory (module docstring).
-
-    ``mode_alignment``, ``u`` and ``rate`` are (S, r) at the snapshots: diagnostics.mode_alignment,
-    the measured strengths and diagnostics.mode_rates. Mode i (λ_i > 0) starts at the first snapshot
-    with mode_alignment_i ≥ ALIGNED_SCORE, u_i > 0 and, while u_i is below half its target, a rate
-    within RATE_RTOL of the ODE's L u^{2−2/L}(λ − d u) (-1 if none). Zero modes and depth 1 start at
-    0; non-commuting inputs have no theory (-1).
-    """
-    r = problem.r
-    if not problem.has_theory or len(u) == 0:
-        return np.full(r, -1, dtype=np.int64)
-    starts = np.zeros(r, dtype=np.int64)
-    if depth == 1:
-        return starts
-    u = np.asarray(u, dtype=float)
-    ready = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
-    if rate is not None:
-        with np.errstate(all="ignore"):
-            ode = theory.mode_rate(u, problem.lambda_star, depth, problem.mode_d)
-            on_ode = np.abs(np.asarray(rate) - ode) <= RATE_RTOL * np.abs(ode)
-        # past halfway the question is moot (the crossing is behind), and both rates tend to 0
-        ready &= on_ode | (u >= 0.5 * problem.target_strength)
-    aligned = (np.asarray(mode_alignment) >= ALIGNED_SCORE) & (u > 0)
-    below_half = u < 0.5 * problem.target_strength
-    for i in np.nonzero(problem.lambda_star > 0)[0]:
-        pos = np.nonzero(ready[:, i])[0]
-        starts[i] = pos[0] if len(pos) else -1
-        if starts[i] >= 0 and not below_half[starts[i], i]:
-            # the rate check passed only after the crossing (e.g. snapshots too coarse to see the
-            # aligned approach): an aligned snapshot before the crossing still predicts it
-            early = np.nonzero(aligned[:, i] & below_half[:, i])[0]
-            early = early[early < starts[i]]
-            if len(early):
-                starts[i] = early[0]
-            elif u[0, i] > 0:  # nothing aligned before the crossing was recorded: THEORY §2's default
-                starts[i] = 0
-    return starts
-
-
-def theory_curves(problem, u: np.ndarray, depth: int, lr: float, steps: np.ndarray, starts=None):
-    """Gradient-flow and finite-η mode curves (dln_core.theory, THEORY.md §2, §6) from measured strengths.
-
-    ``u``: (K, r) measured strengths at ``steps`` with ``starts`` (r,) snapshot indices from
-    :func:`theory_start_indices`; or the (r,) measured u_i(0), which starts every mode at step 0.
-    Mode i's curves run from (t(k_i), u_i(k_i)). Returns (gf (K, r), gd (K, r)); NaN before a mode's
-    start, where no closed form applies (non-commuting inputs) or the theory rejects the inputs.
-    """
-    steps = np.asarray(steps)
-    K, r = len(steps), problem.r
-    gf, gd = np.full((K, r), np.nan), np.full((K, r), np.nan)
-    if not problem.has_theory or K == 0:
-        return gf, gd
-    u = np.asarray(u, dtype=float)
-    if u.ndim == 1:
-        u, starts = u[None, :], np.zeros(r, dtype=np.int64)
-    lam, d = problem.lambda_star, problem.mode_d
-    for s in np.unique(starts[starts >= 0]):  # modes sharing a start: one vectorised call
-        m = starts == s
-        dk = steps[s:] - steps[s]
-        try:
-            gf[s:, m] = np.asarray(theory.mode_curve_gf(lr * dk, lam[m], u[s, m], depth, d[m]), float)
-        except (ValueError, ArithmeticError):
-            pass
-        try:
-            with np.errstate(all="ignore"):
-                gd[s:, m] = np.asarray(theory.mode_curve_gd(dk, lam[m], u[s, m], depth, lr, d[m]), float)
-        except (ValueError, ArithmeticError):
-            pass
-    return gf, gd
-
-
-def halfway_steps_theory(problem, u0: np.ndarray, depth: int, lr: float, start_steps=None) -> list[list[float | None]]:
-    """start + τ½/lr for M members sharing lr: u0 (M, r) strengths at the start steps (M, r) (default 0)
-    -> M lists of r values (None: never / no theory / start_step < 0)."""
-    u0 = np.atleast_2d(np.asarray(u0, dtype=float))
-    M, r = u0.shape
-    k0 = np.zeros((M, r)) if start_steps is None else np.atleast_2d(np.asarray(start_steps, dtype=float))
-    out = np.full(M * r, np.nan)
-    if problem.has_theory:
-        try:
-            out = np.asarray(theory.tau_half(np.tile(problem.lambda_star, M), u0.reshape(-1), depth,
-                                             np.tile(problem.mode_d, M)), dtype=float) / lr
-        except (ValueError, ArithmeticError):
-            pass
-    out = np.where(k0.reshape(-1) >= 0, out + k0.reshape(-1), np.nan)
-    # a mode whose theory starts past its halfway point (learned before it aligned) has no prediction
-    # of the crossing: report none rather than the start step itself
-    past = u0.reshape(-1) >= 0.5 * np.tile(problem.target_strength, M)
-    out = np.where(past & (k0.reshape(-1) > 0), np.nan, out)
-    return [[float(x) if np.isfinite(x) else None for x in row] for row in out.reshape(M, r)]
-
-
-# ------------------------------------------------------------ exact λ-balanced L = 2 overlay (THEORY §4)
 def exact_l2_mode_curves(problem, weights0, lambda_b: float, t: np.ndarray) -> np.ndarray:
     """u_i(t) = u*_iᵀ W(t) v*_i of the exact λ-balanced gradient flow from W_1(0), W_2(0): (T, r) (THEORY §4)."""
     t = np.asarray(t, dtype=float)
@@ -196,16 +80,21 @@ def has_exact_l2(problem: Problem, cfg) -> bool:
 
 @dataclass(frozen=True)
 class Overlay:
-    """One member's theory plan: ``starts`` (r,) snapshot indices (-1: no theory), ``start_steps`` and
-    ``halfway_theory`` (r lists, None: no answer), and what :meth:`curves` needs."""
+    """One member's theory plan (launch.Launch) with its predicted halfway steps: ``start_steps``,
+    ``halfway_theory`` (finite η), ``halfway_theory_gf``, ``applies``, ``reasons``, ``alignment``
+    (r lists; None: no theory / no answer), and what :meth:`curves` needs."""
 
     problem: Problem
     depth: int
     lr: float
     exact: bool
-    starts: np.ndarray
+    plan: launch.Launch
     start_steps: list
     halfway_theory: list
+    halfway_theory_gf: list
+    applies: list
+    reasons: list
+    alignment: list
     weights0: list | None = None  # W_1(0), W_2(0): the exact L = 2 solution starts from them
     lambda_b: float = 0.0
 
@@ -214,47 +103,49 @@ class Overlay:
         if self.exact:
             gf = exact_l2_mode_curves(self.problem, self.weights0, self.lambda_b, snaps.t)
             return gf, np.full_like(gf, np.nan)  # no exact finite-η recursion for an unaligned λ-balanced start
-        return theory_curves(self.problem, snaps.u, self.depth, self.lr, snaps.steps, self.starts)
+        return launch.curves(self.problem, self.plan, self.depth, self.lr, snaps.steps)
 
 
-def batch_overlays(problem: Problem, cfgs, snaps: Snapshots, weights0: list, diverged_steps: list) -> list[Overlay]:
-    """The :class:`Overlay` of every member of a batch (THEORY.md §2, §4, §6).
+def batch_overlays(problem: Problem, cfgs, snaps: Snapshots, weights0: list, diverged_steps: list,
+                   halfway_measured: list | None = None, total_steps: int | None = None) -> list[Overlay]:
+    """The :class:`Overlay` of every member of a batch (THEORY.md §2, §4, §6, §8; launch.py).
 
     ``weights0``: each member's initial weights; ``diverged_steps``: each member's divergence step or
-    None. The halfway step is start_step + τ½(λ, u_i(start), L, d)/lr (one vectorised theory call
-    per distinct lr); for the exact λ-balanced L = 2 overlay it is the first crossing of the exact
-    curve, located to 1/4096 of a snapshot interval.
+    None; ``halfway_measured``: each member's measured first crossings (the launch rule never compares
+    a first crossing with a later rise); ``total_steps``: the run's length (the finite-η search
+    horizon). The predicted halfway steps are computed for all members sharing an lr at once.
     """
     r, B = problem.r, len(cfgs)
     depth = cfgs[0].network.depth
-    plans: list = [None] * B
-    half_out: list = [None] * B
-    u_start = np.ones((B, r))  # placeholder 1 where there is no start (masked out below)
-    k_start = np.full((B, r), -1, dtype=np.int64)
+    measured = halfway_measured or [[None] * r for _ in range(B)]
+    plans, gd, gf = [], [None] * B, [None] * B
+    members = [snaps.member(b, diverged_steps[b]) for b in range(B)]
     for b, cfg in enumerate(cfgs):
-        m = snaps.member(b, diverged_steps[b])
-        if has_exact_l2(problem, cfg):
-            starts = np.zeros(r, dtype=np.int64)
-            plans[b] = (True, starts, [0] * r)
-            half_out[b] = exact_l2_halfway_steps(problem, weights0[b], cfg.init.lambda_b, m.lr, m.steps)
-            continue
-        starts = theory_start_indices(problem, m.mode_alignment, m.u, depth, m.mode_rate)
-        ok = starts >= 0
-        k_start[b, ok] = m.steps[starts[ok]]
-        u_start[b, ok] = m.u[starts[ok], np.nonzero(ok)[0]]
-        plans[b] = (False, starts, [int(k) if k >= 0 else None for k in k_start[b]])
+        m = members[b]
+        exact = has_exact_l2(problem, cfg)
+        plans.append(launch.plan(problem, depth, weights0[b], m.steps, m.u, m.launch_align, m.blocks, measured[b],
+                                 exact=exact, rate=m.mode_rate))
+        if exact:
+            gf[b] = exact_l2_halfway_steps(problem, weights0[b], cfg.init.lambda_b, m.lr, m.steps)
+            gd[b] = list(gf[b])
     lrs = snaps.lrs
-    todo = np.array([h is None for h in half_out], dtype=bool)
-    for lr in np.unique(lrs[todo]):  # one vectorised theory call per distinct lr
-        members = np.nonzero(todo & (lrs == lr))[0]
-        hs = halfway_steps_theory(problem, u_start[members], depth, float(lr), k_start[members])
-        for j, b in enumerate(members):
-            half_out[b] = hs[j]
-    return [Overlay(problem=problem, depth=depth, lr=float(lrs[b]), exact=plans[b][0], starts=plans[b][1],
-                    start_steps=plans[b][2], halfway_theory=half_out[b],
-                    weights0=list(weights0[b][:2]) if plans[b][0] else None, lambda_b=cfgs[b].init.lambda_b)
-            for b in range(B)]
+    todo = [b for b in range(B) if not plans[b].exact]
+    for lr in np.unique(lrs[todo]) if todo else []:
+        group = [b for b in todo if lrs[b] == lr]
+        horizon = int(snaps.steps[-1]) if total_steps is None else int(total_steps)
+        hd, hf = launch.halfway(problem, [plans[b] for b in group], depth, float(lr), horizon=horizon)
+        for j, b in enumerate(group):
+            gd[b], gf[b] = hd[j], hf[j]
+    out = []
+    for b in range(B):
+        p = plans[b]
+        out.append(Overlay(
+            problem=problem, depth=depth, lr=float(lrs[b]), exact=p.exact, plan=p,
+            start_steps=[int(k) if k >= 0 else None for k in p.step], halfway_theory=gd[b],
+            halfway_theory_gf=gf[b], applies=[bool(x) for x in p.applies], reasons=list(p.reason),
+            alignment=[float(x) if np.isfinite(x) else None for x in p.alignment],
+            weights0=list(weights0[b][:2]) if p.exact else None, lambda_b=cfgs[b].init.lambda_b))
+    return out
 
 
-__all__ = ["ALIGNED_SCORE", "RATE_RTOL", "Overlay", "batch_overlays", "exact_l2_halfway_steps", "exact_l2_mode_curves",
-           "halfway_steps_theory", "has_exact_l2", "theory_curves", "theory_start_indices"]
+__all__ = ["Overlay", "batch_overlays", "exact_l2_halfway_steps", "exact_l2_mode_curves", "has_exact_l2"]

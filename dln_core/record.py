@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import diagnostics as dg
+from . import launch
 from .targets import Problem
 
 # name -> what one snapshot record holds for the batch (B members, r modes, L layers)
@@ -26,13 +27,15 @@ FIELDS: dict[str, str] = {
     "alignment": "(B,) alignment score of the signed overlap matrices (leading k×k block)",
     "mode_alignment": "(B, r) per-mode alignment u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖)",
     "mode_rate": "(B, r) measured gradient-flow rate du_i/dt",
+    "launch_align": "(B, r) alignment with equal-λ groups scored as blocks (launch.snapshot)",
+    "blocks": "per equal-λ group (B, |G|, |G|): U_Gᵀ W V_G (launch.snapshot)",
     "drift": "(B, L−1) ‖H_l − H_l(0)‖_F per layer pair",
     "upd_rank": "(B, L) effective rank of each layer's step update",
     "layer_sv": "per layer (B, k_l): singular values of W_l",
     "upd_sv": "per layer (B, k_l): singular values of the step update −lr·G_l",
     "overlaps": "{pair label: (B, a, b)} signed singular-vector overlaps",
 }
-_PER_LAYER = ("layer_sv", "upd_sv")
+_PER_LAYER = ("layer_sv", "upd_sv", "blocks")  # lists of arrays (blocks: one per equal-λ group)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class MemberSnapshots:
     alignment: np.ndarray
     mode_alignment: np.ndarray
     mode_rate: np.ndarray
+    launch_align: np.ndarray
+    blocks: list
     drift: np.ndarray
     upd_rank: np.ndarray
     layer_sv: list
@@ -98,6 +103,7 @@ class Recorder:
         self.rows: list[dict] = []
         # leading k×k block of overlaps is scored: the modes with a nonzero target
         self.k_score = max(1, int(np.sum(problem.lambda_star > 0)))
+        self.groups = launch.groups(problem)  # equal-λ groups: blocks of the alignment score and launch
 
     def record(self, step: int, weights: list[np.ndarray]) -> None:
         """Measure every field of :data:`FIELDS` for the batch at this step."""
@@ -115,9 +121,10 @@ class Recorder:
                 "loss": p.loss(W),
                 "u": dg.mode_strengths(W, p.U_star, p.V_star),
                 "sv": np.linalg.svd(W, compute_uv=False)[:, : p.r],
-                "alignment": dg.alignment_score(list(mats.values()), self.k_score),
+                "alignment": dg.alignment_score(list(mats.values()), self.k_score, self.groups),  # equal λ: blocks
                 "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
                 "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
+                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups))),
                 "drift": drift,
                 "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
                 "layer_sv": [s for _, s, _ in svds],

@@ -36,7 +36,7 @@ class RunSummary(Mapping):
     diverged_step: int | None
     steps: int  # steps actually run (the divergence step for a diverged member)
     halfway_step: list  # per mode: exact first step with u_i ≥ target_i / 2 (None: not reached / λ_i = 0)
-    halfway_step_theory: list  # per mode: overlay.batch_overlays (None: no answer)
+    halfway_step_theory: list  # per mode: the finite-η prediction, overlay.batch_overlays (None: no theory)
     theory_start_step: list  # per mode: where the theory curve starts (None: no theory)
     plateau_levels: list  # ½ Σ_{i>k} λ_i²/d_i, k = 0..r
     lambda_star: list
@@ -52,6 +52,13 @@ class RunSummary(Mapping):
     loss_floor: float  # lowest loss the architecture can reach
     converged: bool
     auto: bool  # steps="auto"
+    # per mode (launch.py / laws.py); defaults so stored summaries from before these fields still load
+    halfway_step_theory_gf: list | None = None  # gradient-flow value of the prediction (halfway_step_theory: finite η)
+    theory_applies: list | None = None  # bool per mode: a prediction exists
+    theory_reason: list | None = None  # None, or why the mode has no theory
+    theory_alignment: list | None = None  # alignment at the launch step
+    ode_exponent: list | None = None  # fitted slope of log(u̇/(L(λ − d u))) vs log u over the rise
+    ode_exponent_theory: float | None = None  # 2 − 2/L
     auto_reached: bool | None = None  # only when auto: False if the loss never fell below 0.05 within the cap
 
     # ---------------------------------------------------------------- dict view (JSON, mapping reads)
@@ -67,7 +74,8 @@ class RunSummary(Mapping):
     def from_dict(cls, d: Mapping) -> RunSummary:
         """Inverse of :meth:`to_dict` (e.g. a stored run's meta summary; JSON null stays None)."""
         names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names[:-1] if n not in d]
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        missing = [n for n in required if n not in d]
         if missing:
             raise KeyError(f"run summary lacks {', '.join(missing)}")
         return cls(**{n: d.get(n) for n in names})

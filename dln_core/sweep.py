@@ -62,6 +62,9 @@ SUMMARY_COLUMNS = [
     "halfway_time",
     "halfway_step_theory",
     "halfway_time_theory",
+    "halfway_step_theory_gf",
+    "theory_start_step",
+    "theory_applies",
     "tau_half_theory",
     "tau_half_asymptotic",
     "rise_time",
@@ -277,6 +280,10 @@ def _scalar(x) -> float:
     return float(np.asarray(x, dtype=float).reshape(-1)[0])
 
 
+def _nan(x) -> float:
+    return math.nan if x is None else float(x)
+
+
 def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
     """Measured summary rows (one per mode) of one member's RunResult; the theory columns are filled
     in by :func:`add_theory` (vectorised over all members at once)."""
@@ -315,6 +322,10 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
             "halfway_time": math.nan if hs is None else lr * float(hs),
             "halfway_step_theory": math.nan if hst is None else float(hst),
             "halfway_time_theory": math.nan if hst is None else lr * float(hst),
+            # halfway_step_theory is the finite-η prediction; the gradient-flow value beside it (launch)
+            "halfway_step_theory_gf": _nan(s.get("halfway_step_theory_gf", [None] * len(lam))[i]),
+            "theory_start_step": _nan(s.get("theory_start_step", [None] * len(lam))[i]),
+            "theory_applies": bool(s.get("theory_applies", [hst is not None] * len(lam))[i]),
             "rise_time": math.nan if len(t) == 0 else measured_rise_time(t, u[:, i], lam[i] / d[i]),
         })
     return rows
@@ -323,13 +334,18 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
 def add_theory(frame: pd.DataFrame) -> pd.DataFrame:
     """Fill tau_half_theory (exact, from the measured u0), tau_half_asymptotic and rise_time_theory
     (THEORY.md §2, §6), one vectorised theory call per depth. NaN where no per-mode theory applies
-    (non-commuting inputs, u0 ≤ 0, λ = 0) and, for the rise, where u0 already exceeds 10 %."""
+    (``theory_applies`` False, non-commuting inputs, u0 ≤ 0, λ = 0) and, for the rise, where u0
+    already exceeds 10 %. These are gradient-flow values from u0 at step 0: exact for the aligned init
+    the studies use; for other inits compare halfway_step with halfway_step_theory (the launched,
+    finite-η prediction)."""
     for col in ("tau_half_theory", "tau_half_asymptotic", "rise_time_theory"):
         frame[col] = np.nan
     lam = frame["lambda"].to_numpy(float)
     u0 = frame["u0"].to_numpy(float)
     d = frame["input_variance"].to_numpy(float)
     ok = (u0 > 0) & (lam > 0) & np.isfinite(d) & (d > 0)
+    if "theory_applies" in frame:  # from u0 only where the run's theory is launched at all (dln_core.launch)
+        ok &= frame["theory_applies"].to_numpy(bool)
     for depth in np.unique(frame["depth"].to_numpy()):
         sel = ok & (frame["depth"].to_numpy() == depth)
         if not sel.any():

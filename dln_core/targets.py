@@ -117,7 +117,17 @@ class Problem:
         return 0.5 * np.einsum("...ij,jk,...ik->...", D, self.sigma_xx, D)
 
     def plateau_levels(self) -> np.ndarray:
-        """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5)."""
+        """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5).
+
+        Rotated (non-commuting) inputs have no such formula (THEORY.md §6): only the two ends are known
+        exactly, the loss at W = 0 (k = 0) and 0 at the global minimum (k = r); the levels in between
+        are NaN ("n/a"), not the whitened formula's numbers.
+        """
+        if self.input_kind == "rotated":
+            levels = np.full(self.r + 1, np.nan)
+            levels[0] = float(self.loss(np.zeros_like(self.w_star)))
+            levels[-1] = 0.0
+            return levels
         return plateau_levels(self.lambda_star, self.mode_d)
 
 

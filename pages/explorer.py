@@ -11,14 +11,15 @@ import math
 
 import streamlit as st
 
-from dln_core import advice, engine, frames, landscape, urlparams
+from dln_core import advice, engine, frames, landscape, launch, urlparams
 from dln_core.charts import captions, playback, tables
 from dln_core.charts import explorer as charts
-from dln_core.config import PRESETS, RunConfig
+from dln_core.config import PRESET_CAPTION, PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
+from pages import _laws
 from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
 ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
@@ -125,7 +126,7 @@ st.caption("Train a deep linear network by full-batch gradient descent (loss ½�
 
 with st.sidebar:
     st.subheader("Article presets")
-    st.caption("The article widget's (η, c) pairs, near-identity init, article target.")
+    st.caption(PRESET_CAPTION)
     for col, name in zip(st.columns(3), ("Small", "Medium", "Large")):
         col.caption(name)
         for depth in (1, 2, 3):
@@ -234,16 +235,17 @@ try:
 except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
     show_error(exc, "could not draw the charts")
 st.caption(captions.loss_caption(depth, summary))
-st.caption(r"Modes: solid is the measured $u_i = u_i^{*\top} W v_i^*$, dashed the scalar ODE started from "
-           r"the measured $u_i$ once mode $i$ has aligned (faint ahead of the playhead). Alignment: "
-           r"overlaps of singular vectors, $U^{*\top} U_L$, $V_1^\top V^*$ and $V_{\ell+1}^\top U_\ell$; a "
-           "diagonal pattern means the layers point along the target's modes.")
-if (result.mode_summary["theory_start_step"].fillna(0) > 0).any():
-    st.caption("From this start the layers first rotate onto the target's modes, which the mode ODE does "
-               "not describe; each dashed curve begins where its mode has aligned (column 'theory from').")
+st.caption(r"Modes: solid is the measured $u_i = u_i^{*\top} W v_i^*$, dashed the scalar mode ODE (faint "
+           r"ahead of the playhead). Alignment: overlaps of singular vectors, $U^{*\top} U_L$, $V_1^\top V^*$ "
+           r"and $V_{\ell+1}^\top U_\ell$; a diagonal pattern means the layers point along the target's modes.")
+note, no_theory = launch.theory_note(result.mode_summary)  # where each dashed curve starts, or why none
+st.caption(note)
+if no_theory:
+    st.info(no_theory)
 table = charts.halfway_table(result.mode_summary)
 st.dataframe(tables.display_frame(table, keep=("mode",)), hide_index=True, column_config={
     col: st.column_config.TextColumn(help=text) for col, text in tables.column_help(table).items()})
+_laws.depth_exponent_panel(result)  # "the depth exponent of this run"
 
 if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode saddle", key="show_3d",
              help="Plotly surfaces you can turn and zoom. Off by default: WebGL is slow on machines without a GPU."):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import advice, studies, studies_matrix, sweep
+from dln_core import advice, laws, studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
+from pages import _laws
 from pages._shared import ensure_entrypoint, run_store, show_error, warn_if
 
 ensure_entrypoint()
@@ -24,10 +25,12 @@ by the short alignment phase a random start goes through first.
 
 
 STUDY_FUNCTIONS = {n: f for m in (studies, studies_matrix) for n, f in vars(m).items() if n.startswith("study_")}
+STUDY_FUNCTIONS |= {"study_u0_law": laws.study_u0_law, "study_lambda_law": laws.study_lambda_law}
 
 @st.cache_data(show_spinner="Running the sweep…", max_entries=48)
 def compute(study: str, params: dict) -> dict:
-    """The one cached call per figure: ``study_<study>(**params)`` (studies / studies_matrix) → DataFrames."""
+    """The one cached call per figure: ``study_<study>(**params)`` (studies / studies_matrix, or the
+    exponent studies of dln_core.laws) → DataFrames."""
     return STUDY_FUNCTIONS[f"study_{study}"](**params)
 
 
@@ -71,43 +74,6 @@ def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None
 
 
 # ---------------------------------------------------------------------------------------- studies
-def study_scaling() -> None:
-    st.markdown(
-        """
-**How long is the plateau?** A mode starting at strength u0 waits before it jumps. For two layers the
-wait grows only like log(1/u0); for L ≥ 3 it grows like a power, u0^−(1−2/L), so shrinking the init
-costs much more time in deeper nets. Points are measured halfway times of mode 1 (u = λ/2), dashed
-lines the exact gradient-flow prediction. The table fits the measured points per depth.
-"""
-    )
-    defaults = {"depths": (2, 3, 4), "singular_values": "1", "u0_min": 1e-4, "u0_max": 1e-2, "n_points": 5,
-                "lr": 0.02}
-    with st.form("form_scaling"):
-        c = st.columns(6)
-        depths = c[0].text_input("depths L", "2,3,4")
-        sv = c[1].text_input("singular values λ", "1")
-        u0_min = c[2].number_input("smallest u0", value=1e-4, format="%.1e", min_value=1e-12)
-        u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12)
-        n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1)
-        lr = c[5].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
-        submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
-
-    def parse() -> dict:
-        return {"depths": sweep.parse_ints("depths L", depths, 2, 12), "singular_values": sv,
-                "u0_min": float(u0_min), "u0_max": float(u0_max), "n_points": int(n_points), "lr": float(lr)}
-
-    data = run_study("scaling", defaults, submitted, parse)
-    if data is None:
-        return
-    warn_if(advice.sweep_cap_warning_for(st.session_state.get("scaling_params_scaling", defaults)))
-    st.altair_chart(charts.halfway_vs_u0_chart(data["summary"], data["theory"]), width="stretch")
-    st.markdown("**Fitted slopes** (L = 2: slope of τ½ against ln(1/u0), predicted 1/(2λ); "
-                "L ≥ 3: slope of log τ½ against log u0, predicted −(1−2/L) as u0 → 0. The middle "
-                "column fits the exact theory at the same u0, which includes finite-u0 corrections.)")
-    st.dataframe(data["fits"], hide_index=True)
-    offer_downloads(data, "scaling")
-
-
 def study_learning_order() -> None:
     st.markdown(
         """
@@ -287,7 +253,8 @@ from taking finite steps: dividing η by 4 divides it by about 4.
 
 
 STUDIES = {
-    "Plateau length vs init": study_scaling,
+    "u₀ law (plateau vs init)": lambda: _laws.study_u0_law(run_study, offer_downloads),
+    "λ law (depth exponent)": lambda: _laws.study_lambda_law(run_study, offer_downloads),
     "Learning order": study_learning_order,
     "Sharper steps with depth": study_sharpness,
     "Step-size limit": study_stability,

@@ -92,7 +92,8 @@ def loss_chart(
         )
     )
     layers: list[alt.Chart] = [line]
-    levels = [float(v) for v in plateau_levels if not (log_y and v <= 0)]
+    # NaN = n/a (rotated inputs have no closed-form plateaus): no rule is drawn for it
+    levels = [float(v) for v in plateau_levels if np.isfinite(v) and not (log_y and v <= 0)]
     if levels:
         guide = pd.DataFrame({"plateau": levels, "modes learned": range(len(levels))})
         layers.append(
@@ -126,7 +127,8 @@ def modes_chart(
     time_axis: str = "step",
 ) -> alt.LayerChart:
     """Mode strengths u_i = u*_iᵀ W v*_i: solid measured, dashed gradient-flow theory, dotted finite-η
-    theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i."""
+    theory (THEORY §1–2), one colour per mode, faint rules at the targets λ_i/d_i (``target`` column;
+    λ_i for a frame without it)."""
     field = time_field(time_axis)
     data = positive(mode_curves_frame(modes, show_gd), field)
     kinds = [k for k in CURVE_DASH if k in set(data["curve"])]
@@ -146,31 +148,45 @@ def modes_chart(
             tooltip=["mode:N", "curve:N", "step:Q", alt.Tooltip("u:Q", format=".4g")],
         )
     )
-    targets = modes.groupby("mode", as_index=False)["lambda"].first()
+    # a mode converges to its target strength λ_i/d_i (= λ_i when whitened), not to λ_i
+    level = "target" if "target" in modes else "lambda"
+    targets = modes.groupby("mode", as_index=False)[level].first()
     target_rules = (
         alt.Chart(targets)
         .mark_rule(opacity=0.25)
-        .encode(y="lambda:Q", color=alt.Color("mode:N"), tooltip=["mode:N", "lambda:Q"])
+        .encode(y=f"{level}:Q", color=alt.Color("mode:N"), tooltip=["mode:N", f"{level}:Q"])
     )
     return alt.layer(lines, target_rules).properties(height=300)
 
 
+# number formats of the halfway table's columns (printf style), for the page's column config
+HALFWAY_FORMATS = {"u(0)": "%.2e", "halfway step (predicted, finite η)": "%.1f",
+                   "halfway step (gradient flow)": "%.1f", "alignment there": "%.2f", "measured / predicted": "%.3f"}
+
+
 def halfway_table(mode_summary: pd.DataFrame) -> pd.DataFrame:
-    """Display table of halfway steps per mode, measured vs gradient-flow theory (THEORY §2, τ½)."""
+    """Display table of halfway steps per mode: measured against the prediction (finite η; the
+    gradient-flow value beside it), where each prediction starts, the alignment there, and, for a
+    mode without theory, why (dln_core.launch; THEORY.md §2, §8)."""
     out = pd.DataFrame(
         {
             "mode": mode_summary["mode"].astype(int),
             "λ": mode_summary["lambda"],
             "u(0)": mode_summary["u0"],
             "halfway step (measured)": mode_summary["halfway_step"],
-            "halfway step (theory)": mode_summary["halfway_step_theory"],
+            "halfway step (predicted, finite η)": mode_summary["halfway_step_theory"],
         }
     )
-    if "theory_start_step" in mode_summary:  # where each mode's theory curve starts (after aligning)
-        out["theory from"] = mode_summary["theory_start_step"]
+    for col, title in (("halfway_step_theory_gf", "halfway step (gradient flow)"),
+                       ("theory_start_step", "predicted from step"), ("theory_alignment", "alignment there")):
+        if col in mode_summary:
+            out[title] = mode_summary[col]
+    if "theory_applies" in mode_summary:
+        applies = mode_summary["theory_applies"].fillna(False).astype(bool)
+        out["theory"] = ["prediction" if a else (r or "none") for a, r in zip(applies, mode_summary["theory_reason"])]
     measured = pd.to_numeric(out["halfway step (measured)"], errors="coerce")
-    theory = pd.to_numeric(out["halfway step (theory)"], errors="coerce")
-    out["measured / theory"] = measured / theory
+    theory = pd.to_numeric(out["halfway step (predicted, finite η)"], errors="coerce")
+    out["measured / predicted"] = measured / theory
     return out
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError
-from . import embed, sweep, train
+from . import embed, study, sweep, train
 from .common import Command, OneLineError, Parser
 
 COMMANDS: dict[str, Command] = {
     "train": train,
     "sweep": sweep,
+    "study": study,
     "embed": embed,
 }
 

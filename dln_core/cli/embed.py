@@ -59,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="full-batch GD steps")
     p.add_argument("--seed", type=int)
     p.add_argument("--window", type=int, help="context half-width (weights c+1-j)")
+    p.add_argument("--unigram", choices=["cooccurrence", "tokens"],
+                   help="P_i in M*: co-occurrence marginal (default) or token frequency (QWEM reference)")
     p.add_argument("--snapshots", type=int, help="history rows")
     p.add_argument("--corpus", type=str, default="default",
                    help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
@@ -87,6 +89,7 @@ def build_config(args: argparse.Namespace):
             steps=args.steps,
             seed=args.seed,
             window=args.window,
+            unigram=args.unigram,
             n_snapshots=args.snapshots,
         ),
         lr=_lr(args.lr),

@@ -4,7 +4,11 @@ stdout gets exactly one JSON object: ``halfway_step`` and ``halfway_step_theory`
 order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·‖², THEORY §1; null if it is
 not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``,
 ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
-``converged`` and ``theory_start_step`` (per mode: the snapshot its theory starts from); and ``run_id``
+``converged`` and, per mode (dln_core.launch): ``theory_start_step`` (the step its prediction is
+launched from), ``theory_applies`` and ``theory_reason`` (why not), ``theory_alignment`` (alignment at
+the launch), ``halfway_step_theory_gf`` (gradient-flow value; ``halfway_step_theory`` is the finite-η
+prediction), ``ode_exponent`` (fitted Eq. 11 prefactor exponent, dln_core.laws) with
+``ode_exponent_theory`` = 2 − 2/L; and ``run_id``
 with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
 the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
@@ -67,7 +71,9 @@ SUMMARY_KEYS = (
 )
 # a RunSummary always has these; printed only when present, so a partial summary mapping (a test fake)
 # gives no nulls for them
-OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step")
+OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step", "halfway_step_theory_gf",
+                         "theory_applies", "theory_reason", "theory_alignment", "ode_exponent",
+                         "ode_exponent_theory")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ _EXPORTS = {
     "count_cooccurrences": "cooccurrence",
     "corpus_statistics": "cooccurrence",
     "target_matrix": "cooccurrence",
+    "unigram_probabilities": "cooccurrence",
     "EmbedConfig": "model",
     "spectrum": "model",
     "train_gd": "model",

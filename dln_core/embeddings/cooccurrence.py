@@ -6,6 +6,11 @@ itself adds 2w to the diagonal). P = C / ΣC is the co-occurrence distribution a
 its marginal ΣP_ij, so that Σ_ij P_i P_j = 1 like Σ_ij P_ij.
 
 Target: M*_ij = 2 (P_ij − ψ P_i P_j) / (P_ij + ψ P_i P_j) ∈ (−2, 2]; never-seen pairs give −2.
+The unigram is a convention (:func:`unigram_probabilities`): the co-occurrence marginal above (the
+default), or the token frequency n_i / Σ_{j<V} n_j over the vocabulary, the convention of the QWEM
+reference. They differ because a token's share of window pairs depends on its neighbourhood (words
+near document edges or next to out-of-vocabulary words take part in fewer pairs); data/README.md
+reports the measured difference on the shipped corpus.
 
 Counting is vectorised with ``np.bincount`` and bounded in memory: positions are processed in chunks
 and, for large V, the V × V table in row blocks of at most ``max_cells`` cells.
@@ -103,9 +108,27 @@ def count_cooccurrences(
     return A + A.T
 
 
-def target_matrix(counts: np.ndarray, psi: float = 1.0, dtype=np.float32) -> np.ndarray:
+def unigram_probabilities(corpus: Corpus, vocab_size: int, counts: np.ndarray | None = None,
+                          kind: str = "cooccurrence") -> np.ndarray:
+    """P_i for M* (module docstring): ``"cooccurrence"`` Σ_j P_ij from ``counts``; ``"tokens"`` the
+    frequency of word i among the corpus tokens that are in the top-``vocab_size`` vocabulary."""
+    if kind == "cooccurrence":
+        if counts is None:
+            raise ConfigError("unigram", "the co-occurrence marginal needs the counts", kind)
+        total = counts.sum()
+        return counts.sum(axis=1) / total if total > 0 else np.zeros(len(counts))
+    if kind != "tokens":
+        raise ConfigError("unigram", "must be 'cooccurrence' or 'tokens'", kind)
+    ids = np.asarray(corpus.ids)
+    ids = ids[(ids >= 0) & (ids < vocab_size) & (ids != corpus.pad_id)]
+    n = np.bincount(ids, minlength=vocab_size)[:vocab_size].astype(np.float64)
+    return n / n.sum() if n.sum() > 0 else n
+
+
+def target_matrix(counts: np.ndarray, psi: float = 1.0, dtype=np.float32, unigram: np.ndarray | None = None) -> np.ndarray:
     """M*_ij = 2 (P_ij − ψ P_i P_j) / (P_ij + ψ P_i P_j) (THEORY §7).
 
+    ``unigram``: P_i (:func:`unigram_probabilities`); default the co-occurrence marginal Σ_j P_ij.
     Rows of words with no co-occurrence at all (P_i = 0; only in tiny user corpora) are set to 0:
     0/0 carries no information.
     """
@@ -116,7 +139,7 @@ def target_matrix(counts: np.ndarray, psi: float = 1.0, dtype=np.float32) -> np.
         raise ConfigError("corpus", "has no co-occurring vocabulary words within the window", 0)
     # float32 in place: V × V temporaries dominate memory and time at V = 5k
     P = (counts / total).astype(np.float32)
-    p = P.sum(axis=1, dtype=np.float64).astype(np.float32)
+    p = (P.sum(axis=1, dtype=np.float64) if unigram is None else np.asarray(unigram, np.float64)).astype(np.float32)
     indep = np.outer(p, p)
     indep *= np.float32(psi)
     den = P + indep

@@ -30,6 +30,9 @@ SINGLE_THREAD_BELOW = 1e9  # V² d below which the CPU GD loop runs on one threa
 DTYPES = ("float32", "float64")
 
 
+UNIGRAMS = ("cooccurrence", "tokens")  # cooccurrence.unigram_probabilities
+
+
 @dataclass(frozen=True)
 class EmbedConfig:
     """One word-embedding experiment (frozen: it is also the page's cache key)."""
@@ -42,6 +45,7 @@ class EmbedConfig:
     seed: int = 0
     window: int = 16  # context half-width c (weights c+1−j)
     psi: float = 1.0  # ψ in M*
+    unigram: str = "cooccurrence"  # P_i in M*: "cooccurrence" (marginal Σ_j P_ij) or "tokens" (frequency)
     n_snapshots: int = 100  # history rows (evenly spaced steps, incl. 0 and the last)
     n_scatter_snapshots: int = 25  # snapshots kept for the 3-D scatter
     event_snapshots: int = 9  # extra snapshots around each predicted mode rise (embeddings/schedule.py); 0 = none
@@ -69,6 +73,8 @@ class EmbedConfig:
             raise ConfigError("window", "must be an integer in [1, 64]", self.window)
         if not isinstance(self.psi, int | float) or not self.psi > 0:
             raise ConfigError("psi", "must be a positive number", self.psi)
+        if self.unigram not in UNIGRAMS:
+            raise ConfigError("unigram", f"must be one of {list(UNIGRAMS)}", self.unigram)
         if not is_int(self.n_snapshots) or not 2 <= self.n_snapshots <= 2000:
             raise ConfigError("n_snapshots", "must be an integer in [2, 2000]", self.n_snapshots)
         if not is_int(self.n_scatter_snapshots) or not 1 <= self.n_scatter_snapshots <= 200:

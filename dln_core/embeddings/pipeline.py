@@ -17,7 +17,7 @@ import pandas as pd
 from ..limits import Limits, current_limits
 from . import evaluate as ev
 from . import theory
-from .cooccurrence import corpus_statistics, target_matrix
+from .cooccurrence import corpus_statistics, target_matrix, unigram_probabilities
 from .corpus import Corpus, load_default_corpus
 from .frames import (
     CHOSEN_ANALOGIES,
@@ -74,7 +74,8 @@ def run_embedding(
     stats = corpus_statistics(corpus, cfg.vocab, cfg.window)
     timings["statistics_s"] = time.perf_counter() - t0
     vocab = list(stats.vocab)
-    M = target_matrix(stats.counts, cfg.psi)
+    unigram = unigram_probabilities(corpus, cfg.vocab, stats.counts, cfg.unigram)  # M*'s P_i convention
+    M = target_matrix(stats.counts, cfg.psi, unigram=unigram)
     del stats
     t0 = time.perf_counter()
     spec = spectrum(M, cfg.dim)

@@ -50,7 +50,11 @@ def _data_with(at: AppTest, column: str) -> pd.DataFrame:
     if column == "u":
         rows = [(s, i + 1, u) for i, us in enumerate(p["modes"]["u"]) for s, u in zip(p["x"]["step"], us)]
         return pd.DataFrame(rows, columns=["step", "mode", "u"])
-    raise AssertionError(f"no player series {column!r}")
+    for _, frames in _charts(at):  # otherwise an Altair chart's dataset (e.g. the depth-exponent fit)
+        for df in frames:
+            if column in df.columns:
+                return df.reset_index(drop=True)
+    raise AssertionError(f"no player series or chart dataset {column!r}")
 
 
 def _ok(at: AppTest) -> None:
@@ -183,7 +187,10 @@ def test_preset_button_sets_the_controls(home):
 def test_player_replays_the_cached_run_without_widgets_per_frame(home):
     at = _open({"steps": "800"})
     wall = at.metric[3].value
-    assert not at.get("vega_lite_chart")  # every snapshot view is drawn by the player in the browser
+    # every snapshot view is drawn by the player in the browser; the one Altair chart left is the
+    # (static) depth-exponent fit inside its expander
+    assert len(at.get("vega_lite_chart")) <= 1
+    assert len(at.expander) and any("depth exponent" in e.label for e in at.expander)
     assert [s.key for s in at.slider] == ["depth", "log_scale"]  # no server-side snapshot slider
     at.run()  # a rerun (any widget) reuses the cached run and the same player document
     assert at.metric[3].value == wall
@@ -279,3 +286,19 @@ def test_one_rerun_builds_the_frames_once_and_a_view_change_builds_none(home, mo
     _ok(at)
     assert len(builds) == 1
     st.cache_data.clear()
+
+
+def test_explorer_says_what_it_predicts_and_shows_the_depth_exponent(home):
+    """Issue 10 point 5: the mode-panel caption says where the dashed curves start and that they are
+    predictions, the halfway table says per mode whether it is one, and the depth-exponent panel
+    plots this run's fit (the default near-identity L = 2 run: every mode predicted from step 0)."""
+    at = _open()
+    _ok(at)
+    assert any("Every dashed curve starts at step 0" in c.value and "prediction" in c.value for c in at.caption)
+    table = next(d.value for d in at.dataframe if "theory" in d.value.columns)
+    assert list(table["theory"]) == ["prediction"] * 6
+    assert "halfway step (predicted, finite η)" in table.columns and "halfway step (gradient flow)" in table.columns
+    (panel,) = [e for e in at.expander if e.label == "The depth exponent of this run"]
+    assert any("2 − 2/L = 1" in c.value for c in panel.caption)
+    data = _data_with(at, "log_prefactor")
+    assert len(data) >= 3 and set(data["mode"]) <= set(range(1, 7))

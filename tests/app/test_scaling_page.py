@@ -28,7 +28,10 @@ def test_first_load_shows_a_log_log_chart_and_the_fit_table():
     specs = charts(at)
     assert len(specs) >= 1
     assert '"type": "log"' in json.dumps(specs[0])  # halfway time vs u0 is drawn log–log
-    fits = at.dataframe[0].value
+    exponents = at.dataframe[0].value  # the u₀ exponent 1 − 2/L with its standard error
+    assert list(exponents["depth"]) == [3, 4] and (exponents["stderr"] > 0).all()
+    assert ((exponents["measured"] - exponents["theory_same_u0"]).abs() < 0.03).all()
+    fits = at.dataframe[1].value
     assert list(fits["depth"]) == [2, 3, 4]
     assert fits["fitted_slope"].between(-0.6, 0.6).all()
     assert len(at.get("download_button")) >= 3  # summary, theory, fits
@@ -48,6 +51,7 @@ def test_bad_input_shows_an_error_and_keeps_the_previous_results():
 @pytest.mark.parametrize(
     ("study", "n_charts"),
     [
+        ("λ law (depth exponent)", 2),
         ("Learning order", 1),
         ("Sharper steps with depth", 1),
         ("Step-size limit", 1),
@@ -61,6 +65,10 @@ def test_every_study_renders_its_charts(study, n_charts):
     assert not at.exception, at.exception
     assert not at.error
     assert len(charts(at)) == n_charts
+    if study.startswith("λ law"):  # the fitted depth exponent, within 0.03 of 2 − 2/L
+        fits = at.dataframe[0].value
+        assert list(fits["depth"]) == [2, 3, 4, 6]
+        assert ((fits["measured"] - fits["theory"]).abs() < 0.03).all()
 
 
 def test_a_study_can_be_saved_to_the_run_store(tmp_path, monkeypatch):

@@ -130,8 +130,8 @@ def test_halfway_table_ratio():
         }
     )
     table = ch.halfway_table(summary)
-    assert table["measured / theory"].iloc[0] == pytest.approx(1.1, rel=1e-12)
-    assert np.isnan(table["measured / theory"].iloc[1])
+    assert table["measured / predicted"].iloc[0] == pytest.approx(1.1, rel=1e-12)
+    assert np.isnan(table["measured / predicted"].iloc[1])
 
 
 def test_alignment_chart_diverging_and_snapshot_selection():

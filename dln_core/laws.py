@@ -1,0 +1,264 @@
+"""The depth exponent 2 − 2/L and the u₀ exponent 1 − 2/L, measured (THEORY.md §2).
+
+Substituting u = λw in the mode ODE du/dt = L u^{2−2/L}(λ − u) gives dw/dt = L λ^{2−2/L} w^{2−2/L}(1 − w):
+the halfway time is τ½ = λ^{−(2−2/L)} · g_L(u₀/λ). Three measurements of 2 − 2/L follow:
+
+- :func:`fit_lambda_law` — at fixed u₀/λ, the slope of log τ½ against log λ is −(2 − 2/L); and
+  τ½ · λ^{2−2/L} plotted against u₀/λ collapses onto one curve per depth (``collapse`` column).
+- :func:`ode_exponent` — from one trajectory, the slope of log(u̇ / (L(λ − d u))) against log u during a
+  mode's rise is the prefactor exponent 2 − 2/L itself. u̇ is the exact gradient-flow rate at each
+  snapshot (diagnostics.mode_rates), so no finite differences of a finite-η trajectory enter.
+- :func:`fit_u0_law` — at fixed λ and L > 2, the slope of log τ½ against log u₀ tends to −(1 − 2/L)
+  as u₀ → 0 (the plateau's power law; at L = 2 the law is logarithmic and has no exponent).
+
+Each fit carries the standard error of its slope (scipy.stats.linregress's, computed in numpy), so "within 0.03 of theory"
+can be told apart from noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+RISE = (0.01, 0.9)  # the part of a mode's rise the ODE exponent is fitted on (fractions of its target)
+MIN_POINTS = 3
+
+
+@dataclass(frozen=True)
+class ExponentFit:
+    """A fitted slope with its standard error and the number of points."""
+
+    slope: float
+    stderr: float
+    n: int
+
+
+def _linregress(x, y) -> ExponentFit:
+    """Least-squares slope and its standard error, the same numbers as scipy.stats.linregress (tested)
+    in plain numpy: importing scipy.stats costs seconds, and every run fits its ODE exponent."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    n = len(x)
+    if n < 2 or np.ptp(x) == 0:
+        return ExponentFit(math.nan, math.nan, n)
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, sxy, syy = float(dx @ dx), float(dx @ dy), float(dy @ dy)
+    slope = sxy / sxx
+    if n <= 2:
+        return ExponentFit(slope, math.nan, n)
+    resid = max(syy - slope * sxy, 0.0)  # residual sum of squares
+    return ExponentFit(slope, math.sqrt(resid / (n - 2) / sxx), n)
+
+
+def depth_exponent(depth: int) -> float:
+    """2 − 2/L: the exponent of the mode ODE's prefactor and of λ at fixed u₀/λ (THEORY.md §2)."""
+    return 2.0 - 2.0 / depth
+
+
+def u0_exponent(depth: int) -> float:
+    """1 − 2/L: minus the small-u₀ slope of log τ½ against log u₀ (THEORY.md §2)."""
+    return 1.0 - 2.0 / depth
+
+
+# ----------------------------------------------------------------------------- one trajectory
+def ode_exponent(u, rate, lam: float, depth: int, d: float = 1.0, rise=RISE) -> ExponentFit:
+    """Slope of log(u̇ / (L(λ − d u))) against log u over the snapshots of a mode's rise.
+
+    ``u``, ``rate``: (S,) measured strength and gradient-flow rate du/dt at the snapshots. Only
+    snapshots with rise[0] ≤ u d/λ ≤ rise[1] and a positive rate count; fewer than MIN_POINTS give nan.
+    """
+    u, rate = np.asarray(u, float), np.asarray(rate, float)
+    target = lam / d
+    with np.errstate(all="ignore"):
+        sel = (u >= rise[0] * target) & (u <= rise[1] * target) & (rate > 0) & np.isfinite(rate)
+        if sel.sum() < MIN_POINTS or lam <= 0:
+            return ExponentFit(math.nan, math.nan, int(sel.sum()))
+        y = np.log(rate[sel] / (depth * (lam - d * u[sel])))
+        return _linregress(np.log(u[sel]), y)
+
+
+def ode_exponents(problem, u: np.ndarray, rate: np.ndarray, depth: int) -> list:
+    """:func:`ode_exponent` per mode of one run ((S, r) arrays) as a list (None where not fitted)."""
+    out = []
+    for i in range(problem.r):
+        f = ode_exponent(u[:, i], rate[:, i], float(problem.lambda_star[i]), depth, float(problem.mode_d[i]))
+        out.append(f.slope if np.isfinite(f.slope) else None)
+    return out
+
+
+def ode_exponent_frame(problem, u: np.ndarray, rate: np.ndarray, depth: int, steps=None) -> pd.DataFrame:
+    """The points behind :func:`ode_exponents` for a chart: one row per (mode, snapshot in the rise)
+    with columns mode, step, log_u, log_prefactor (= log(u̇ / (L(λ − d u))))."""
+    rows = []
+    steps = np.arange(len(u)) if steps is None else np.asarray(steps)
+    for i in range(problem.r):
+        lam, d = float(problem.lambda_star[i]), float(problem.mode_d[i])
+        if lam <= 0:
+            continue
+        ui, ri = np.asarray(u[:, i], float), np.asarray(rate[:, i], float)
+        with np.errstate(all="ignore"):
+            sel = (ui >= RISE[0] * lam / d) & (ui <= RISE[1] * lam / d) & (ri > 0) & np.isfinite(ri)
+            for k in np.nonzero(sel)[0]:
+                rows.append({"mode": i + 1, "step": int(steps[k]), "log_u": float(np.log(ui[k])),
+                             "log_prefactor": float(np.log(ri[k] / (depth * (lam - d * ui[k]))))})
+    return pd.DataFrame(rows, columns=["mode", "step", "log_u", "log_prefactor"])
+
+
+def ode_exponent_points(modes: pd.DataFrame, depth: int, d=None) -> pd.DataFrame:
+    """:func:`ode_exponent_frame` from a run's ``modes`` frame (columns step, mode, lambda, u, u_rate);
+    ``d`` (r,) the per-mode input variances (1 when whitened)."""
+    wide_u = modes.pivot(index="step", columns="mode", values="u").sort_index()
+    wide_r = modes.pivot(index="step", columns="mode", values="u_rate").sort_index()
+    lam = modes.groupby("mode")["lambda"].first().sort_index().to_numpy(float)
+    dd = np.ones(len(lam)) if d is None else np.asarray(d, float)
+
+    class _P:  # the two fields ode_exponent_frame reads
+        lambda_star, mode_d, r = lam, dd, len(lam)
+
+    return ode_exponent_frame(_P, wide_u.to_numpy(float), wide_r.to_numpy(float), depth, wide_u.index.to_numpy())
+
+
+# ------------------------------------------------------------------------------ across runs
+def fit_lambda_law(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per depth: slope of log τ½ against log λ at fixed u₀/λ, sign flipped (→ 2 − 2/L).
+
+    ``frame`` has columns depth, ratio (u₀/λ), lambda, tau_half. Points of several ratios are pooled
+    with one intercept per ratio (both coordinates centred within each ratio before the fit; the
+    stderr accounts for the extra intercepts).
+    """
+    rows = []
+    for depth, g in frame.groupby("depth"):
+        g = g[np.isfinite(g["tau_half"]) & (g["tau_half"] > 0)]
+        x = np.log(g["lambda"].to_numpy(float))
+        y = np.log(g["tau_half"].to_numpy(float))
+        key = g["ratio"].to_numpy(float)
+        for rv in np.unique(key):
+            m = key == rv
+            x[m] -= x[m].mean()
+            y[m] -= y[m].mean()
+        fit = _linregress(x, y)
+        n_groups = len(np.unique(key))
+        dof_fix = math.sqrt((fit.n - 2) / (fit.n - 1 - n_groups)) if fit.n - 1 - n_groups > 0 else math.nan
+        rows.append({"quantity": "lambda_exponent", "depth": int(depth), "measured": -fit.slope,
+                     "theory": depth_exponent(int(depth)), "stderr": fit.stderr * dof_fix, "n_points": fit.n})
+    return pd.DataFrame(rows, columns=["quantity", "depth", "measured", "theory", "stderr", "n_points"])
+
+
+def fit_u0_law(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per depth L > 2: minus the slope of log τ½ against log u₀ (→ 1 − 2/L as u₀ → 0), with the same
+    fit applied to the exact gradient-flow τ½ at the same u₀ (finite-u₀ corrections included).
+
+    ``frame`` has columns depth, u0, tau_half and optionally tau_half_theory.
+    """
+    rows = []
+    for depth, g in frame.groupby("depth"):
+        depth = int(depth)
+        if depth <= 2:
+            continue
+        fit = _linregress(np.log(g["u0"].to_numpy(float)), np.log(g["tau_half"].to_numpy(float)))
+        same = math.nan
+        if "tau_half_theory" in g:
+            same = -_linregress(np.log(g["u0"].to_numpy(float)), np.log(g["tau_half_theory"].to_numpy(float))).slope
+        rows.append({"quantity": "u0_exponent", "depth": depth, "measured": -fit.slope, "theory": u0_exponent(depth),
+                     "theory_same_u0": same, "stderr": fit.stderr, "n_points": fit.n})
+    return pd.DataFrame(rows, columns=["quantity", "depth", "measured", "theory", "theory_same_u0", "stderr",
+                                       "n_points"])
+
+
+__all__ = [
+    "ExponentFit",
+    "depth_exponent",
+    "fit_lambda_law",
+    "fit_u0_law",
+    "ode_exponent",
+    "ode_exponent_frame",
+    "ode_exponent_points",
+    "ode_exponents",
+    "study_lambda_law",
+    "study_u0_law",
+    "u0_exponent",
+]
+
+
+# ----------------------------------------------------------------------------------- the studies
+LAMBDA_LAW_STEP = 0.05  # η λ_max^{2−2/L}: the step in the rescaled time of the fastest run
+
+
+def study_lambda_law(
+    depths=(2, 3, 4, 6),
+    lambdas: str = "0.5,1,2,4",
+    ratios: str = "0.01,0.03",
+    step_factor: float = LAMBDA_LAW_STEP,
+    snapshots: int = 40,
+    progress=None,
+    limits=None,
+) -> dict[str, pd.DataFrame]:
+    """The depth exponent from a sweep over λ at fixed u₀/λ (THEORY.md §2, τ½ = λ^{−(2−2/L)} g_L(u₀/λ)).
+
+    For each depth L and target λ (a one-mode network) and each ratio u₀/λ, an aligned balanced init with
+    u₀ = ratio·λ trains at one step size per depth, η = step_factor / λ_max^{2−2/L} (so the fastest run
+    takes ≥ 1/step_factor steps per unit of rescaled time; at the default the fitted exponents are
+    within 0.012 of 2 − 2/L at L = 2, 3, 4, 6 and finite η moves the fastest τ½ by ≤ 4 %). The
+    measured τ½ = η × (exact first halfway step). Returns frames ``summary`` (depth, lambda, ratio, u0,
+    tau_half, collapse = τ½ λ^{2−2/L}), ``theory`` (the exact collapse curve g_L per depth) and
+    ``fits`` (:func:`fit_lambda_law`).
+    """
+    from . import theory
+    from .config import RunConfig
+    from .errors import ConfigError
+    from .studies import steps_to_reach
+    from .sweep import parse_floats, run_members
+
+    lams = sorted(parse_floats("lambdas", lambdas, positive=True)) if isinstance(lambdas, str) else sorted(lambdas)
+    rats = sorted(parse_floats("ratios", ratios, positive=True)) if isinstance(ratios, str) else sorted(ratios)
+    if len(lams) < 2:
+        raise ConfigError("lambdas", "need at least two values of λ to fit an exponent", lambdas)
+    if any(r >= 0.5 for r in rats):
+        raise ConfigError("ratios", "must lie in (0, 0.5): u₀ below half the target", ratios)
+    if not 0 < step_factor <= 0.5:
+        raise ConfigError("step_factor", "must lie in (0, 0.5]", step_factor)
+    members, keys = [], []
+    for depth in depths:
+        depth = int(depth)
+        if depth < 2:
+            raise ConfigError("depths", "the depth exponent needs depth >= 2", depth)
+        lr = step_factor / max(lams) ** depth_exponent(depth)
+        for lam in lams:
+            steps = steps_to_reach(lam, min(rats) * lam, depth, lr)  # the slowest ratio of this λ
+            for ratio in rats:
+                members.append(RunConfig.make(
+                    target_kind="spectrum", singular_values=(lam,), depth=depth, init_scheme="aligned",
+                    init_scale=(ratio * lam) ** (1.0 / depth), lr=lr, steps=steps,
+                    record=max(1, steps // snapshots)))
+                keys.append((depth, lam, ratio))
+    results, _ = run_members(members, progress=progress, limits=limits)
+    rows = []
+    for (depth, lam, ratio), res in zip(keys, results):
+        k = res.summary["halfway_step"][0]
+        tau = float("nan") if k is None else res.config.optim.lr * k
+        rows.append({"depth": depth, "lambda": lam, "ratio": ratio, "u0": float(res.summary["u0"][0]),
+                     "tau_half": tau, "collapse": tau * lam ** depth_exponent(depth)})
+    summary = pd.DataFrame(rows, columns=["depth", "lambda", "ratio", "u0", "tau_half", "collapse"])
+    grid = np.geomspace(min(rats) / 3, max(0.3, max(rats) * 3) if max(rats) * 3 < 0.5 else 0.45, 50)
+    theory_rows = [pd.DataFrame({"depth": int(L), "ratio": grid,
+                                 "collapse_theory": np.asarray(theory.tau_half(1.0, grid, int(L)), float)})
+                   for L in depths]
+    return {"summary": summary, "theory": pd.concat(theory_rows, ignore_index=True), "fits": fit_lambda_law(summary)}
+
+
+def study_u0_law(progress=None, limits=None, **params) -> dict[str, pd.DataFrame]:
+    """The u₀ law (studies.study_scaling: plateau length against u₀ per depth) with the exponent 1 − 2/L
+    fitted with its standard error (:func:`fit_u0_law`) as ``exponent_fits``."""
+    from .studies import study_scaling
+
+    out = study_scaling(progress=progress, limits=limits, **params)
+    s = out["summary"]
+    s = s[(s["mode"] == 1) & ~s["diverged"].astype(bool)]
+    frame = pd.DataFrame({"depth": s["depth"], "u0": s["u0"], "tau_half": s["halfway_time"],
+                          "tau_half_theory": s["tau_half_theory"]})
+    out["exponent_fits"] = fit_u0_law(frame)
+    return out
