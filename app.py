@@ -1,9 +1,12 @@
 """DLN Lab entrypoint: page config and navigation only."""
 
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="DLN Lab", page_icon=":material/stacked_line_chart:", layout="wide")
 st.session_state["dln_entrypoint_ran"] = True  # see pages/_shared.ensure_entrypoint
+st.html(Path(__file__).with_name("pages") / "style.css")  # small screens: nothing scrolls the page sideways
 
 pages = {
     "DLN Lab": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],

@@ -140,16 +140,21 @@ def export_paths(out: str | os.PathLike, fmt: str) -> tuple[Path, Path]:
     return path, path.with_name(f"{path.name[: -len(fmt) - 1]}.runs.{fmt}")
 
 
+def export_tables(runs: Sequence, fmt: str = "csv", layout: str = "wide") -> tuple[bytes, bytes, int]:
+    """(history table bytes, runs table bytes, history rows) of loaded runs: what the Runs page offers
+    as downloads and :func:`write_export` writes."""
+    check_choice("format", fmt, FORMATS)
+    history = history_table(runs, layout)
+    return table_bytes(history, fmt), table_bytes(runs_table(run.meta for run in runs), fmt), len(history)
+
+
 def write_export(runs: Sequence, out: str | os.PathLike, fmt: str = "csv", layout: str = "wide") -> dict:
     """Write the history and runs tables of loaded runs next to each other; returns what it wrote."""
     from .store import atomic_write_bytes
 
-    check_choice("format", fmt, FORMATS)
-    history = history_table(runs, layout)
-    table = runs_table(run.meta for run in runs)
+    history, table, rows = export_tables(runs, fmt, layout)
     history_path, runs_path = export_paths(out, fmt)
-    blobs = {history_path: table_bytes(history, fmt), runs_path: table_bytes(table, fmt)}
-    for path, data in blobs.items():
+    for path, data in ((history_path, history), (runs_path, table)):
         atomic_write_bytes(path, data)
-    return {"history": str(history_path), "runs": str(runs_path), "rows": len(history), "run_count": len(runs),
+    return {"history": str(history_path), "runs": str(runs_path), "rows": rows, "run_count": len(runs),
             "format": fmt, "layout": layout}

@@ -5,8 +5,8 @@
 
 Keys: ``python``, ``packages`` (numpy, torch, scipy, pandas and dln-lab versions, read from the
 installed distributions so torch need not be imported), ``platform``, ``backend`` (numpy | torch),
-``device`` (cpu | cuda, "auto" resolved), ``dtype``, ``threads`` (torch's intra-op thread count when
-torch is loaded, else what BLAS/OpenMP use: ``OMP_NUM_THREADS`` or the CPU count) and ``code``:
+``device`` (cpu | cuda, "auto" resolved), ``dtype``, ``threads`` (torch's intra-op thread count for
+the torch backend, else what BLAS/OpenMP use: ``OMP_NUM_THREADS`` or the CPU count) and ``code``:
 the git commit and whether the work tree had uncommitted changes, when the package runs from a
 checkout (``None`` for an installed wheel, whose version then identifies the code).
 """
@@ -35,10 +35,11 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def thread_info() -> dict:
-    """The thread count the numerical backend uses, and the environment variables that set it."""
+def thread_info(backend: str = "numpy") -> dict:
+    """The thread count the backend uses (torch's intra-op threads for the torch backend; BLAS/OpenMP's
+    for numpy), and the environment variables that set it."""
     env = {k: os.environ[k] for k in THREAD_VARS if k in os.environ}
-    torch = sys.modules.get("torch")
+    torch = sys.modules.get("torch") if backend == "torch" else None
     if torch is not None:
         threads, source = int(torch.get_num_threads()), "torch.get_num_threads"
     elif "OMP_NUM_THREADS" in env and env["OMP_NUM_THREADS"].isdigit():
@@ -83,7 +84,7 @@ def collect(device: str | None = "auto", dtype: str | None = "float64", backend:
         "backend": backend,
         "device": device,
         "dtype": dtype,
-        **thread_info(),
+        **thread_info(backend),
         "code": code_revision(),
     }
 

@@ -13,10 +13,18 @@ import streamlit as st
 
 from dln_core import engine, frames, landscape
 from dln_core.charts import explorer as charts
+from dln_core.charts.export import EXPLORER_FIGURES, explorer_figures
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
+from pages._shared import (
+    ensure_entrypoint,
+    figure_set_downloads,
+    references,
+    remember_run,
+    run_store,
+    show_error,
+)
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
@@ -294,3 +302,5 @@ def time_panels(result, cfg) -> None:
 
 
 time_panels(result, cfg)
+figure_set_downloads(lambda: explorer_figures(result, time_axis, show_gd), EXPLORER_FIGURES, "dln_explorer")
+references("explorer")

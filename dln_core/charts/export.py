@@ -27,6 +27,7 @@ FIGURE_FORMATS = ("svg", "pdf", "png")
 MIME = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
 PNG_SCALE = 2  # PNGs at twice the on-screen size (print resolution)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+EXPLORER_FIGURES = ("loss", "modes", "balance", "update_rank", "alignment", "update_spectrum")
 _VL_VERSION = re.compile(r"/vega-lite/v(\d+)\.(\d+)")
 
 

@@ -47,14 +47,15 @@ def test_no_checkout_means_no_revision(tmp_path):
     assert provenance.code_revision(tmp_path) is None
 
 
-def test_thread_count_follows_omp_num_threads_without_torch(monkeypatch):
-    import sys
+def test_thread_count_is_the_backends(monkeypatch):
+    import torch
 
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
-    info = provenance.thread_info()
+    info = provenance.thread_info("numpy")  # BLAS threads, whether or not torch is loaded
     assert (info["threads"], info["threads_source"]) == (3, "OMP_NUM_THREADS")
     assert info["thread_env"]["OMP_NUM_THREADS"] == "3"
+    info = provenance.thread_info("torch")
+    assert (info["threads"], info["threads_source"]) == (torch.get_num_threads(), "torch.get_num_threads")
 
 
 def test_embedding_runs_record_the_torch_backend():
