@@ -5,7 +5,7 @@ order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·�
 not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``; when
 the engine reports them, ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
 ``converged`` and ``theory_start_step`` (per mode: the snapshot its theory starts from); and ``run_id``
-with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame (step, t = lr·step,
+with ``--save`` / ``csv`` with ``--csv`` / ``figures`` (the files written) with ``--figures DIR``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
 the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
 and removed) before training, so a bad path fails in a second.
@@ -77,6 +77,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
     out.add_argument("--name", help="a name for the saved run")
     out.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    out.add_argument("--figures", metavar="DIR", help="write the explorer's 2-D charts into DIR (vl-convert, offline)")
+    out.add_argument("--figure-format", default="svg,pdf", help="comma list of svg, pdf, png (default svg,pdf)")
 
 
 def parse_target(text: str) -> dict:
@@ -120,6 +122,23 @@ def summary_line(summary: dict, extra: dict | None = None) -> dict:
     return out
 
 
+def check_figures(folder: str | None, formats: str) -> tuple[str, ...] | None:
+    """--figures DIR and --figure-format, checked before training (the folder is created and probed)."""
+    if folder is None:
+        return None
+    from ..charts import export
+
+    try:
+        parsed = export.parse_formats(formats)
+    except ConfigError as exc:
+        raise ConfigError("--figure-format", exc.allowed, exc.got) from None
+    try:
+        export.check_figure_dir(folder)
+    except OSError as exc:
+        raise ConfigError("--figures", f"must be a writable folder ({exc.strerror or exc})", folder) from None
+    return parsed
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = build_config(args)
@@ -127,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise as_flag_error(exc) from None
     csv_path, store = check_outputs(args.csv, args.save)
+    figures = check_figures(args.figures, args.figure_format)
 
     result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None)
     extra: dict = {}
@@ -136,5 +156,9 @@ def run(args: argparse.Namespace) -> int:
     if csv_path is not None:
         dln_core.store.atomic_write_csv(csv_path, result.history)
         extra["csv"] = str(csv_path)
+    if figures is not None:
+        from ..charts import export
+
+        extra["figures"] = export.write_figures(export.explorer_figures(result), args.figures, figures)
     print_json(summary_line(result.summary, extra))
     return 0

@@ -117,3 +117,25 @@ def test_console_script_runs_from_another_folder(installed):
                installed)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["corpus"] == "nogpl"
+
+
+def test_reproduce_and_export_work_from_the_wheel(installed):
+    *_, bindir, _, work = installed
+    dln = str(bindir / "dln-lab")
+    saved = _run([dln, "train", "--depth", "2", "--init-scale", "1e-3", "--lr", "0.04", "--steps", "500", "--save"],
+                 installed)
+    assert saved.returncode == 0, saved.stderr
+    run_id = json.loads(saved.stdout)["run_id"]
+    report = _run([dln, "reproduce", run_id], installed)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["max_abs_diff"] <= 1e-12
+    out = _run([dln, "export", run_id, "--layout", "long", "--format", "parquet", "--out", "t.parquet"], installed)
+    assert out.returncode == 0, out.stderr
+    assert (work / "t.parquet").is_file() and (work / "t.runs.parquet").is_file()
+
+
+def test_app_from_the_wheel_says_the_dashboard_runs_from_a_checkout(installed):
+    *_, bindir, _, _ = installed
+    out = _run([str(bindir / "dln-lab"), "app"], installed)
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and "checkout of the repository" in out.stderr
