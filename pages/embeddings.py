@@ -41,7 +41,7 @@ INIT_SCALES = [10.0**e for e in range(-12, 1)]
 CORPORA = {
     "default": "Shipped: 6 sources, 10 M words (incl. a GPL dictionary)",
     "nogpl": "Shipped: 5 sources, 6 M words (no GPL text)",
-    "upload": "Upload a text file",
+    "upload": "a plain-text file of yours",
 }
 
 
@@ -107,7 +107,9 @@ st.markdown(
 limits = current_limits()
 with st.sidebar:
     st.header("Embedding model")
-    corpus_choice = st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="emb_corpus", bind="query-params")
+    # short option names: a bound radio puts the shown name in the URL (?emb_corpus=nogpl)
+    corpus_choice = st.radio("Corpus", list(CORPORA), captions=list(CORPORA.values()), key="emb_corpus",
+                             bind="query-params")
     upload = None
     if corpus_choice == "upload":
         upload = st.file_uploader(f"Plain text, at most {limits.max_upload_mb:g} MB", type=["txt"], key="emb_upload")
