@@ -113,3 +113,43 @@ def test_every_page_ends_with_its_references(app):
         expect(refs).to_be_visible(timeout=60_000)
         assert refs.locator("a[href*='arxiv.org/abs/']").count() >= 1
         wait_for_app_run(page)
+
+
+def test_runs_page_downloads_a_long_parquet_table_pandas_reads(app, tmp_path):
+    """Save in the explorer, select the run on the Runs page, download the tidy Parquet table."""
+    import pandas as pd
+
+    page = app.page
+    app.visit("explorer")
+    page.get_by_role("button", name="Save to runs").click(timeout=180_000)  # a loaded CI machine trains slowly
+    app.wait()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
+    app.wait()
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection box (canvas grid)
+    app.wait()
+    expect(page.get_by_text("History (wide csv)")).to_be_visible(timeout=60_000)
+    page.get_by_test_id("stButtonGroup").filter(has_text="parquet").get_by_text("parquet").click()
+    app.wait()
+    page.get_by_test_id("stButtonGroup").filter(has_text="long").get_by_text("long").click()
+    app.wait()
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="History (long parquet)").click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    table = pd.read_parquet(path)
+    assert list(table.columns) == ["run_id", "step", "t", "metric", "index", "value"]
+    assert {"loss", "mode", "theory"} <= set(table["metric"])
+    app.screenshot("runs_tidy_export")
+
+
+def test_embeddings_2d_chart_downloads_as_svg(app, tmp_path):
+    """A 2-D Plotly chart of the embeddings page as SVG (kaleido + the local Chromium)."""
+    page = app.page
+    app.visit("embeddings?embed_test=1")
+    expect(page.get_by_test_id("stPlotlyChart").nth(2)).to_be_visible(timeout=120_000)
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="SVG").first.click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name.startswith("embeddings_") and path.read_bytes().lstrip().startswith(b"<svg")
