@@ -66,9 +66,9 @@ def code_revision(root: Path | None = None) -> dict | None:
 
 def resolve_device(device: str | None, backend: str | None = None) -> tuple[str, str]:
     """(backend, device) the engine would use for a config's ``device`` setting ("auto" resolved)."""
-    from .engine import _resolve_backend
+    from .steppers import resolve_backend
 
-    return _resolve_backend(device or "auto", backend)
+    return resolve_backend(device or "auto", backend)
 
 
 def collect(device: str | None = "auto", dtype: str | None = "float64", backend: str | None = None) -> dict:

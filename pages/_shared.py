@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dln_core.errors import ConfigError
+from dln_core.store import RunStore
 
 SESSION_RUNS_KEY = "dln_session_runs"
 ENTRY_KEY = "dln_entrypoint_ran"
@@ -65,8 +66,6 @@ def session_runs() -> list:
 def run_store():
     """The on-disk run store, or None if it is unavailable (e.g. a read-only hosted disk)."""
     try:
-        from dln_core.store import RunStore
-
         return RunStore()
     except Exception:  # the store is optional for the pages: they still work without it
         return None
@@ -113,6 +112,14 @@ def figure_set_downloads(build, names, stem: str, label: str = "Figures for pape
                 col.download_button(fmt.upper(), lambda name=name, fmt=fmt: export.figure_bytes(build()[name], fmt),
                                     file_name=f"{stem}_{name}.{fmt}", mime=export.MIME[fmt], on_click="ignore",
                                     key=f"figset_{stem}_{name}_{fmt}", icon=":material/download:")
+
+
+def explorer_footer(result, time_axis: str, show_gd: bool) -> None:
+    """The explorer's 2-D charts as SVG / PDF downloads (dln_core.charts.export) and its references."""
+    from dln_core.charts.export import EXPLORER_FIGURES, explorer_figures
+
+    figure_set_downloads(lambda: explorer_figures(result, time_axis, show_gd), EXPLORER_FIGURES, "dln_explorer")
+    references("explorer")
 
 
 def altair_figure(chart, stem: str) -> None:

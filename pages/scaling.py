@@ -1,15 +1,14 @@
 """Theory & scaling: batched sweeps that put the article's laws to the test (thin page).
 
-Widgets → one cached call into ``dln_core.studies`` per figure → charts from ``dln_core.charts.scaling``.
-Only the chosen study is computed, so the page opens quickly; bad input shows an error and keeps the
-previous results on screen.
+Widgets → one cached call into ``dln_core.studies`` / ``studies_matrix`` per figure → charts from
+``dln_core.charts.scaling``. Only the chosen study is computed; bad input shows an error, keeps results.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import studies, sweep
+from dln_core import studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
 from pages._shared import altair_figure, ensure_entrypoint, references, run_store, show_error, url
 
@@ -24,10 +23,12 @@ by the short alignment phase a random start goes through first.
 """)
 
 
+STUDY_FUNCTIONS = {n: f for m in (studies, studies_matrix) for n, f in vars(m).items() if n.startswith("study_")}
+
 @st.cache_data(show_spinner="Running the sweep…", max_entries=48)
 def compute(study: str, params: dict) -> dict:
-    """The one cached call per figure: ``studies.study_<study>(**params)`` → dict of DataFrames."""
-    return getattr(studies, f"study_{study}")(**params)
+    """The one cached call per figure: ``study_<study>(**params)`` (studies / studies_matrix) → DataFrames."""
+    return STUDY_FUNCTIONS[f"study_{study}"](**params)
 
 
 def offer_downloads(frames: dict, stem: str) -> None:
@@ -54,8 +55,7 @@ def offer_downloads(frames: dict, stem: str) -> None:
 
 
 def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None:
-    """Compute a study with the submitted parameters (on a first visit: the form's values, which a shared
-    link sets); on bad input show the error and fall back to the last parameters that worked."""
+    """Compute with the submitted parameters (first visit: the form's, e.g. a link's), else the last good ones."""
     key = f"scaling_params_{study}"
     if submitted or key not in st.session_state:
         try:
