@@ -12,6 +12,7 @@ warm_imports()  # once per server process: heavy modules load while the first pa
 FAVICON = Path(__file__).with_name("static") / "favicon.png"
 st.set_page_config(page_title="DLN Lab", page_icon=str(FAVICON), layout="wide")
 st.session_state["dln_entrypoint_ran"] = True  # see pages/_shared.ensure_entrypoint
+st.html(Path(__file__).with_name("pages") / "style.css")  # small screens: nothing scrolls the page sideways
 
 pages = {
     "DLN Lab": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],

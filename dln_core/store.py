@@ -3,7 +3,8 @@
 Layout (format version 1)::
 
     <home>/runs/<run_id>/meta.json        kind, name, created, config (RunConfig.to_flat()), summary,
-                                          and one entry per file (file name, bytes, sha256)
+                                          provenance (dln_core.provenance), and one entry per file
+                                          (file name, bytes, sha256)
     <home>/runs/<run_id>/<frame>.parquet  one file per named DataFrame (history, modes, ...)
     <home>/runs/<run_id>/<array>.npy      optional arrays (a train run's final weights)
 
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import provenance
 from ._io import atomic_write_bytes, atomic_write_csv, default_home, fsync_dir, probe_writable, to_jsonable
 from .result import FRAME_NAMES
 from .stored import (
@@ -199,6 +201,8 @@ class RunStore:
                 buf = io.BytesIO()
                 np.save(buf, np.asarray(arr), allow_pickle=False)
                 array_entries[n] = _write_bytes(tmp / f"{n}.npy", buf.getvalue())
+            if "provenance" not in meta:  # versions, backend, device, dtype, threads, git (provenance.py)
+                meta["provenance"] = provenance.from_meta(meta, kind)
             meta = to_jsonable(meta)
             meta.update(
                 format_version=FORMAT_VERSION,

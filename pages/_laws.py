@@ -12,7 +12,7 @@ import streamlit as st
 from dln_core import advice, laws, sweep
 from dln_core.charts import laws as law_charts
 from dln_core.charts import scaling as charts
-from pages._shared import warn_if
+from pages._shared import altair_figure, url, warn_if
 
 
 def study_u0_law(run_study, offer_downloads) -> None:
@@ -28,12 +28,13 @@ dashed lines the exact gradient-flow prediction. The tables fit the measured poi
                 "lr": 0.02}
     with st.form("form_u0_law"):
         c = st.columns(6)
-        depths = c[0].text_input("depths L", "2,3,4")
-        sv = c[1].text_input("singular values λ", "1")
-        u0_min = c[2].number_input("smallest u0", value=1e-4, format="%.1e", min_value=1e-12)
-        u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12)
-        n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1)
-        lr = c[5].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
+        depths = c[0].text_input("depths L", "2,3,4", **url("pl_depths"))
+        sv = c[1].text_input("singular values λ", "1", **url("pl_sv"))
+        u0_min = c[2].number_input("smallest u0", value=1e-4, format="%.1e", min_value=1e-12, **url("pl_u0_min"))
+        u0_max = c[3].number_input("largest u0", value=1e-2, format="%.1e", min_value=1e-12, **url("pl_u0_max"))
+        n_points = c[4].number_input("points per depth", value=5, min_value=2, max_value=50, step=1,
+                                     **url("pl_n_points"))
+        lr = c[5].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6, **url("pl_lr"))
         submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -44,7 +45,7 @@ dashed lines the exact gradient-flow prediction. The tables fit the measured poi
     if data is None:
         return
     warn_if(advice.sweep_cap_warning_for(st.session_state.get("scaling_params_u0_law", defaults)))
-    st.altair_chart(charts.halfway_vs_u0_chart(data["summary"], data["theory"]), width="stretch")
+    altair_figure(charts.halfway_vs_u0_chart(data["summary"], data["theory"]), "scaling_halfway_vs_u0")
     st.markdown("**The u₀ exponent** (L ≥ 3): minus the slope of log τ½ against log u0, with its standard "
                 "error; predicted 1 − 2/L as u0 → 0. *theory_same_u0* fits the exact theory at the same u0, "
                 "which includes the finite-u0 bend.")

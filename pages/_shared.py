@@ -4,6 +4,8 @@
 - ``remember_run(result, label)`` / ``session_runs()``: runs made in this browser session, which the
   Runs page lists next to the saved ones.
 - ``run_store()``: the on-disk store (``DLN_LAB_HOME``), or None if it cannot be opened.
+- ``references(page)``: the page's references block; ``figure_downloads(chart, ...)``: SVG/PDF buttons
+  for a 2-D chart; ``table_downloads(runs, ...)``: CSV/Parquet, wide/long tables of saved runs.
 """
 
 from __future__ import annotations
@@ -73,3 +75,78 @@ def run_store():
         return RunStore()
     except Exception:  # the store is optional for the pages: they still work without it
         return None
+
+
+def url(key: str) -> dict:
+    """Keyword arguments binding a widget to the URL query parameter ``key``: a link restores it."""
+    return {"key": key, "bind": "query-params"}
+
+
+def references(page: str) -> None:
+    """The page's short references block: the papers its theory comes from (dln_core.references)."""
+    from dln_core.references import page_references
+
+    st.divider()
+    items = "\n".join(f"- [{paper.cite}]({paper.url})" for paper in page_references(page))
+    st.caption(f"**References**\n{items}\n\nCiting DLN Lab itself: see `CITATION.cff` in the repository.")
+
+
+def figure_downloads(chart, stem: str, key: str, where=st, formats=("svg", "pdf")) -> None:
+    """SVG / PDF download buttons for one 2-D chart (Altair, a Vega-Lite dict or a 2-D Plotly figure).
+
+    The file is rendered only when a button is clicked (a callable ``data``), so the page pays nothing
+    for figures nobody downloads (dln_core.charts.export)."""
+    from dln_core.charts import export
+
+    cols = where.columns(len(formats))
+    for col, fmt in zip(cols, formats):
+        col.download_button(f"{fmt.upper()}", lambda fmt=fmt: export.figure_bytes(chart, fmt),
+                            file_name=f"{stem}.{fmt}", mime=export.MIME[fmt], on_click="ignore",
+                            key=f"fig_{key}_{fmt}", icon=":material/image:", help=f"Download this figure as {fmt.upper()}")
+
+
+def figure_set_downloads(build, names, stem: str, label: str = "Figures for papers (SVG / PDF)") -> None:
+    """An expander of SVG / PDF downloads, one row per figure; ``build()`` -> {name: chart} runs only
+    when a button is clicked."""
+    from dln_core.charts import export
+
+    with st.expander(label, icon=":material/image:"):
+        for name in names:
+            cols = st.columns([2, 1, 1])
+            cols[0].markdown(name.replace("_", " "))
+            for col, fmt in zip(cols[1:], ("svg", "pdf")):
+                col.download_button(fmt.upper(), lambda name=name, fmt=fmt: export.figure_bytes(build()[name], fmt),
+                                    file_name=f"{stem}_{name}.{fmt}", mime=export.MIME[fmt], on_click="ignore",
+                                    key=f"figset_{stem}_{name}_{fmt}", icon=":material/download:")
+
+
+def explorer_footer(result, time_axis: str, show_gd: bool) -> None:
+    """The explorer's 2-D charts as SVG / PDF downloads (dln_core.charts.export) and its references."""
+    from dln_core.charts.export import EXPLORER_FIGURES, explorer_figures
+
+    figure_set_downloads(lambda: explorer_figures(result, time_axis, show_gd), EXPLORER_FIGURES, "dln_explorer")
+    references("explorer")
+
+
+def altair_figure(chart, stem: str) -> None:
+    """An Altair chart at full width with its SVG / PDF download buttons under it."""
+    st.altair_chart(chart, width="stretch")
+    figure_downloads(chart, stem, stem)
+
+
+def table_downloads(runs, key: str) -> None:
+    """History and runs tables of loaded saved runs, CSV or Parquet, wide or long (dln_core.exports)."""
+    from dln_core import exports
+
+    c1, c2, c3, c4 = st.columns(4)
+    fmt = c1.segmented_control("format", exports.FORMATS, default="csv", key=f"{key}_fmt") or "csv"
+    layout = c2.segmented_control("layout", exports.LAYOUTS, default="wide", key=f"{key}_layout",
+                                  help="long: one row per run × step × value (run_id, step, t, metric, index, "
+                                  "value)") or "wide"
+    mime = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    c3.download_button(f"History ({layout} {fmt})", lambda: exports.export_tables(runs, fmt, layout)[0],
+                       file_name=f"dln_history_{layout}.{fmt}", mime=mime, on_click="ignore", key=f"{key}_history",
+                       icon=":material/download:")
+    c4.download_button(f"Runs table ({fmt})", lambda: exports.table_bytes(exports.runs_table(r.meta for r in runs), fmt),
+                       file_name=f"dln_runs.{fmt}", mime=mime, on_click="ignore", key=f"{key}_runs",
+                       icon=":material/download:", help="one row per run: config, summary and provenance")

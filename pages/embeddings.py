@@ -17,6 +17,7 @@ import streamlit as st
 
 from dln_core import advice
 from dln_core.charts import embeddings as charts
+from dln_core.charts.export import plotly_export_available
 from dln_core.embeddings import (
     ARROW_PAIRS,
     EmbedConfig,
@@ -30,7 +31,7 @@ from dln_core.embeddings import (
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, run_store, show_error
+from pages._shared import ensure_entrypoint, figure_downloads, references, run_store, show_error
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
@@ -41,7 +42,7 @@ DEFAULTS = (
 CORPORA = {
     "default": "Shipped: 6 sources, 10 M words (incl. a GPL dictionary)",
     "nogpl": "Shipped: 5 sources, 6 M words (no GPL text)",
-    "upload": "Upload a text file",
+    "upload": "a plain-text file of yours",
 }
 
 
@@ -135,26 +136,30 @@ st.markdown(
 limits = current_limits()
 with st.sidebar:
     st.header("Embedding model")
-    corpus_choice = st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="emb_corpus")
+    # short option names: a bound radio puts the shown name in the URL (?emb_corpus=nogpl)
+    corpus_choice = st.radio("Corpus", list(CORPORA), captions=list(CORPORA.values()), key="emb_corpus",
+                             bind="query-params")
     upload = None
     if corpus_choice == "upload":
         upload = st.file_uploader(f"Plain text, at most {limits.max_upload_mb:g} MB", type=["txt"], key="emb_upload")
-    vocab = st.number_input("Vocabulary size V", min_value=2, value=DEFAULTS["vocab"], step=500, key="emb_vocab",
+    vocab = st.number_input("Vocabulary size V", min_value=2, value=DEFAULTS["vocab"], step=500, key="emb_vocab", bind="query-params",
                             help=f"Top-V words by frequency (at most {limits.max_vocab} here).")
-    dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim",
+    dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim", bind="query-params",
                           help=f"At most {limits.max_dim} here.")
     log_init = st.slider("Initial scale (log₁₀)", -12.0, 0.0, DEFAULTS["init"], 0.05, format="%.2f",
-                         key="emb_init_log", help="≈ the singular values of W at the start. Smaller = sharper steps.")
+                         key="emb_init_log", bind="query-params",
+                         help="≈ the singular values of W at the start. Smaller = sharper steps.")
     init_scale = 10.0**log_init
     st.caption(f"initial scale = {init_scale:.3g}")
-    auto_lr = st.toggle("Automatic step size", value=True, key="emb_auto_lr",
+    auto_lr = st.toggle("Automatic step size", value=True, key="emb_auto_lr", bind="query-params",
                         help="The largest safe step from M*'s extreme eigenvalues, with a 10% margin.")
     lr = "auto"
     if not auto_lr:
-        lr = st.number_input("Step size η", min_value=1e-7, max_value=1.0, value=5e-4, format="%.2e", key="emb_lr")
-    steps = st.number_input("GD steps", min_value=1, value=DEFAULTS["steps"], step=50, key="emb_steps",
+        lr = st.number_input("Step size η", min_value=1e-7, max_value=1.0, value=5e-4, format="%.2e", key="emb_lr",
+                             bind="query-params")
+    steps = st.number_input("GD steps", min_value=1, value=DEFAULTS["steps"], step=50, key="emb_steps", bind="query-params",
                             help=f"At most {limits.max_embed_steps} here.")
-    seed = st.number_input("Seed", min_value=0, value=0, step=1, key="emb_seed")
+    seed = st.number_input("Seed", min_value=0, value=0, step=1, key="emb_seed", bind="query-params")
 
 # ---------------------------------------------------------------- corpus + one cached training call
 result = None
@@ -185,8 +190,13 @@ except ConfigError as exc:
 
 
 def show(kind: str, *options, key: str, where=st) -> None:
-    """Draw one cached chart of this run (``where``: the page or a column)."""
-    where.plotly_chart(figure(kind, cfg, corpus.digest, options, result), key=key)
+    """Draw one cached chart of this run (``where``: the page or a column); a 2-D one gets SVG/PDF
+    downloads and an SVG camera button (3-D views keep Plotly's PNG camera button)."""
+    fig = figure(kind, cfg, corpus.digest, options, result)
+    flat = kind in ("modes", "loss", "accuracy", "halfway")
+    where.plotly_chart(fig, key=key, config={"toImageButtonOptions": {"format": "svg"}} if flat else None)
+    if flat and plotly_export_available():  # kaleido needs a local Chromium
+        figure_downloads(fig, f"embeddings_{kind}", key, where)
 
 
 s = result.summary
@@ -242,7 +252,7 @@ st.markdown(
 )
 m1, m2 = st.columns([3, 1])
 # a slider needs min < max: with d = 1 there is nothing to choose
-n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes") if cfg.dim > 1 else 1
+n_show = m1.slider("Modes shown", 1, cfg.dim, min(20, cfg.dim), key="emb_nmodes", bind="query-params") if cfg.dim > 1 else 1
 sorted_sv = m2.toggle("Sorted singular values of W", value=False, key="emb_sorted",
                       help="Off: the strength of each eigen-direction of M* (the like-for-like comparison).")
 show("modes", n_show, "sv" if sorted_sv else "mode", key="emb_sv")
@@ -298,3 +308,4 @@ if st.button("Save to runs", key="emb_save", help="Store this run's frames, conf
         st.success(f"Saved as run {save_embedding_run(store, result)}.")
     except (OSError, ValueError) as exc:  # e.g. a read-only disk: the page stays usable
         show_error(exc, "Save to runs")
+references("embeddings")

@@ -20,7 +20,7 @@ from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
 from pages import _laws
-from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
+from pages._shared import ensure_entrypoint, explorer_footer, remember_run, run_store, show_error
 
 ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "error": ":material/error:"}
@@ -259,3 +259,5 @@ if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode s
         st.plotly_chart(spec["saddle"], key="surface_saddle")
         st.caption("½(λ − ab)² for one mode: the origin is a saddle, not a trap; every point of the white "
                    "curves ab = λ is a global minimum, and gradient flow (red) keeps a² − b² fixed.")
+
+explorer_footer(result, time_axis, show_gd)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared import ensure_entrypoint
+from pages._shared import ensure_entrypoint, references
 
 ensure_entrypoint()
 st.title("DLN Lab")
@@ -57,3 +57,4 @@ st.page_link("pages/embeddings.py", label="Word embeddings: a word2vec-like mode
 st.page_link("pages/scaling.py", label="Theory & scaling: sweeps over depth, init scale and step size", icon=":material/functions:")
 st.page_link("pages/runs.py", label="Runs: saved and session runs, overlays, CSV export", icon=":material/table_chart:")
 st.caption("Headless use: `python -m dln_core train|sweep|embed --help`.")
+references("home")

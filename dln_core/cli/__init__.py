@@ -15,22 +15,31 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError
-from . import embed, study, sweep, train
+from . import app, embed, export, reproduce, study, sweep, train
 from .common import Command, OneLineError, Parser
+from .config_file import add_config_option, parse_with_config
 
 COMMANDS: dict[str, Command] = {
     "train": train,
     "sweep": sweep,
     "study": study,
     "embed": embed,
+    "reproduce": reproduce,
+    "export": export,
+    "app": app,
 }
+CONFIGURABLE = ("train", "sweep", "embed")  # commands that take --config FILE.toml (cli/config_file.py)
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="dln_core", description="DLN Lab: train deep linear networks headless.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.commands = {}  # name -> its parser (for --config)
     for name, command in COMMANDS.items():
-        command.add_arguments(sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION))
+        parser.commands[name] = cmd = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION)
+        command.add_arguments(cmd)
+        if name in CONFIGURABLE:
+            add_config_option(cmd)
     return parser
 
 
@@ -38,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command line (``sys.argv[1:]`` by default) and return its exit code."""
     try:
         try:
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            args = parse_with_config(parser, parser.commands, argv)
         except SystemExit as exc:  # --help printed its text; return, do not raise, its code
             return int(exc.code or 0)
         return int(COMMANDS[args.command].run(args) or 0)

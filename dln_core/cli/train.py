@@ -9,7 +9,7 @@ launched from), ``theory_applies`` and ``theory_reason`` (why not), ``theory_ali
 the launch), ``halfway_step_theory_gf`` (gradient-flow value; ``halfway_step_theory`` is the finite-η
 prediction), ``ode_exponent`` (fitted Eq. 11 prefactor exponent, dln_core.laws) with
 ``ode_exponent_theory`` = 2 − 2/L; and ``run_id``
-with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame (step, t = lr·step,
+with ``--save`` / ``csv`` with ``--csv`` / ``figures`` (the files written) with ``--figures DIR``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
 the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
 and removed) before training, so a bad path fails in a second.
@@ -93,6 +93,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
     out.add_argument("--name", help="a name for the saved run")
     out.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    out.add_argument("--figures", metavar="DIR", help="write the explorer's 2-D charts into DIR (vl-convert, offline)")
+    out.add_argument("--figure-format", default="svg,pdf", help="comma list of svg, pdf, png (default svg,pdf)")
 
 
 def parse_target(text: str) -> dict:
@@ -136,6 +138,23 @@ def summary_line(summary: Mapping, extra: dict | None = None) -> dict:
     return {**out, **(extra or {})}
 
 
+def check_figures(folder: str | None, formats: str) -> tuple[str, ...] | None:
+    """--figures DIR and --figure-format, checked before training (the folder is created and probed)."""
+    if folder is None:
+        return None
+    from ..charts import export
+
+    try:
+        parsed = export.parse_formats(formats)
+    except ConfigError as exc:
+        raise ConfigError("--figure-format", exc.allowed, exc.got) from None
+    try:
+        export.check_figure_dir(folder)
+    except OSError as exc:
+        raise ConfigError("--figures", f"must be a writable folder ({exc.strerror or exc})", folder) from None
+    return parsed
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = build_config(args)
@@ -143,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise as_flag_error(exc) from None
     csv_path, store = check_outputs(args.csv, args.save)
+    figures = check_figures(args.figures, args.figure_format)
 
     result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None)
     extra: dict = {}
@@ -152,5 +172,9 @@ def run(args: argparse.Namespace) -> int:
     if csv_path is not None:
         dln_core.store.atomic_write_csv(csv_path, result.history)
         extra["csv"] = str(csv_path)
+    if figures is not None:
+        from ..charts import export
+
+        extra["figures"] = export.write_figures(export.explorer_figures(result), args.figures, figures)
     print_json(summary_line(result.summary, extra))
     return 0

@@ -17,7 +17,7 @@ and, for large V, the V × V table in row blocks of at most ``max_cells`` cells.
 Statistics are cached on disk under ``$DLN_LAB_HOME/cache`` (default ``~/.dln_lab/cache``), keyed by
 (corpus digest, V, window); a stale or corrupt cache file is rebuilt, never fatal. Because the ids are
 frequency ranks, the counts for V are the top-left block of the counts for any V' ≥ V: a shipped seed
-(``data/corpus/<name>_cooc_V<V'>_w<window>.npz``, checked against the corpus digest) serves every
+(``dln_core/data/corpus/<name>_cooc_V<V'>_w<window>.npz``, checked against the corpus digest) serves every
 V ≤ V' on a cold start without counting; such requests write no cache file (the seed is as fast).
 
 The cache folder is bounded: after each write the least recently used cache files (mtime; a cache

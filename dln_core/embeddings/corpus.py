@@ -6,7 +6,7 @@ statistics"). Two extra ids mark the rest: ``oov_id`` (a word outside the stored
 its position, so window distances stay true, but never forms a pair) and ``pad_id`` (a document
 boundary: context windows never cross it).
 
-The shipped corpora are the artifacts built by ``scripts/build_corpus.py`` (``data/corpus/``); a user's
+The shipped corpora are the artifacts built by ``scripts/build_corpus.py`` (``dln_core/data/corpus/``, package data); a user's
 plain text goes through :func:`corpus_from_text`, the same tokeniser and the same id layout.
 """
 
@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..resources import data_path
 
 TOKEN_RE = re.compile(r"[a-z]+")
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-SHIPPED_CORPORA = {  # name -> artifact built by scripts/build_corpus.py (data/README.md: sources, licences)
+DATA_DIR = data_path()  # dln_core/data (package data; README.md there lists sources and licences)
+SHIPPED_CORPORA = {  # name -> artifact built by scripts/build_corpus.py (dln_core/data/README.md: sources, licences)
     "default": DATA_DIR / "corpus" / "default_corpus.npz",  # 6 sources, 10.1 M words, incl. GPL-2+ GCIDE
     "nogpl": DATA_DIR / "corpus" / "nogpl_corpus.npz",  # the same without GCIDE, 6.0 M words
 }

@@ -20,8 +20,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ..errors import ConfigError
+from ..resources import data_path
 
-EVAL_DIR = Path(__file__).resolve().parents[2] / "data" / "eval"
+EVAL_DIR = data_path("eval")  # package data (dln_core/data/README.md: sources, terms)
 SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt", "men": "men.txt"}
 
 
