@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..limits import current_limits
 from ..store import to_jsonable
 from .corpus import SHIPPED_CORPORA, load_default_corpus, read_text_corpus
-from .model import EmbedConfig
+from .model import DTYPES, METHODS, EmbedConfig
 
 JSON_KEYS = (
     "analogy_accuracy",
@@ -42,6 +42,7 @@ JSON_KEYS = (
     "steps",
     "corpus",
     "corpus_tokens",
+    "method",
     "wall_time_s",
 )
 
@@ -72,6 +73,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--save", action="store_true", help="save the run (kind 'embed') in the run store ($DLN_LAB_HOME)")
     p.add_argument("--name", type=str, default=None, help="a label for the saved run (with --save)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--method", choices=list(METHODS), default=d.method,
+                   help="GD route: dense M* products, or the exact eigenbasis steps (auto: the faster)")
+    p.add_argument("--dtype", choices=list(DTYPES), default=d.dtype, help="GD precision")
     p.set_defaults(func=run)
 
 
@@ -91,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         n_scatter_snapshots=1,
         scatter_words=1,
         device=args.device,
+        method=args.method,
+        dtype=args.dtype,
     )
     cfg.check_limits(limits)
     csv_path, store = check_outputs(args.csv, args.save)  # fail now, not after training
