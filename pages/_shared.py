@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dln_core.errors import ConfigError
+from dln_core.store import RunStore
 
 SESSION_RUNS_KEY = "dln_session_runs"
 ENTRY_KEY = "dln_entrypoint_ran"
@@ -63,8 +64,6 @@ def session_runs() -> list:
 def run_store():
     """The on-disk run store, or None if it is unavailable (e.g. a read-only hosted disk)."""
     try:
-        from dln_core.store import RunStore
-
         return RunStore()
     except Exception:  # the store is optional for the pages: they still work without it
         return None

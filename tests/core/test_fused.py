@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dln_core import engine, fused
+from dln_core import engine, fused, steppers
 from dln_core.config import RunConfig
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason="numba is in requirements.txt")
@@ -29,7 +29,7 @@ def test_fused_kernel_matches_numpy_stepper(flat):
     B = 70  # more than one SIMD block, the last one partial
     problem, weights = stacked(cfg, B)
     lrs = np.linspace(0.004, 0.012, B)
-    ref = engine._NumpyStepper([w.copy() for w in weights], lrs, problem, "float64")
+    ref = steppers.NumpyStepper([w.copy() for w in weights], lrs, problem, "float64")
     ours = [w.copy() for w in weights]
     umax = np.full((B, problem.r), -np.inf)
     for n in (1, 300, 1700):  # several calls, as the runner's chunks make them
