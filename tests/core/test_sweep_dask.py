@@ -43,37 +43,6 @@ def test_dask_summary_is_identical_to_serial(cluster, serial):
     assert seen[-1][0] == 1.0 and any("batch" in text for _, text in seen)  # progress reached the caller
 
 
-def slow_batch_spec():
-    # four batches (depths 2..5) long enough that one is running when a worker is killed
-    return SweepSpec(depths=(2, 3, 4, 5), init_scales=(1e-2,), lrs=(0.02,), seeds=(0, 1),
-                     base={"init_scheme": "aligned", "steps": 6000, "target_kind": "spectrum",
-                           "singular_values": "1,0.5"})
-
-
-def test_a_worker_killed_mid_sweep_loses_nothing(cluster):
-    spec = slow_batch_spec()
-    client = cluster._client
-    pids = client.run(os.getpid)  # {worker address: pid}
-    killed = []
-
-    def kill_a_busy_worker():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            busy = [addr for addr, tasks in client.processing().items() if tasks]
-            if busy:
-                os.kill(pids[busy[0]], signal.SIGKILL)  # by PID, one worker process
-                killed.append(pids[busy[0]])
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=kill_a_busy_worker)
-    killer.start()
-    result = run_sweep(spec, executor=cluster)
-    killer.join()
-    assert killed, "no worker was busy: the test did not kill anything"
-    pd.testing.assert_frame_equal(result.summary, run_sweep(spec).summary)
-    client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker for the next tests
-
-
 def test_any_concurrent_futures_executor(serial):
     with ThreadPoolExecutor(2) as pool:
         pd.testing.assert_frame_equal(run_sweep(SPEC, executor=pool).summary, serial.summary)
@@ -108,3 +77,33 @@ def test_cli_bad_executor_flags_exit_2(capsys):
     assert main([*base, "--executor", "dask", "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--workers" in err
+
+
+def slow_batch_spec():
+    # four batches (depths 2..5) long enough that one is running when a worker is killed
+    return SweepSpec(depths=(2, 3, 4, 5), init_scales=(1e-2,), lrs=(0.02,), seeds=(0, 1),
+                     base={"init_scheme": "aligned", "steps": 6000, "target_kind": "spectrum",
+                           "singular_values": "1,0.5"})
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing(cluster):  # last: the module's cluster loses a worker
+    spec = slow_batch_spec()
+    client = cluster._client
+    pids = client.run(os.getpid)  # {worker address: pid}
+    killed = []
+
+    def kill_a_busy_worker():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            busy = [addr for addr, tasks in client.processing().items() if tasks]
+            if busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)  # by PID, one worker process
+                killed.append(pids[busy[0]])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    result = run_sweep(spec, executor=cluster)
+    killer.join()
+    assert killed, "no worker was busy: the test did not kill anything"
+    pd.testing.assert_frame_equal(result.summary, run_sweep(spec).summary)
