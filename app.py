@@ -1,8 +1,16 @@
 """DLN Lab entrypoint: page config and navigation only."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="DLN Lab", page_icon=":material/stacked_line_chart:", layout="wide")
+from dln_core.warmup import warm_imports
+
+warm_imports()  # once per server process: heavy modules load while the first page draws
+
+# a local favicon file: a material-icon favicon is fetched from an external font host (fails offline)
+FAVICON = Path(__file__).with_name("static") / "favicon.png"
+st.set_page_config(page_title="DLN Lab", page_icon=str(FAVICON), layout="wide")
 st.session_state["dln_entrypoint_ran"] = True  # see pages/_shared.ensure_entrypoint
 
 pages = {

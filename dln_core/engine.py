@@ -174,7 +174,8 @@ def run_batch(
     steps = cfgs[0].optim.steps
     auto_reached, frac0 = None, 0.0
     if steps == "auto":
-        total, auto_reached = runner.find_auto_steps(limits.max_steps)  # False: never below AUTO_LOSS
+        floor = loss_floor(problem, cfgs[0].network.depth, cfgs[0].width)
+        total, auto_reached = runner.find_auto_steps(limits.max_steps, floor)  # False: never within AUTO_LOSS of it
         cfgs[0].check_snapshots(total, limits)  # 'every N' recording: the count is known only now
         frac0 = 0.2
     else:

@@ -166,8 +166,9 @@ class Runner:
                 stepper.set_member(b, good, lr=0.0)  # freeze at the last good state
 
     # --- phases
-    def find_auto_steps(self, cap: int) -> tuple[int, bool]:
-        """'auto': T = first multiple of CHUNK with loss < AUTO_LOSS for every live member."""
+    def find_auto_steps(self, cap: int, floor: float = 0.0) -> tuple[int, bool]:
+        """'auto': T = first multiple of CHUNK with loss < floor + AUTO_LOSS for every live member
+        (``floor``: the architecture's lowest loss, so a narrow network stops at its rank limit)."""
         st = self._new_stepper()
         loss0 = self._losses(self._stack(self.init_weights))
         thr = DIVERGE_FACTOR * np.maximum(loss0, 1.0)
@@ -185,7 +186,7 @@ class Runner:
                 alive[b] = False
             if not alive.any():
                 return min(cap, max(AUTO_MIN_STEPS, 2 * k)), False
-            if np.all(loss[alive] < AUTO_LOSS):
+            if np.all(loss[alive] < floor + AUTO_LOSS):
                 return min(cap, max(4 * k, AUTO_MIN_STEPS)), True
             self._report(0.2 * (1 - math.exp(-k / 20_000)))
         return cap, False

@@ -47,6 +47,12 @@ def show_error(exc: BaseException, what: str = "") -> None:
         st.error(f"{prefix}{type(exc).__name__}: {exc}", icon=":material/error:")
 
 
+def warn_if(text: str | None) -> None:
+    """A warning box when dln_core.advice has something to say (None: nothing)."""
+    if text:
+        st.warning(text, icon=":material/warning:")
+
+
 def remember_run(result, label: str) -> None:
     """Keep a finished run in this session (most recent last, at most 50)."""
     runs = st.session_state.setdefault(SESSION_RUNS_KEY, [])

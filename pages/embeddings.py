@@ -15,12 +15,14 @@ import os
 import pandas as pd
 import streamlit as st
 
+from dln_core import advice
 from dln_core.charts import embeddings as charts
 from dln_core.embeddings import (
     ARROW_PAIRS,
     EmbedConfig,
     complete_analogy,
     corpus_from_upload,
+    cost,
     load_default_corpus,
     nearest_neighbours,
     run_embedding,
@@ -32,11 +34,10 @@ from pages._shared import ensure_entrypoint, run_store, show_error
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
-    {"vocab": 700, "dim": 20, "steps": 150, "init": 1e-6, "snapshots": 30}
+    {"vocab": 700, "dim": 20, "steps": 150, "init": -6.0, "snapshots": 30}
     if TEST_MODE
-    else {"vocab": 2500, "dim": 50, "steps": 250, "init": 1e-6, "snapshots": 40}  # V ≥ 2054: queen is in
+    else {"vocab": 2500, "dim": 50, "steps": 250, "init": -6.0, "snapshots": 40}  # V ≥ 2054: queen is in
 )
-INIT_SCALES = [10.0**e for e in range(-12, 1)]
 CORPORA = {
     "default": "Shipped: 6 sources, 10 M words (incl. a GPL dictionary)",
     "nogpl": "Shipped: 5 sources, 6 M words (no GPL text)",
@@ -60,6 +61,34 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
                            progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="Gradient descent…"))
     bar.empty()
     return result
+
+
+@st.cache_resource(show_spinner=False)
+def machine_rate() -> float:
+    """This machine's speed for the training step's product (dln_core.embeddings.cost), once per server."""
+    return cost.measure_rate()
+
+
+def confirm_cost(cfg: EmbedConfig) -> bool:
+    """Show the estimated cost; above cost.CONFIRM_ABOVE_S ask first, above REFUSE_ABOVE_S refuse."""
+    est = cost.estimate(cfg.vocab, cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
+    verdict = cost.verdict(est)
+    if verdict == "refuse":
+        top = cost.largest_vocab(cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
+        st.error(f"Not run: V = {cfg.vocab:,}, d = {cfg.dim}, {cfg.steps:,} steps would take {est.describe()}, "
+                 f"holding this server for that long (M* alone is V × V). At d = {cfg.dim} and {cfg.steps:,} "
+                 f"steps the largest V within {cost.REFUSE_ABOVE_S / 60:.0f} min is ≈ {top:,}; or use the CLI "
+                 "(python -m dln_core embed) on a bigger machine.", icon=":material/block:")
+        return False
+    st.caption(f"Estimated cost of this configuration: {est.describe()}.")
+    if verdict == "run" or st.session_state.get("emb_confirmed") == cfg:
+        return True
+    st.warning(f"This configuration will take {est.describe()}. The page is busy until it finishes.",
+               icon=":material/timer:")
+    if st.button(f"Run it anyway ({est.describe().split(' on ')[0]})", key="emb_confirm"):
+        st.session_state["emb_confirmed"] = cfg
+        return True
+    return False
 
 
 # The page's charts: (result, *view options) → Plotly figure
@@ -114,9 +143,10 @@ with st.sidebar:
                             help=f"Top-V words by frequency (at most {limits.max_vocab} here).")
     dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim",
                           help=f"At most {limits.max_dim} here.")
-    init_scale = st.select_slider("Initial scale (log)", options=INIT_SCALES, value=DEFAULTS["init"],
-                                  format_func=lambda v: f"1e{round(math.log10(v)):d}", key="emb_init",
-                                  help="≈ the singular values of W at the start. Smaller = sharper steps.")
+    log_init = st.slider("Initial scale (log₁₀)", -12.0, 0.0, DEFAULTS["init"], 0.05, format="%.2f",
+                         key="emb_init_log", help="≈ the singular values of W at the start. Smaller = sharper steps.")
+    init_scale = 10.0**log_init
+    st.caption(f"initial scale = {init_scale:.3g}")
     auto_lr = st.toggle("Automatic step size", value=True, key="emb_auto_lr",
                         help="The largest safe step from M*'s extreme eigenvalues, with a 10% margin.")
     lr = "auto"
@@ -146,6 +176,8 @@ try:
     if vocab > len(corpus.vocab):  # a small upload: use all its words
         st.warning(f"This corpus has only {len(corpus.vocab)} distinct words: using V = {len(corpus.vocab)}.")
         cfg = dataclasses.replace(requested, vocab=len(corpus.vocab))
+    if not confirm_cost(cfg):
+        st.stop()
     result = train(cfg, corpus.digest, corpus)
 except ConfigError as exc:
     show_error(exc)
@@ -161,6 +193,10 @@ s = result.summary
 if s["diverged"]:
     st.warning(f"Gradient descent diverged at step {s['diverged_step']}: the step size {s['lr']:.3g} is above "
                f"the stable limit ≈ {s['lr_max_stable']:.3g}. Use the automatic step size.")
+
+modes_note = advice.embedding_modes_message(s, result.modes)
+if modes_note:
+    st.info(modes_note, icon=":material/hourglass_bottom:")
 
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Analogy accuracy (trained)", percent(s["analogy_accuracy"], s["analogy_questions"]),

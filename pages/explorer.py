@@ -11,7 +11,8 @@ import math
 
 import streamlit as st
 
-from dln_core import engine, frames, landscape
+from dln_core import advice, engine, frames, landscape, urlparams
+from dln_core.charts import captions, playback, tables
 from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
@@ -20,6 +21,8 @@ from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
 from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
 
+ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+         "error": ":material/error:"}
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
 # labels from the registries (targets.TARGET_KINDS, inits.SCHEMES); "random" = spectrum + rotate seed
@@ -27,6 +30,11 @@ TARGETS = {"article": TARGET_KINDS["article"].label, "spectrum": TARGET_KINDS["s
            "random": TARGET_KINDS["spectrum"].label + ", random singular vectors",
            "hierarchy": TARGET_KINDS["hierarchy"].label}
 SCHEMES = {name: SCHEMES_REGISTRY[name].label for name in sorted(SCHEMES_REGISTRY, key=lambda n: n != "near-identity")}
+# URL rules of the bound widgets (urlparams.check_query): a bad value is named, never dropped silently
+URL_SPEC = {"depth": ("int", 1, 8), "target": ("choice", list(TARGETS)), "width": ("int", 0, 4096),
+            "init": ("choice", list(SCHEMES)), "log_scale": ("float", -8.0, 1.0), "lambda_b": ("float", -10.0, 10.0),
+            "lr": ("float", 0.0, 10.0), "steps": ("int", 0, 10**8), "seed": ("int", 0, 10**6),
+            "rot_seed": ("int", 0, 10**6), "show_gd": ("bool",), "time_axis": ("choice", ["step", "t"])}
 DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale": -5.0, "lr": 0.01,
             "steps": 0, "seed": 0}
 
@@ -56,31 +64,22 @@ def surfaces(_run, cfg: RunConfig):
     return landscape.two_mode_view(_run), landscape.saddle_view(_run)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def run_specs(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> dict:
-    """Charts that do not depend on the snapshot, built once per run and view (Altair building costs
-    more than the cached run); the page only adds the current-time marker to them."""
-    h, levels = _run.history, _run.summary.plateau_levels
-    saddle = surfaces(_run, cfg)[1]
+@st.cache_data(max_entries=16, show_spinner=False)
+def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> str:
+    """The in-browser player for this run and view: all snapshot data, sent once."""
+    view = landscape.two_mode_view(_run, n=31)
+    return playback.player_html(playback.playback_payload(_run, view, time_axis, show_gd))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_specs(_run, cfg: RunConfig) -> dict:
+    """The rotatable 3-D figures (whole path), built once per run."""
+    two_mode, saddle = surfaces(_run, cfg)
+    path, now = two_mode.at(None)
     return {
-        "loss": charts.to_spec(charts.loss_chart(h, levels, time_axis)),
-        "modes": charts.to_spec(charts.modes_chart(_run.modes, show_gd, time_axis)),
-        "balance": charts.to_spec(charts.balance_chart(h, time_axis)),
-        "rank": charts.to_spec(charts.update_rank_chart(h, time_axis)),
+        "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
         "saddle": charts.saddle_figure(saddle.a, saddle.b, saddle.loss, saddle.path_list(), saddle.saddle,
                                        saddle.hyperbola),
-    }
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def snapshot_specs(_run, cfg: RunConfig, step: int) -> dict:
-    """The two snapshot-dependent views: alignment heatmaps and the landscape with the path so far."""
-    two_mode = surfaces(_run, cfg)[0]
-    path, now = two_mode.at(step)
-    return {
-        "alignment": charts.to_spec(charts.alignment_chart(_run.alignment, step)),
-        "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
-        "spectrum": charts.to_spec(charts.update_spectrum_chart(_run.updates, step)),
     }
 
 
@@ -90,8 +89,36 @@ def export_csv(_run, cfg: RunConfig) -> str:
     return frames.export_frame([_run]).to_csv(index=False)
 
 
+def _scale_init(depth: int, target: str, scheme: str) -> None:
+    """Button callback: the depth-scaled init c (dln_core.advice.scaled_init_for) for this target and η."""
+    try:
+        cfg = RunConfig.make(target_kind="spectrum" if target == "random" else target, depth=depth,
+                             singular_values=st.session_state.get("sv", "6, 4, 3, 2, 1, 0.5"),
+                             width=st.session_state.get("width") or None, init_scheme=scheme,
+                             lr=st.session_state.get("lr") or DEFAULTS["lr"])
+    except ConfigError:
+        return  # the page shows the bad control's error on this rerun
+    c = advice.scaled_init_for(cfg)
+    st.session_state.update(log_scale=round(min(max(math.log10(c), -8.0), 1.0), 2), steps=0)
+
+
+def _apply_fix(fix: dict) -> None:
+    """Button callback: set the controls a message's one-click fix names (auto steps again)."""
+    st.session_state.update({**fix, "steps": 0})
+
+
+def _show_messages(messages, where: str) -> None:
+    """The run's verdicts from dln_core.advice, each with its one-click fix when it has one."""
+    for k, m in enumerate(messages):
+        getattr(st, m.level)(m.text, icon=ICONS[m.level])
+        if m.fix:
+            st.button(m.fix_label, key=f"fix_{where}_{k}", on_click=_apply_fix, args=(m.fix,),
+                      icon=":material/auto_fix_high:")
+
+
 # ------------------------------------------------------------------ controls
 ensure_entrypoint()
+bad_params = urlparams.check_query(st.query_params.to_dict(), URL_SPEC)
 st.title("DLN explorer")
 st.caption("Train a deep linear network by full-batch gradient descent (loss ½‖·‖², time t = η·k) and "
            "watch each curve next to its exact theory.")
@@ -123,6 +150,9 @@ with st.sidebar:
     log_scale = st.slider("init scale c (log₁₀)", -8.0, 1.0, DEFAULTS["log_scale"], 0.05, format="%.2f",
                           key="log_scale", bind="query-params")
     st.caption(f"c = {10 ** log_scale:.3g}")
+    st.button(f"Scale c for depth {depth}", key="scale_init", on_click=_scale_init, args=(depth, target, scheme),
+              icon=":material/tune:", help="The smallest c whose slowest mode is learned within ≈ 2,500 steps at "
+              "this η (half-way time of the mode law): plateaus stay visible and the run finishes.")
     lambda_b = 0.0
     if scheme == "lambda-balanced":
         lambda_b = st.number_input("λ_b (W₂ᵀW₂ − W₁W₁ᵀ = λ_b I)", -10.0, 10.0, 0.0, key="lambda_b",
@@ -136,6 +166,9 @@ with st.sidebar:
     show_gd = st.toggle("finite-η theory overlay", key="show_gd", bind="query-params")
     time_axis = st.radio("time axis (step k or t = η·k)", ["step", "t"], horizontal=True, key="time_axis",
                          bind="query-params")
+
+for bad in bad_params:
+    st.warning(bad.message(st.session_state.get(bad.name)), icon=":material/link_off:")
 
 target_label = f"{target} {sv_text}" if target in ("spectrum", "random") else target
 label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 'auto'} seed={seed} "
@@ -158,8 +191,7 @@ except Exception as exc:  # an unexpected engine failure: message, never a trace
     show_error(exc, "training failed")
 
 if result is not None and result.summary.diverged:
-    st.warning(f"Training diverged at step {result.summary.diverged_step}: η = {lr:g} is too "
-               "large for this target and depth (stable only below 2 / sharpness).", icon=":material/warning:")
+    _show_messages(advice.run_messages(result.summary, cfg), "diverged")
     result = None
 if result is not None:
     st.session_state[LAST_GOOD] = (label, cfg, result)
@@ -171,17 +203,8 @@ if result is None:
     st.stop()
 
 summary = result.summary
-if summary.lr_over_cap is True:
-    st.warning(f"η = {summary.lr:g} is above the stable cap 2/sharpness = {summary.lr_cap or math.nan:.4g}"
-               " at the balanced minimum: the run oscillates or diverges.", icon=":material/warning:")
-if summary.auto and summary.auto_reached is False:
-    st.warning(f"'auto' stopped after {summary.steps:,} steps and the loss is still above 0.05 (the "
-               "network is stuck on a plateau). Raise the init scale or η, or set the steps yourself.",
-               icon=":material/hourglass_bottom:")
-elif not summary.converged and not summary.diverged:
-    fix = "Lower η below the cap." if summary.lr_over_cap else "Run more steps, or raise the init scale or η."
-    st.warning(f"Not converged after {summary.steps:,} steps: the loss ({summary.final_loss:.3g}) has "
-               f"not reached its minimum. {fix}", icon=":material/hourglass_bottom:")
+if not summary.diverged:
+    _show_messages(advice.run_messages(summary, cfg), "run")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("final loss", f"{summary.final_loss:.4g}")
 m2.metric("steps run", f"{summary.steps:,}")
@@ -203,97 +226,34 @@ if e2.button("Save to runs", key="save_run", icon=":material/save:"):
         except Exception as exc:  # disk full / read-only: say so, keep the page
             show_error(exc, "could not save")
 
-# ------------------------------------------------------------------ time-dependent panels
-steps_recorded = [int(s) for s in result.history["step"]]
-if st.session_state.get("snap_for") != cfg or st.session_state.get("snap", 0) >= len(steps_recorded):
-    st.session_state["snap_for"] = cfg  # a new run starts at its last snapshot
-    st.session_state["snap"] = len(steps_recorded) - 1
-st.session_state.setdefault("playing", False)
+# ------------------------------------------------------------------ playback (in the browser)
+st.markdown("**Watch it learn.** Play, pause, reset and scrub run in your browser from this run's recorded "
+            "snapshots: no retraining and no server round trip per frame.")
+try:
+    st.iframe(player(result, cfg, show_gd, time_axis), height=playback.PLAYER_HEIGHT)
+except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
+    show_error(exc, "could not draw the charts")
+st.caption(captions.loss_caption(depth, summary))
+st.caption(r"Modes: solid is the measured $u_i = u_i^{*\top} W v_i^*$, dashed the scalar ODE started from "
+           r"the measured $u_i$ once mode $i$ has aligned (faint ahead of the playhead). Alignment: "
+           r"overlaps of singular vectors, $U^{*\top} U_L$, $V_1^\top V^*$ and $V_{\ell+1}^\top U_\ell$; a "
+           "diagonal pattern means the layers point along the target's modes.")
+if (result.mode_summary["theory_start_step"].fillna(0) > 0).any():
+    st.caption("From this start the layers first rotate onto the target's modes, which the mode ODE does "
+               "not describe; each dashed curve begins where its mode has aligned (column 'theory from').")
+table = charts.halfway_table(result.mode_summary)
+st.dataframe(tables.display_frame(table, keep=("mode",)), hide_index=True, column_config={
+    col: st.column_config.TextColumn(help=text) for col, text in tables.column_help(table).items()})
 
-
-def _set_playing(value: bool) -> None:
-    st.session_state["playing"] = value
-    if value and st.session_state.get("snap", 0) >= len(steps_recorded) - 1:
-        st.session_state["snap"] = 0  # replay from the start
-
-
-playing = st.session_state["playing"]
-st.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-          key="play_pause", on_click=_set_playing, args=(not playing,),
-          help="Replay the recorded snapshots (no retraining).")
-
-
-@st.fragment(run_every=0.5 if st.session_state["playing"] else None)
-def time_panels(result, cfg) -> None:
-    """Everything that depends on the chosen snapshot; replays stored snapshots, never retrains."""
-    last = len(steps_recorded) - 1
-    if st.session_state["playing"]:
-        st.session_state["snap"] = min(st.session_state["snap"] + max(1, last // 60), last)
-    snap = st.slider("snapshot", 0, last, key="snap", help="Scrub through the recorded snapshots.")
-    if st.session_state["playing"] and snap >= last:
-        st.session_state["playing"] = False
-        st.rerun()  # full rerun: re-declares this fragment without the timer
-    step = steps_recorded[snap]
-    st.caption(f"step k = {step:,}, t = η·k = {step * result.summary.lr:.4g}")
-    try:
-        spec = {**run_specs(result, cfg, show_gd, time_axis), **snapshot_specs(result, cfg, step)}
-        for name in ("loss", "modes", "balance", "rank"):
-            spec[name] = charts.with_current_step(spec[name], result.history, step, time_axis)
-    except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
-        show_error(exc, "could not draw the charts")
-        return
-
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("**1. Loss**")
-        st.vega_lite_chart(spec["loss"], theme=None)
-        st.caption("From small init the loss rests on flat steps at the dotted levels: each is a saddle "
-                   "where some modes are learned and the rest are still zero. Each drop is a mode switching on.")
-    with c2:
-        st.markdown("**2. Mode strengths**")
-        st.vega_lite_chart(spec["modes"], theme=None)
-        st.caption(r"Solid: measured $u_i = u_i^{*\top} W v_i^*$. Dashed: the scalar ODE, started from the "
-                   r"measured $u_i$ once mode $i$ has aligned. Larger singular values switch on first.")
-    if (result.mode_summary["theory_start_step"].fillna(0) > 0).any():
-        st.caption("From this start the layers first rotate onto the target's modes, which the mode ODE does "
-                   "not describe; each dashed curve begins where its mode has aligned (column 'theory from').")
-    st.dataframe(charts.halfway_table(result.mode_summary), hide_index=True, column_config={
-        "u(0)": st.column_config.NumberColumn(format="%.2e"),
-        "halfway step (theory)": st.column_config.NumberColumn(format="%.1f"),
-        "measured / theory": st.column_config.NumberColumn(format="%.3f"),
-    })
-
-    st.markdown("**3. Alignment**")
-    st.vega_lite_chart(spec["alignment"], theme=None)
-    st.caption("Overlaps of singular vectors (blue +1, red −1). A diagonal pattern means the layers "
-               "point along the target's modes and agree with each other; with small init this happens "
-               "long before the loss moves.")
-
-    st.markdown("**4. Loss landscape**")
+if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode saddle", key="show_3d",
+             help="Plotly surfaces you can turn and zoom. Off by default: WebGL is slow on machines without a GPU."):
+    spec = run_specs(result, cfg)
     t1, t2 = st.tabs(["top two modes", "one-mode saddle (L = 2)"])
     with t1:
         st.plotly_chart(spec["surface"], key="surface_two_mode")
         st.caption("Loss over the per-layer strengths of modes 1 and 2 (the others held at zero), scaled "
-                   "to 1 at the origin. The red path leaves the flat centre along mode 1 first.")
+                   "to 1 at the origin and clipped above 1.2. The red path leaves the flat centre along mode 1 first.")
     with t2:
         st.plotly_chart(spec["saddle"], key="surface_saddle")
         st.caption("½(λ − ab)² for one mode: the origin is a saddle, not a trap; every point of the white "
                    "curves ab = λ is a global minimum, and gradient flow (red) keeps a² − b² fixed.")
-
-    c3, c4 = st.columns(2)
-    with c3:
-        st.markdown("**5a. Balancedness drift**")
-        st.vega_lite_chart(spec["balance"], theme=None)
-        st.caption(r"How far $W_{l+1}^\top W_{l+1} - W_l W_l^\top$ has moved. Gradient flow conserves it; "
-                   "a finite step η adds a tiny drift.")
-    with c4:
-        st.markdown("**5b. Update effective rank**")
-        st.vega_lite_chart(spec["rank"], theme=None)
-        st.caption("While one mode is being learned each step's weight change is close to rank one. Once "
-                   "training has converged the updates are rounding noise, so the tail means nothing.")
-    st.markdown("**Update spectrum at this snapshot**: singular values of each layer's step ΔW_l, "
-                "relative to its largest.")
-    st.vega_lite_chart(spec["spectrum"], theme=None)
-
-
-time_panels(result, cfg)

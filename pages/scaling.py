@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import studies, studies_matrix, sweep
+from dln_core import advice, studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
-from pages._shared import ensure_entrypoint, run_store, show_error
+from pages._shared import ensure_entrypoint, run_store, show_error, warn_if
 
 ensure_entrypoint()
 st.title("Theory & scaling")
@@ -33,14 +33,11 @@ def compute(study: str, params: dict) -> dict:
 
 def offer_downloads(frames: dict, stem: str) -> None:
     """CSV download per frame, and a button saving the whole study (and its parameters) to the run store."""
-    meta = {k: list(v) if isinstance(v, tuple) else v
-            for k, v in st.session_state.get(f"scaling_params_{stem}", {}).items()}
+    meta = {k: list(v) if isinstance(v, tuple) else v for k, v in st.session_state.get(f"scaling_params_{stem}", {}).items()}
     cols = st.columns(len(frames) + 1)
     for col, (name, frame) in zip(cols, frames.items()):
-        col.download_button(
-            f"{name}.csv", frame.to_csv(index=False), file_name=f"{stem}_{name}.csv", mime="text/csv",
-            icon=":material/download:", key=f"dl_{stem}_{name}",
-        )
+        col.download_button(f"{name}.csv", frame.to_csv(index=False), file_name=f"{stem}_{name}.csv",
+                            mime="text/csv", icon=":material/download:", key=f"dl_{stem}_{name}")
     if cols[-1].button("Save to run store", key=f"save_{stem}", icon=":material/save:"):
         store = run_store()
         if store is None:
@@ -102,6 +99,7 @@ lines the exact gradient-flow prediction. The table fits the measured points per
     data = run_study("scaling", defaults, submitted, parse)
     if data is None:
         return
+    warn_if(advice.sweep_cap_warning_for(st.session_state.get("scaling_params_scaling", defaults)))
     st.altair_chart(charts.halfway_vs_u0_chart(data["summary"], data["theory"]), width="stretch")
     st.markdown("**Fitted slopes** (L = 2: slope of τ½ against ln(1/u0), predicted 1/(2λ); "
                 "L ≥ 3: slope of log τ½ against log u0, predicted −(1−2/L) as u0 → 0. The middle "
@@ -136,6 +134,7 @@ times of every mode of one network; dashed: the exact prediction from each mode'
     data = run_study("learning_order", defaults, submitted, parse)
     if data is None:
         return
+    warn_if(advice.sweep_cap_warning_for(st.session_state.get("scaling_params_learning_order", defaults)))
     st.altair_chart(charts.learning_order_chart(data["summary"]), width="stretch")
     st.dataframe(data["summary"][["mode", "lambda", "u0", "halfway_time", "tau_half_theory", "halfway_step",
                                   "halfway_step_theory"]], hide_index=True)

@@ -10,6 +10,10 @@ import altair as alt
 import pandas as pd
 
 TIME_TITLES = {"step": "step k (log)", "t": "time t = η·k (log)"}
+# Label only the powers of ten, in SI form (1k, 10k, 100k): a log axis otherwise labels 2,000, 3,000 …
+# and past 10k steps the labels run into each other ("1,0002,000").
+_DECADE = "abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 1e-6"
+TIME_AXIS = alt.Axis(labelExpr=f"{_DECADE} ? format(datum.value, '~s') : ''", labelOverlap="greedy")
 
 
 def time_field(time_axis: str) -> str:
@@ -23,7 +27,7 @@ def time_x(time_axis: str) -> alt.X:
     """The log time x encoding with its title (ValueError for an unknown axis)."""
     field = time_field(time_axis)
     # nice=False: a log axis would otherwise round the end up to the next power of ten
-    return alt.X(f"{field}:Q", title=TIME_TITLES[field]).scale(type="log", nice=False)
+    return alt.X(f"{field}:Q", title=TIME_TITLES[field], axis=TIME_AXIS).scale(type="log", nice=False)
 
 
 def positive(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:

@@ -31,6 +31,20 @@ def scatter_steps(embedding: pd.DataFrame) -> list[int]:
     return sorted(int(s) for s in embedding["step"].unique())
 
 
+def label_mask(coords: np.ndarray, span: np.ndarray, min_sep: float = 0.08) -> np.ndarray:
+    """Which highlighted words get a text label: greedily, in order, a word is labelled only if it
+    sits at least ``min_sep`` (a fraction of each axis's span) from every word labelled before it,
+    so close words (man/woman early on, or the whole cloud at the origin) do not print into a blob."""
+    scaled = np.asarray(coords, float) / np.where(np.asarray(span, float) > 0, span, 1.0)
+    keep = np.zeros(len(scaled), dtype=bool)
+    for i, p in enumerate(scaled):
+        if not np.all(np.isfinite(p)):
+            continue
+        if not keep.any() or np.min(np.linalg.norm(scaled[keep] - p, axis=1)) >= min_sep:
+            keep[i] = True
+    return keep
+
+
 def embedding_scatter(
     embedding: pd.DataFrame,
     step: int,
@@ -60,11 +74,14 @@ def embedding_scatter(
     )
     hl = frame[frame["highlight"]]
     if len(hl):
+        span = 2 * np.nanmax(np.abs(embedding[cols].to_numpy()), axis=0)
+        shown = label_mask(hl[cols].to_numpy(), span)
         fig.add_trace(
             go.Scatter3d(
                 x=hl[cols[0]], y=hl[cols[1]], z=hl[cols[2]], mode="markers+text", name="highlighted",
-                text=hl["word"], textposition="top center", hovertemplate="%{text}<extra></extra>",
-                marker={"size": 5, "color": "#d62728"}, textfont={"size": 13},
+                text=np.where(shown, hl["word"], ""), customdata=hl["word"], textposition="top center",
+                hovertemplate="%{customdata}<extra></extra>", marker={"size": 5, "color": "#d62728"},
+                textfont={"size": 13},
             )
         )
     pos = {w: (float(r[cols[0]]), float(r[cols[1]]), float(r[cols[2]])) for w, r in hl.set_index("word").iterrows()}
@@ -139,7 +156,8 @@ def loss_chart(trace: pd.DataFrame, optimum_loss: float | None = None, excess: b
         y = np.clip(trace["loss"].to_numpy() - optimum_loss, 1e-12, None)
         fig = go.Figure(go.Scatter(x=trace["t"], y=y, mode="lines", name="loss − optimum",
                                    line={"color": "#1f77b4"}))
-        fig.update_yaxes(type="log")
+        # one label per decade as a power of ten (minor ticks unlabelled: no "7 6 5 … 9 8")
+        fig.update_yaxes(type="log", dtick=1, exponentformat="power", showexponent="all")
         title, ytitle = "Excess loss ¼‖M* − WWᵀ‖² − optimum (log)", "loss − optimum"
     else:
         fig = go.Figure(go.Scatter(x=trace["t"], y=trace["loss"], mode="lines", name="loss",

@@ -263,9 +263,14 @@ def landscape_figure(
     path: pd.DataFrame | None = None,
     current: tuple[float, float, float] | None = None,
     title: str = "",
+    clip: float = 1.2,
 ) -> go.Figure:
     """3-D loss surface over the top two modes' per-layer strengths (THEORY §5), with the training
-    path (red line) and the current point (red ball). ``loss[i, j]`` is at (w1[j], w2[i])."""
+    path (red line) and the current point (red ball). ``loss[i, j]`` is at (w1[j], w2[i]).
+
+    The surface and path are clipped at ``clip`` (the loss is 1 at the origin after normalising): at
+    L ≥ 3 the corners rise by orders of magnitude and would flatten the wells and path into a strip."""
+    loss = np.minimum(np.asarray(loss, dtype=float), clip)
     fig = go.Figure(
         go.Surface(
             x=w1, y=w2, z=loss, colorscale="Viridis", opacity=0.85, showscale=False, name="loss"
@@ -274,22 +279,24 @@ def landscape_figure(
     if path is not None and len(path):
         fig.add_trace(
             go.Scatter3d(
-                x=path["w1"], y=path["w2"], z=path["loss"], mode="lines",
+                x=path["w1"], y=path["w2"], z=np.minimum(path["loss"], clip), mode="lines",
                 line={"color": CURRENT_COLOUR, "width": 5}, name="training path",
             )
         )
     if current is not None:
         fig.add_trace(
             go.Scatter3d(
-                x=[current[0]], y=[current[1]], z=[current[2]], mode="markers",
+                x=[current[0]], y=[current[1]], z=[min(current[2], clip)], mode="markers",
                 marker={"color": CURRENT_COLOUR, "size": 6}, name="now",
             )
         )
     fig.update_layout(
         title=title or None,
-        scene={"xaxis_title": "w₁ (mode 1)", "yaxis_title": "w₂ (mode 2)", "zaxis_title": "loss"},
-        margin={"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
-        height=420,
+        scene={"xaxis_title": "w₁ (mode 1)", "yaxis_title": "w₂ (mode 2)",
+               "zaxis": {"title": {"text": "loss / loss(0)"}, "range": [0, clip]},
+               "camera": {"eye": {"x": 1.6, "y": -1.6, "z": 0.9}}},
+        margin={"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
+        height=460,
         showlegend=False,
     )
     return fig
@@ -304,7 +311,12 @@ def saddle_figure(
     hyperbola: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Single-mode L = 2 surface ½(λ − ab)² (THEORY §5): the strict saddle (black diamond), the
-    hyperbola of global minima ab = λ (white) and gradient-flow paths (red; each keeps a² − b²)."""
+    hyperbola of global minima ab = λ (white) and gradient-flow paths (red; each keeps a² − b²).
+
+    The z axis stops at twice the saddle's height ½λ² (the corners reach far higher and would
+    flatten the saddle into the floor); the surface is clipped there."""
+    top = 2.0 * float(saddle[2]) if saddle is not None and saddle[2] > 0 else float(np.nanmax(loss))
+    loss = np.minimum(np.asarray(loss, dtype=float), top)
     fig = go.Figure(
         go.Surface(x=a, y=b, z=loss, colorscale="Cividis", opacity=0.85, showscale=False, name="loss")
     )
@@ -319,7 +331,7 @@ def saddle_figure(
     for p in paths:
         fig.add_trace(
             go.Scatter3d(
-                x=p["a"], y=p["b"], z=p["loss"], mode="lines",
+                x=p["a"], y=p["b"], z=np.minimum(p["loss"], top), mode="lines",
                 line={"color": CURRENT_COLOUR, "width": 4}, name="gradient flow",
             )
         )
@@ -331,8 +343,9 @@ def saddle_figure(
             )
         )
     fig.update_layout(
-        scene={"xaxis_title": "a (layer 1)", "yaxis_title": "b (layer 2)", "zaxis_title": "loss"},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        scene={"xaxis_title": "a (layer 1)", "yaxis_title": "b (layer 2)",
+               "zaxis": {"title": {"text": "loss"}, "range": [0, top]}},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=420,
         showlegend=False,
     )

@@ -7,6 +7,7 @@ t = η·k (THEORY.md §1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import altair as alt
@@ -44,6 +45,7 @@ def runs_table(saved: pd.DataFrame | None, session: Sequence[dict] = ()) -> pd.D
         s = saved[saved["kind"] == "train"] if "kind" in saved else saved
         s = s.assign(source="saved").reindex(columns=columns)
         parts.append(s)
+    session = _not_saved(session, parts[0] if parts else None)
     if session:
         parts.append(pd.DataFrame(list(session)).reindex(columns=columns))
     if not parts:
@@ -51,6 +53,31 @@ def runs_table(saved: pd.DataFrame | None, session: Sequence[dict] = ()) -> pd.D
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
     table["final_loss"] = pd.to_numeric(table["final_loss"], errors="coerce")
     return table
+
+
+def _not_saved(session: Sequence[dict], saved: pd.DataFrame | None) -> list[dict]:
+    """Session rows without those already saved: a run saved from the explorer keeps its label as
+    its name, so (label, steps run, final loss) identify it and the table lists it once, as saved."""
+    if saved is None or not len(saved):
+        return list(session)
+    keys = {(str(n), _int(k), _round(f)) for n, k, f in zip(saved["name"], saved["steps_run"], saved["final_loss"])}
+    return [r for r in session
+            if (re.sub(r" \[session \d+\]$", "", str(r["name"])), _int(r["steps_run"]), _round(r["final_loss"]))
+            not in keys]
+
+
+def _int(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _round(v):
+    try:
+        return float(f"{float(v):.9g}")
+    except (TypeError, ValueError):
+        return None
 
 
 def _stack(histories: Mapping[str, pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

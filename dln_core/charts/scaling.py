@@ -104,7 +104,8 @@ def stability_chart(summary: pd.DataFrame, caps: pd.DataFrame) -> alt.LayerChart
             color=alt.Color("outcome:N", title="outcome").scale(
                 domain=list(OUTCOME_COLOURS), range=list(OUTCOME_COLOURS.values())
             ),
-            shape=alt.Shape("outcome:N", legend=None),
+            # same field as colour: one merged legend (legend=None here would hide the colour legend too)
+            shape=alt.Shape("outcome:N", title="outcome").scale(domain=list(OUTCOME_COLOURS)),
             tooltip=["depth", "lr", "outcome", "final_loss", "diverged_step"],
         )
     )
@@ -123,8 +124,10 @@ def mode_curves_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
     """Figure 5: normalised mode strengths u_i(t)/target over time; solid measured, dashed theory
     (the frame may hold measured rows only, e.g. the non-commuting simulation)."""
     frame = positive(frame, "t")
+    kinds = [k for k in ("measured", "theory (gradient flow)") if k in set(frame["source"])]
+    # only the kinds drawn: a measured-only frame must not list a "theory" entry
     dash = alt.StrokeDash("source:N", title=None).scale(
-        domain=["measured", "theory (gradient flow)"], range=[[1, 0], THEORY_DASH]
+        domain=kinds, range=[{"measured": [1, 0]}.get(k, THEORY_DASH) for k in kinds]
     )
     return (
         alt.Chart(frame)

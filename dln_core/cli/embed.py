@@ -98,6 +98,7 @@ def build_config(args: argparse.Namespace):
         ),
         lr=_lr(args.lr),
         n_scatter_snapshots=1,
+        event_snapshots=0,  # --snapshots is the exact number of history rows
         scatter_words=1,
         device=args.device,
     )

@@ -89,10 +89,12 @@ def history_frames(
 
 
 def scatter_frame(
-    traj: Trajectory, vocab: list[str], lr: float, n_words: int, n_snapshots: int, W_final: np.ndarray
+    traj: Trajectory, vocab: list[str], lr: float, n_words: int, n_snapshots: int, W_final: np.ndarray,
+    keep_steps=(),
 ) -> pd.DataFrame:
-    """Word coordinates at up to ``n_snapshots`` snapshots, in a fixed basis (the final W's right
-    singular vectors) so the cloud moves continuously in time."""
+    """Word coordinates at up to ``n_snapshots`` evenly picked snapshots plus every snapshot at a
+    step in ``keep_steps`` (the event-placed ones around each transition, embeddings/schedule.py),
+    in a fixed basis (the final W's right singular vectors) so the cloud moves continuously."""
     d = W_final.shape[1]
     Wf = W_final.astype(np.float64)
     if np.all(np.isfinite(Wf)):
@@ -108,6 +110,8 @@ def scatter_frame(
     pc_cols = [f"pc_{a + 1}" for a in range(d)]
     n = len(traj.snapshots)
     picks = np.unique(np.linspace(0, n - 1, min(n_snapshots, n)).round().astype(int)) if n else []
+    if n and len(keep_steps):
+        picks = np.union1d(picks, np.nonzero(np.isin(traj.snapshot_steps, np.asarray(keep_steps)))[0])
     frames = []
     for i in picks:
         step = int(traj.snapshot_steps[i])

@@ -48,6 +48,7 @@ class EmbedConfig:
     psi: float = 1.0  # ψ in M*
     n_snapshots: int = 100  # history rows (evenly spaced steps, incl. 0 and the last)
     n_scatter_snapshots: int = 25  # snapshots kept for the 3-D scatter
+    event_snapshots: int = 9  # extra snapshots around each predicted mode rise (embeddings/schedule.py); 0 = none
     scatter_words: int = 1000  # most frequent words kept for the scatter (+ highlighted words)
     device: str = "auto"
     dtype: str = "float32"
@@ -77,6 +78,8 @@ class EmbedConfig:
             raise ConfigError("n_snapshots", "must be an integer in [2, 2000]", self.n_snapshots)
         if not is_int(self.n_scatter_snapshots) or not 1 <= self.n_scatter_snapshots <= 200:
             raise ConfigError("n_scatter_snapshots", "must be an integer in [1, 200]", self.n_scatter_snapshots)
+        if not is_int(self.event_snapshots) or not 0 <= self.event_snapshots <= 50:
+            raise ConfigError("event_snapshots", "must be an integer in [0, 50]", self.event_snapshots)
         if not is_int(self.scatter_words) or self.scatter_words < 1:
             raise ConfigError("scatter_words", "must be an integer >= 1", self.scatter_words)
         if self.device not in DEVICES:

@@ -38,6 +38,7 @@ from .model import (
     spectrum,
     train_gd,
 )
+from .schedule import event_schedule, initial_strengths
 
 ARROW_PAIRS = (("man", "woman"), ("king", "queen"), ("france", "paris"), ("germany", "berlin"))
 __all__ = ["ARROW_PAIRS", "CHOSEN_ANALOGIES", "HIGHLIGHT_WORDS", "EmbedResult", "run_embedding", "save_embedding_run"]
@@ -97,7 +98,10 @@ def run_embedding(
     lr = theory.stable_lr(float(spec.mu[0]), spec.mu_min) if cfg.lr == "auto" else float(cfg.lr)
 
     W0 = initial_embedding(cfg.vocab, cfg.dim, cfg.init_scale, cfg.seed)
-    steps_snap = snapshot_schedule(cfg.steps, cfg.n_snapshots)
+    even_steps = snapshot_schedule(cfg.steps, cfg.n_snapshots)
+    steps_snap, event_steps = event_schedule(cfg.steps, cfg.n_snapshots, spec.mu,
+                                             initial_strengths(W0, spec.vectors), lr,
+                                             cfg.event_snapshots)
     if method == "eigenbasis":
         traj = eb.train_gd_eigenbasis(basis, W0, lr, cfg.steps, steps_snap, frob2, cfg.device, cfg.dtype, progress)
         del basis
@@ -111,9 +115,15 @@ def run_embedding(
     index = ev.word_index(vocab)
     questions = ev.in_vocab_questions(ev.load_analogies().questions, index)
     gd = gd_theory_curve(traj, spec, lr)  # once: both the history and the halfway times use it
-    history, tracks = history_frames(traj, spec, lr, vocab, questions, gd)
+    # history rows (each scored on the analogy set, the costly part) at the evenly spaced steps only;
+    # the event-placed snapshots feed the 3-D scatter
+    even = ~np.isin(traj.snapshot_steps, event_steps) | np.isin(traj.snapshot_steps, even_steps)
+    history_traj = dataclasses.replace(traj, snapshot_steps=traj.snapshot_steps[even],
+                                       snapshots=[w for w, keep in zip(traj.snapshots, even) if keep])
+    history, tracks = history_frames(history_traj, spec, lr, vocab, questions, gd)
     W_final = traj.snapshots[-1] if traj.snapshots else W0.astype(np.float32)
-    embedding = scatter_frame(traj, vocab, lr, cfg.scatter_words, cfg.n_scatter_snapshots, W_final)
+    embedding = scatter_frame(traj, vocab, lr, cfg.scatter_words, cfg.n_scatter_snapshots, W_final,
+                              keep_steps=event_steps)
     W_closed = closed_form_embedding(spec).astype(np.float32)
     summary = _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions, method)
     timings["evaluate_s"] = time.perf_counter() - t0

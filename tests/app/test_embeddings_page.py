@@ -78,7 +78,7 @@ def test_uploaded_corpus_trains_with_a_clamped_vocabulary(page):
     assert not page.exception
     assert any("only 100 distinct words" in w.value for w in page.warning)
     assert len(page.get("plotly_chart")) >= 4
-    assert "toy.txt" in page.caption[0].value
+    assert any("toy.txt" in c.value for c in page.caption)
 
 
 def test_empty_upload_is_an_error(page):
@@ -184,3 +184,32 @@ def test_probe_keystrokes_reuse_the_cached_figures(page, monkeypatch):
     assert not page.exception and built == ["embedding_scatter"]
     scatter = _plotly(page)[0]
     assert scatter["layout"]["scene"]["zaxis"]["title"]["text"].endswith("5")
+
+
+def test_cost_is_estimated_and_a_huge_vocabulary_is_refused(page, monkeypatch):
+    from dln_core.embeddings import cost
+
+    monkeypatch.setattr(cost, "REFUSE_ABOVE_S", 120.0)  # V = 20,000 needs ≥ 1e13 operations: minutes anywhere
+    assert any(c.value.startswith("Estimated cost of this configuration: ≈") for c in page.caption)
+    page.number_input(key="emb_vocab").set_value(20_000).run()
+    assert not page.exception
+    assert page.error and page.error[0].value.startswith("Not run: V = 20,000")
+    assert "the largest V within" in page.error[0].value
+    assert not page.get("plotly_chart")  # nothing trained
+
+
+def test_expensive_config_asks_first(page, monkeypatch):
+    from dln_core.embeddings import cost
+
+    monkeypatch.setattr(cost, "CONFIRM_ABOVE_S", 0.0)  # every run now counts as expensive
+    page.number_input(key="emb_steps").set_value(120).run()
+    assert any("The page is busy until it finishes" in w.value for w in page.warning)
+    assert not page.get("plotly_chart")
+    page.button(key="emb_confirm").click().run()
+    assert not page.exception and len(page.get("plotly_chart")) >= 4
+
+
+def test_init_scale_slider_is_continuous(page):
+    page.slider(key="emb_init_log").set_value(-4.35).run()
+    assert not page.exception
+    assert any(c.value == "initial scale = 4.47e-05" for c in page.caption)

@@ -33,13 +33,24 @@ def _charts(at: AppTest) -> list[tuple[dict, list[pd.DataFrame]]]:
     return out
 
 
+def _payload(at: AppTest) -> dict:
+    """The data the in-browser player received (dln_core.charts.playback.playback_payload)."""
+    frames = at.get("iframe")
+    assert len(frames) == 1, "one player per page"
+    doc = frames[0].proto.srcdoc
+    start = doc.index("window.DLN_PAYLOAD=") + len("window.DLN_PAYLOAD=")
+    return json.loads(doc[start:doc.index(";</script>", start)])
+
+
 def _data_with(at: AppTest, column: str) -> pd.DataFrame:
-    """The first chart dataset that has ``column`` (e.g. 'loss' for the loss curve)."""
-    for _, frames in _charts(at):
-        for df in frames:
-            if column in df.columns:
-                return df.reset_index(drop=True)
-    raise AssertionError(f"no chart dataset with column {column!r}")
+    """The player's series as a frame: 'loss' (step, t, loss) or 'u' (step, mode, u) of the run shown."""
+    p = _payload(at)
+    if column == "loss":
+        return pd.DataFrame({"step": p["x"]["step"], "t": p["x"]["t"], "loss": p["loss"]})
+    if column == "u":
+        rows = [(s, i + 1, u) for i, us in enumerate(p["modes"]["u"]) for s, u in zip(p["x"]["step"], us)]
+        return pd.DataFrame(rows, columns=["step", "mode", "u"])
+    raise AssertionError(f"no player series {column!r}")
 
 
 def _ok(at: AppTest) -> None:
@@ -50,23 +61,33 @@ def _ok(at: AppTest) -> None:
 def test_defaults_render_all_panels(home):
     at = _open()
     _ok(at)
-    specs = [s for s, _ in _charts(at)]
-    assert len(specs) >= 5  # loss, modes, alignment, balance drift, update rank
+    p = _payload(at)
+    n = len(p["x"]["step"])
+    assert n > 100 and len(p["loss"]) == n == len(p["drift"]) == len(p["rank"])  # every snapshot, sent once
+    assert len(p["modes"]["u"]) == 6 and all(len(u) == n for u in p["modes"]["u"])
+    assert p["align"]["pairs"] == ["U*ᵀU_{L}", "V_{1}ᵀV*", "V_{2}ᵀU_{1}"]  # math labels, not raw names
+    assert all(len(v) == n for v in p["align"]["values"]) and len(p["upd"]["values"]) == 2
+    assert len(p["land"]["path"]["w1"]) == n
+    assert p["start"] == n - 1  # opens at the end of training with every curve drawn
+    assert p["upd"]["noise"][-1] and not p["upd"]["noise"][n // 3]  # the converged tail is marked noise
+    assert not at.get("plotly_chart")  # the WebGL views wait for the toggle
+    at.toggle(key="show_3d").set_value(True).run()
     plots = at.get("plotly_chart")
     kinds = [json.loads(p.proto.spec)["data"][0]["type"] for p in plots]
     assert kinds == ["surface", "surface"]  # two-mode landscape and one-mode saddle
     loss = _data_with(at, "loss")
     assert loss["loss"].iloc[-1] < 0.05 * loss["loss"].iloc[0]  # the default run learns the target
-    assert at.slider(key="snap").value == at.slider(key="snap").max  # starts at the end of training
 
 
-def test_theory_layer_is_dashed(home):
-    at = _open()
-    modes_spec = next(s for s, _ in _charts(at) if "layer" in s and "strokeDash" in s["layer"][0]["encoding"])
-    scale = modes_spec["layer"][0]["encoding"]["strokeDash"]["scale"]
-    styles = dict(zip(scale["domain"], scale["range"]))
-    assert styles["measured"] == [1, 0]
-    assert styles["theory (gradient flow)"] == [6, 4]
+def test_theory_curves_are_sent_and_labelled(home):
+    at = _open({"steps": "1500"})
+    p = _payload(at)
+    assert all(any(v is not None for v in gf) for gf in p["modes"]["gf"])  # a theory curve per mode
+    assert p["modes"]["gd"] is None
+    doc = at.get("iframe")[0].proto.srcdoc
+    assert 'class="dash"></b>theory (gradient flow)' in doc and "theory (finite η)" not in doc
+    at.toggle(key="show_gd").set_value(True).run()
+    assert _payload(at)["modes"]["gd"] is not None and "theory (finite η)" in at.get("iframe")[0].proto.srcdoc
 
 
 @pytest.mark.parametrize(
@@ -89,11 +110,11 @@ def test_csv_download_holds_the_runs_rows(home, downloads):
     _ok(at)
     data = downloads["dln_run.csv"]
     csv = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
-    loss = _data_with(at, "loss")  # the chart drops step 0 (log axis): one row fewer
-    assert len(csv) == len(loss) + 1
+    loss = _data_with(at, "loss")  # the player has every snapshot, step 0 included
+    assert len(csv) == len(loss)
     assert {"step", "loss", "depth", "lr"} <= set(csv.columns)
     assert csv["step"].max() == 800
-    assert csv["loss"].iloc[1:].tolist() == pytest.approx(loss["loss"].tolist(), rel=1e-12)
+    assert csv["loss"].tolist() == pytest.approx(loss["loss"].tolist(), rel=1e-4)  # 5 digits in the player
 
 
 @pytest.mark.parametrize("bad", ["6, abc, 2", "6, nan", "-1, 2", ""])
@@ -132,14 +153,22 @@ def test_url_configures_the_run_and_garbage_is_dropped(home):
     assert at.selectbox(key="init").value == "gaussian"
     assert at.text_input(key="sv").value == "5, 2"
     assert _data_with(at, "u")["mode"].nunique() == 2  # the URL's two-mode target was trained
-    loss_spec = next(spec for spec, frames in _charts(at) if any("loss" in df for df in frames))
-    assert loss_spec["layer"][0]["encoding"]["x"]["field"] == "t"  # time axis t = η·k from the URL
+    assert _payload(at)["axis"] == "t"  # time axis t = η·k from the URL
+    assert not at.warning or not any("URL parameter" in w.value for w in at.warning)
 
-    at = _open({"depth": "banana", "steps": "-3", "seed": "1e99", "target": "nonsense", "log_scale": "x"})
+
+@pytest.mark.parametrize(("query", "name", "used"), [
+    ({"depth": "abc"}, "depth", "2"), ({"lr": "-1"}, "lr", "0.01"), ({"log_scale": "nan"}, "log_scale", "-5.0"),
+    ({"init": "bogus"}, "init", "near-identity"), ({"seed": "1e99"}, "seed", "0"),
+    ({"target": "nonsense"}, "target", "article"), ({"steps": "-3"}, "steps", "0"),
+])
+def test_bad_url_parameter_is_named_with_the_value_used(home, query, name, used):
+    at = _open({**query, "steps": query.get("steps", "400")} if name != "steps" else query)
     _ok(at)
-    assert at.slider(key="depth").value == 2
-    assert at.number_input(key="seed").value == 0
-    assert at.selectbox(key="target").value == "article"
+    texts = [w.value for w in at.warning if "URL parameter" in w.value]
+    value = query[name]
+    assert texts == [next(t for t in texts if t.startswith(f"URL parameter {name}={value!r} ignored"))]
+    assert texts[0].endswith(f"using {name} = {used}.")
 
 
 def test_preset_button_sets_the_controls(home):
@@ -151,15 +180,13 @@ def test_preset_button_sets_the_controls(home):
     assert 10 ** at.slider(key="log_scale").value == pytest.approx(0.3, rel=1e-3)
 
 
-def test_time_slider_moves_the_marker_without_retraining(home):
+def test_player_replays_the_cached_run_without_widgets_per_frame(home):
     at = _open({"steps": "800"})
     wall = at.metric[3].value
-    at.slider(key="snap").set_value(10).run()
-    _ok(at)
-    assert at.metric[3].value == wall  # same cached result
-    marker = next(df for _, frames in _charts(at) for df in frames if list(df.columns) == ["step"])
-    loss = _data_with(at, "loss")
-    assert marker["step"].iloc[0] == loss["step"].iloc[9]  # snapshot 10 = 10th drawn row (step 0 hidden)
+    assert not at.get("vega_lite_chart")  # every snapshot view is drawn by the player in the browser
+    assert [s.key for s in at.slider] == ["depth", "log_scale"]  # no server-side snapshot slider
+    at.run()  # a rerun (any widget) reuses the cached run and the same player document
+    assert at.metric[3].value == wall
 
 
 def test_save_to_runs_stores_the_run(home):
@@ -178,6 +205,10 @@ def test_auto_steps_give_up_on_a_hopeless_plateau(home, monkeypatch):
     _ok(at)
     assert any("'auto' stopped after 3,000 steps" in w.value for w in at.warning)
     assert at.metric[1].value == "3,000"
+    fix = at.button(key="fix_run_0")  # one click: the depth-scaled init, auto steps again
+    assert fix.label.startswith("Use c = ")
+    fix.click().run()
+    assert at.slider(key="log_scale").value > -5
 
 
 def test_lambda_b_is_bound_to_the_url(home, downloads):
@@ -221,10 +252,10 @@ def test_warns_when_eta_is_over_the_cap_or_the_run_has_not_converged(home, fake_
     assert any("Lower η below the cap" in t for t in texts) == (over and not converged)
 
 
-def test_one_rerun_builds_the_frames_once_and_a_scrub_builds_none(home, monkeypatch):
+def test_one_rerun_builds_the_frames_once_and_a_view_change_builds_none(home, monkeypatch):
     """The run is built once per configuration with its frames; the chart caches get that run handed
-    in, so a fresh configuration builds the frames exactly once and a snapshot scrub or a plain rerun
-    builds none (issue 8: it used to be 6 builds per rerun, 3 per scrub)."""
+    in, so a fresh configuration builds the frames exactly once and a view change (a new player) or a
+    plain rerun builds none (issue 8: it used to be 6 builds per rerun; scrubbing is in the browser)."""
     import streamlit as st
 
     from dln_core import frames
@@ -241,8 +272,9 @@ def test_one_rerun_builds_the_frames_once_and_a_scrub_builds_none(home, monkeypa
     at = _open({"steps": "377"})  # a configuration no other test trains
     _ok(at)
     assert len(builds) == 1
-    at.slider(key="snap").set_value(at.slider(key="snap").max // 2).run()
+    at.radio(key="time_axis").set_value("t").run()
     _ok(at)
+    assert _payload(at)["axis"] == "t"
     at.run()
     _ok(at)
     assert len(builds) == 1

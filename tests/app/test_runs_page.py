@@ -173,6 +173,18 @@ def test_session_run_from_the_explorer_is_listed_and_exported(home, downloads):
     assert not at.get("button") or all(b.key != "delete_runs" for b in at.button)  # nothing saved to delete
 
 
+def test_a_saved_session_run_is_listed_once(home):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["steps"] = "300"
+    at.switch_page("pages/explorer.py").run()
+    at.button(key="save_run").click().run()
+    assert not at.exception and not at.error
+    at.switch_page("pages/runs.py").run()
+    table = at.dataframe[0].value
+    assert list(table["source"]) == ["saved"] and table["steps_run"].iloc[0] == 300
+
+
 # ------------------------------------------------------------------ other saved entries (embed, sweep)
 def _embed_frames() -> dict:
     k = np.array([0, 10, 20])

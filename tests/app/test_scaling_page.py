@@ -112,3 +112,13 @@ def test_stability_chart_draws_one_point_per_run_and_the_cap_per_depth():
     points, cap = spec["layer"]
     assert len(spec["datasets"][points["data"]["name"]]) == 2  # one point per member, not per mode
     assert spec["datasets"][cap["data"]["name"]][0]["lr_cap"] == pytest.approx(1 / 6)
+
+
+def test_sweep_warns_when_eta_is_above_the_cap():
+    at = open_page()
+    assert not any("above the stable step-size cap" in w.value for w in at.warning)  # defaults are stable
+    at.number_input[-1].set_value(0.9)  # η, inside the form (cap at λ = 1: L = 3 0.667, L = 4 0.5)
+    at.button[0].click().run()
+    assert not at.exception
+    text = next(w.value for w in at.warning if "above the stable step-size cap" in w.value)
+    assert "L = 3 (cap 0.667), L = 4 (cap 0.5)" in text and "L = 2" not in text

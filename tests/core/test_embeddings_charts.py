@@ -83,3 +83,11 @@ def test_animation_has_one_frame_per_snapshot_and_consistent_traces():
     assert all(len(f.data) == len(fig.data) for f in fig.frames)  # Plotly animates trace by trace
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0", "10"]
     assert fig.layout.updatemenus[0].buttons[0].method == "animate"
+
+
+def test_close_highlighted_words_share_one_label():
+    from dln_core.charts.embeddings import label_mask
+
+    coords = np.array([[0.0, 0, 0], [0.01, 0, 0], [1.0, 1, 1], [1.0, 1.02, 1], [np.nan, 0, 0]])
+    assert label_mask(coords, np.array([2.0, 2, 2])).tolist() == [True, False, True, False, False]
+    assert label_mask(np.zeros((4, 3)), np.array([2.0, 2, 2])).tolist() == [True, False, False, False]

@@ -1,0 +1,177 @@
+"""Page speed in a real browser: first chart on a fresh server, a cached rerun, playback frames/s.
+
+Starts its own `streamlit run app.py` on a free loopback port (stopped by its pid at the end) and
+drives Debian's headless Chromium with Playwright. Printed side by side in one run:
+
+- ``first chart, fresh server``: from the first request of a just-started server to the explorer's
+  player having drawn (its body gets ``data-drawn``); target < 3 s.
+- ``first chart, new session``: the same from a new browser context on the now warm server.
+- ``cached rerun``: a rerun of the same configuration (Streamlit's "R" shortcut) until the script is
+  idle again and the player is on screen; target < 0.5 s.
+- ``playback``: frames/s and ms per frame while the player runs (requestAnimationFrame; ≥ 20 target)
+  for the default run and for depth 8.
+- ``embeddings first figure``: the embeddings page's first Plotly chart on the warm server.
+
+    python benchmarks/bench_browser.py [--chromium /usr/bin/chromium]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+def start_server() -> tuple[subprocess.Popen, str, float]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="dln_bench_")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+         "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+         "--global.developmentMode=false"],
+        cwd=ROOT, env={**os.environ, "DLN_LAB_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1):
+                return proc, url, time.perf_counter() - t0
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("streamlit did not start") from None
+            time.sleep(0.1)
+
+
+def idle(page, timeout=120_000) -> None:
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+
+
+def player(page, timeout=120_000):
+    page.get_by_test_id("stIFrame").wait_for(state="visible", timeout=timeout)
+    for _ in range(600):
+        frames = [f for f in page.frames if f.url == "about:srcdoc"]
+        if frames:
+            frames[0].wait_for_selector("body[data-drawn]", timeout=timeout)
+            return frames[0]
+        page.wait_for_timeout(20)
+    raise RuntimeError("no player frame")
+
+
+def first_chart(browser, url: str) -> float:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url + "/explorer")
+    player(page)
+    dt = time.perf_counter() - t0
+    ctx.close()
+    return dt
+
+
+OBSERVE = """() => { window.__states = []; const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => window.__states.push([app.getAttribute("data-test-script-state"), performance.now()]))
+    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]}); }"""
+
+
+def _rerun_seconds(page, click) -> float:
+    """Seconds from a click to the script being idle again (state changes recorded in the page)."""
+    page.evaluate("window.__states = []")
+    t0 = page.evaluate("performance.now()")
+    click()
+    page.wait_for_function("window.__states.some(s => s[0] === 'running') && "
+                           "window.__states[window.__states.length - 1][0] === 'notRunning'", timeout=120_000)
+    return (page.evaluate("window.__states[window.__states.length - 1][1]") - t0) / 1000
+
+
+def cached_rerun(browser, url: str, repeats: int = 5) -> float:
+    """Median seconds of a rerun whose run and player are both cached: the time axis radio goes to
+    't' (cached after the first time) and back to 'step'."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url + "/explorer")
+    player(page)
+    idle(page)
+    page.evaluate(OBSERVE)
+    radio = page.get_by_test_id("stRadio").filter(has_text="time axis")
+    times = []
+    for k in range(repeats + 1):
+        for option in ("t", "step"):
+            dt = _rerun_seconds(page, lambda o=option: radio.get_by_text(o, exact=True).click())
+            if k:  # the first round builds the 't' player: not a cached rerun
+                times.append(dt)
+    ctx.close()
+    return sorted(times)[len(times) // 2]
+
+
+def playback(browser, url: str, query: str) -> tuple[float, float]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url + "/explorer" + query)
+    frame = player(page)
+    idle(page)
+    frame.click("#reset")
+    frame.click("#play")
+    page.wait_for_timeout(3000)
+    fps = float(frame.evaluate("document.body.dataset.fps || 0"))
+    ms = float(frame.evaluate("document.body.dataset.drawms || 0"))
+    ctx.close()
+    return fps, ms
+
+
+def embeddings_first(browser, url: str) -> float:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url + "/embeddings")
+    page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible", timeout=300_000)
+    dt = time.perf_counter() - t0
+    ctx.close()
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chromium", default=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    proc, url, boot = start_server()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=args.chromium, headless=True, args=ARGS)
+            rows = [("server start (health endpoint up)", boot, "s", "")]
+            rows.append(("first chart, fresh server", first_chart(browser, url), "s", "< 3"))
+            rows.append(("first chart, new session", first_chart(browser, url), "s", "< 3"))
+            rows.append(("cached rerun (median of 10)", cached_rerun(browser, url), "s", "< 0.5"))
+            for name, query in (("default run", ""), ("depth 8", "?depth=8&log_scale=-0.35")):
+                fps, ms = playback(browser, url, query)
+                rows.append((f"playback {name}", fps, "frames/s", "≥ 20"))
+                rows.append((f"playback {name}: draw time", ms, "ms/frame", ""))
+            rows.append(("embeddings first figure (warm server)", embeddings_first(browser, url), "s", ""))
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"{'measurement':44s} {'value':>9s}  unit      target")
+    for name, value, unit, target in rows:
+        print(f"{name:44s} {value:9.2f}  {unit:9s} {target}")
+
+
+if __name__ == "__main__":
+    main()
