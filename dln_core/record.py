@@ -117,12 +117,13 @@ class Recorder:
             H = dg.balance_matrices(weights)
             drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, self.H0)], axis=-1) if H else \
                 np.zeros((len(self.lrs), 0))
+            u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment reuses it
             self.rows.append({
                 "loss": p.loss(W),
-                "u": dg.mode_strengths(W, p.U_star, p.V_star),
-                "sv": np.linalg.svd(W, compute_uv=False)[:, : p.r],
+                "u": u,
+                "sv": dg.singular_values(W)[:, : p.r],  # thin QR first for tall or wide W
                 "alignment": dg.alignment_score(list(mats.values()), self.k_score, self.groups),  # equal λ: blocks
-                "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
+                "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star, u),
                 "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
                 **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups))),
                 "drift": drift,

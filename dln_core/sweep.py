@@ -230,13 +230,20 @@ def run_sweep(
     limits: Limits | None = None,
     keep_results: bool = False,
     rise_times: bool = True,
+    executor=None,
 ) -> SweepResult:
     """Build the grid, refuse it if over the caps, run it batched, and summarise it.
+
+    ``executor``: any ``concurrent.futures.Executor`` (e.g. :func:`dln_core.distributed.dask_executor`)
+    runs the shape-group batches as parallel tasks (:mod:`dln_core.sweep_executor`); the summary is the
+    serial one. Progress then advances per finished batch; ``keep_results`` is not available there.
 
     ``rise_times=False`` skips the measured 10→90 % rise times: they need each member's snapshot
     frames, which the engine otherwise never builds (about 40 ms per network)."""
     members = build_members(spec)
     t0 = time.perf_counter()
+    if executor is not None:
+        return _run_on_executor(executor, members, progress, limits, rise_times, t0)
     results, n_batches = run_members(members, progress=progress, limits=limits)
     summary = summarize(results, rise_times=rise_times)
     wall = time.perf_counter() - t0  # grid → batches → summary, everything the caller waits for
@@ -249,6 +256,22 @@ def run_sweep(
         n_batches=n_batches,
         results=list(results) if keep_results else [],
     )
+
+
+def _run_on_executor(executor, members, progress, limits, rise_times, t0) -> SweepResult:
+    from .sweep_executor import run_members_on
+
+    limits = limits or current_limits()
+    check_sweep_limits(members, limits)  # refused before anything is submitted
+    groups = group_by_shape(members)
+    weights = [sum(member_steps(members[i], limits) for i in g) for g in groups]
+    rows = run_members_on(executor, members, groups, weights, limits, rise_times, progress)
+    summary = summarize_rows(rows)
+    if progress is not None:
+        progress(1.0, f"done: {len(members)} networks in {len(groups)} batches")
+    steps = {row["member"]: row["steps"] for row in rows}
+    return SweepResult(summary=summary, wall_time_s=time.perf_counter() - t0,
+                       network_steps=int(sum(steps.values())), n_members=len(members), n_batches=len(groups))
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +386,11 @@ def add_theory(frame: pd.DataFrame) -> pd.DataFrame:
 def summarize(results: Sequence, rise_times: bool = True) -> pd.DataFrame:
     """The tidy sweep summary: one row per (member, mode), columns :data:`SUMMARY_COLUMNS`
     (``rise_times=False``: measured rise_time left NaN, see :func:`run_sweep`)."""
-    rows = [row for i, res in enumerate(results) for row in summarize_one(i, res, rise_times)]
+    return summarize_rows([row for i, res in enumerate(results) for row in summarize_one(i, res, rise_times)])
+
+
+def summarize_rows(rows: list[dict]) -> pd.DataFrame:
+    """The summary frame from :func:`summarize_one` rows (serial and executor paths alike)."""
     frame = add_theory(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
     frame["diverged_step"] = frame["diverged_step"].astype("Int64")
     for col in ("converged", "diverged"):

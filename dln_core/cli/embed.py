@@ -47,6 +47,7 @@ JSON_KEYS = (
     "steps",
     "corpus",
     "corpus_tokens",
+    "method",
     "wall_time_s",
 )
 
@@ -68,6 +69,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", action="store_true", help="save the run (kind 'embed') in the run store ($DLN_LAB_HOME)")
     p.add_argument("--name", type=str, default=None, help="a label for the saved run (with --save)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    # literal choices (= embeddings.model.METHODS / DTYPES): building the parser loads no numpy
+    p.add_argument("--method", choices=["auto", "dense", "eigenbasis"],
+                   help="GD route: dense M* products, or exact steps in M*'s eigenbasis (default auto: the faster)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="GD precision (default float32)")
 
 
 def _lr(text: str) -> float | str:
@@ -91,6 +96,8 @@ def build_config(args: argparse.Namespace):
             window=args.window,
             unigram=args.unigram,
             n_snapshots=args.snapshots,
+            method=args.method,
+            dtype=args.dtype,
         ),
         lr=_lr(args.lr),
         n_scatter_snapshots=1,

@@ -69,6 +69,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")
     p.add_argument("--save", action="store_true", help="also save the sweep to the run store")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    x = p.add_argument_group("where the batches run (README: sweeps on a cluster)")
+    x.add_argument("--executor", choices=["serial", "dask"], default="serial",
+                   help="serial (this process) or dask (shape-group batches as dask.distributed tasks)")
+    x.add_argument("--workers", type=int, default=None,
+                   help="with --executor dask: start a local cluster of N worker processes")
+    x.add_argument("--scheduler", default=None,
+                   help="with --executor dask: join the running cluster at this address (tcp://host:8786)")
 
 
 def target_axis(text: str) -> tuple[dict, tuple[str, ...]]:
@@ -150,11 +157,28 @@ def spec_meta(spec) -> dict:
     }
 
 
+def _executor(args):
+    """A context giving the executor of --executor/--workers/--scheduler (None = serial)."""
+    import contextlib
+
+    if args.executor == "serial":
+        if args.workers is not None or args.scheduler is not None:
+            raise ConfigError("executor", "--workers and --scheduler need --executor dask", "serial")
+        return contextlib.nullcontext(None)
+    from ..distributed import dask_executor
+
+    return dask_executor(workers=args.workers, scheduler=args.scheduler)
+
+
 def run(args: argparse.Namespace) -> int:
     spec = checked_spec(args)
     csv_path, store = check_outputs(args.csv, args.save, make_dir=True)
     progress = None if args.quiet else StderrProgress("sweep", every_s=0.5)
-    result = dln_core.run_sweep(spec, progress=progress, rise_times=not args.no_rise_times)
+    with _executor(args) as executor:
+        result = dln_core.run_sweep(spec, progress=progress, rise_times=not args.no_rise_times, executor=executor)
+        from ..distributed import executor_info
+
+        info = executor_info(executor)
     if csv_path is not None:
         dln_core.store.atomic_write_csv(csv_path, result.summary)
     saved = None
@@ -169,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         "wall_time_s": round(result.wall_time_s, 4),
         "network_steps_per_s": round(result.network_steps / max(result.wall_time_s, 1e-9), 1),
         "diverged": int(per_member["diverged"].sum()),
+        "executor": info.executor,
+        "workers": info.workers,
         "csv": str(args.csv) if args.csv else None,
     }
     if saved is not None:

@@ -184,12 +184,35 @@ def _load_cached(path: Path, corpus: Corpus, V: int, window: int) -> np.ndarray 
     return _upper_to_full(upper, V)
 
 
-def _upper_to_full(upper: np.ndarray, V: int) -> np.ndarray:
-    C = np.zeros((V, V), dtype=np.float64)
-    iu = np.triu_indices(V)
-    C[iu] = upper
-    C.T[iu] = upper
+def _upper_to_full(upper: np.ndarray, Vs: int, V: int | None = None) -> np.ndarray:
+    """The symmetric V × V top-left block of the Vs × Vs matrix whose row-major upper triangle is
+    ``upper``. Filled row by row, then mirrored in blocks: no index arrays (np.triu_indices(20000)
+    alone is 3.2 GB), so the peak is the output plus ``upper``."""
+    V = Vs if V is None else V
+    C = np.empty((V, V), dtype=np.float64)
+    off = 0
+    for i in range(V):  # row i of the triangle holds columns i..Vs-1
+        C[i, i:] = upper[off : off + V - i]
+        off += Vs - i
+    block = 512
+    for r0 in range(0, V, block):
+        r1 = min(V, r0 + block)
+        C[r0:r1, :r0] = C[:r0, r0:r1].T
+        D = C[r0:r1, r0:r1]  # view: mirror the diagonal block's upper part into its lower part
+        il = np.tril_indices(r1 - r0, -1)
+        D[il] = D.T[il]
     return C
+
+
+def _upper_triangle(C: np.ndarray, dtype=None) -> np.ndarray:
+    """Row-major upper triangle of C (= C[np.triu_indices(V)], without the index arrays)."""
+    V = C.shape[0]
+    out = np.empty(V * (V + 1) // 2, dtype=dtype or C.dtype)
+    off = 0
+    for i in range(V):
+        out[off : off + V - i] = C[i, i:]
+        off += V - i
+    return out
 
 
 def _load_seed(corpus: Corpus, V: int, window: int) -> np.ndarray | None:
@@ -201,7 +224,7 @@ def _load_seed(corpus: Corpus, V: int, window: int) -> np.ndarray | None:
                     continue
                 Vs = int(z["V"])
                 upper = z["upper"]
-            return np.ascontiguousarray(_upper_to_full(upper, Vs)[:V, :V])
+            return _upper_to_full(upper, Vs, V)
         except Exception:  # an unreadable seed only costs the speed-up
             continue
     return None
@@ -210,7 +233,7 @@ def _load_seed(corpus: Corpus, V: int, window: int) -> np.ndarray | None:
 def save_seed(path: Path, C: np.ndarray, corpus: Corpus, window: int) -> None:
     """Write a shipped seed (exact integer counts, upper triangle, compressed)."""
     V = C.shape[0]
-    upper = C[np.triu_indices(V)]
+    upper = _upper_triangle(C)
     if not np.all(upper == np.round(upper)) or upper.max(initial=0) >= 2**32:
         raise ValueError("seed counts must be integers below 2**32")
     np.savez_compressed(path, upper=upper.astype(np.uint32), format=CACHE_FORMAT, digest=corpus.digest, V=V,
@@ -221,7 +244,7 @@ def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # counts are sums of small integers: float32 keeps them to 1e-7 relative; upper triangle only
-        upper = C[np.triu_indices(V)].astype(np.float32)
+        upper = _upper_triangle(C, np.float32)
         buf = io.BytesIO()
         np.savez(buf, upper=upper, format=CACHE_FORMAT, digest=corpus.digest, V=V, window=window)
         atomic_write_bytes(path, buf.getvalue())  # readers never see a half-written file
@@ -231,10 +254,11 @@ def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int)
 
 
 def evict_cache(folder: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
-    """Delete the least recently used ``cooc_*.npz`` files until the rest total ≤ ``max_bytes``
-    (``keep``, the file just written, is never deleted). Returns the deleted paths."""
+    """Delete the least recently used ``cooc_*.npz`` / ``eig_*.npz`` files (statistics and the
+    eigendecompositions of M*, :mod:`.eigenbasis`) until the rest total ≤ ``max_bytes`` (``keep``, the
+    file just written, is never deleted). Returns the deleted paths."""
     files = []
-    for f in folder.glob("cooc_*.npz"):
+    for f in [*folder.glob("cooc_*.npz"), *folder.glob("eig_*.npz")]:
         with contextlib.suppress(OSError):  # another process may be evicting too
             st = f.stat()
             files.append((st.st_mtime, st.st_size, f))

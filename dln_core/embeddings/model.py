@@ -28,6 +28,10 @@ DEFAULT_MAX_EMBED_WORK = 2e13
 DEVICES = ("auto", "cpu", "cuda")
 SINGLE_THREAD_BELOW = 1e9  # V² d below which the CPU GD loop runs on one thread (see train_gd)
 DTYPES = ("float32", "float64")
+# GD routes (same iteration, see dln_core.embeddings.eigenbasis): "dense" steps with M* (O(V²d) a step);
+# "eigenbasis" steps in M*'s eigenbasis (O(Vd²) a step after one cached eigendecomposition);
+# "auto" picks the one with the smaller predicted cost
+METHODS = ("auto", "dense", "eigenbasis")
 
 
 UNIGRAMS = ("cooccurrence", "tokens")  # cooccurrence.unigram_probabilities
@@ -52,6 +56,7 @@ class EmbedConfig:
     scatter_words: int = 1000  # most frequent words kept for the scatter (+ highlighted words)
     device: str = "auto"
     dtype: str = "float32"
+    method: str = "auto"  # GD route, one of METHODS (the numbers agree to the dtype's rounding)
 
     def __post_init__(self) -> None:
         if not is_int(self.vocab) or self.vocab < 2:
@@ -87,6 +92,8 @@ class EmbedConfig:
             raise ConfigError("device", f"must be one of {list(DEVICES)}", self.device)
         if self.dtype not in DTYPES:
             raise ConfigError("dtype", f"must be one of {list(DTYPES)}", self.dtype)
+        if self.method not in METHODS:
+            raise ConfigError("method", f"must be one of {list(METHODS)}", self.method)
 
     def check_limits(self, limits: Limits) -> None:
         check_cap("vocab", self.vocab, limits.max_vocab, "vocabulary size")
@@ -166,7 +173,7 @@ class Trajectory:
     loss: np.ndarray  # (K + 1,) loss before step k (k = 0..K); NaN after divergence
     modes: np.ndarray  # (K + 1, d) u_k = ‖v_kᵀ W‖² along the top-d eigenvectors of M*
     snapshot_steps: np.ndarray  # (S,)
-    snapshots: list[np.ndarray]  # W at those steps (float32, V × d)
+    snapshots: list[np.ndarray]  # W at those steps (V × d; float32 unless asked otherwise)
     steps_run: int
     diverged_step: int | None
     wall_time_s: float
@@ -188,12 +195,14 @@ def train_gd(
     dtype: str = "float32",
     progress: Callable[[float], None] | None = None,
     frob2: float | None = None,
+    snapshot_dtype: str = "float32",
 ) -> Trajectory:
     """Full-batch GD W ← W + η (M* − W Wᵀ) W on ℓ = ¼‖M* − W Wᵀ‖²_F (theory module docstring).
 
     The loss is evaluated from quantities the step needs anyway:
     ‖M − WWᵀ‖² = ‖M‖² − 2 tr(Wᵀ M W) + ‖WᵀW‖².
     ``frob2`` = ‖M‖²_F when already known (``Spectrum.frob2``); computed here otherwise.
+    Snapshots are stored as ``snapshot_dtype`` (float32 = what the frames need; float64 for parity checks).
     """
     import torch
 
@@ -208,7 +217,8 @@ def train_gd(
         torch.set_num_threads(1)
     try:
         frob2 = frobenius2(M) if frob2 is None else float(frob2)
-        return _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2)
+        return _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2,
+                        getattr(torch, snapshot_dtype))
     finally:
         torch.set_num_threads(threads)
 
@@ -220,7 +230,7 @@ def _positive_strides(a: np.ndarray) -> np.ndarray:
     return a.copy() if any(s < 0 for s in a.strides) else a
 
 
-def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2) -> Trajectory:
+def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, frob2, sdt) -> Trajectory:
     """The loop of :func:`train_gd` (same arguments, already resolved; frob2 = ‖M‖²_F)."""
     import torch
 
@@ -248,7 +258,7 @@ def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, 
                 losses[k] = np.nan
                 break
             if k in snap:
-                snapshots.append(X.T.detach().to("cpu", torch.float32).numpy().copy())
+                snapshots.append(X.T.detach().to("cpu", sdt).numpy().copy())
             if k == steps:
                 break
             X += lr * (XM - G @ X)  # W ← W + η (M* − WWᵀ) W, transposed

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ..limits import Limits, current_limits
+from . import eigenbasis as eb
 from . import evaluate as ev
 from . import theory
-from .cooccurrence import corpus_statistics, target_matrix, unigram_probabilities
+from .cooccurrence import CACHE_MAX_BYTES, cache_dir, corpus_statistics, evict_cache, target_matrix, unigram_probabilities
 from .corpus import Corpus, load_default_corpus
 from .frames import (
     CHOSEN_ANALOGIES,
@@ -31,6 +32,7 @@ from .frames import (
 from .model import (
     EmbedConfig,
     closed_form_embedding,
+    frobenius2,
     initial_embedding,
     snapshot_schedule,
     spectrum,
@@ -78,7 +80,22 @@ def run_embedding(
     M = target_matrix(stats.counts, cfg.psi, unigram=unigram)
     del stats
     t0 = time.perf_counter()
-    spec = spectrum(M, cfg.dim)
+    frob2 = frobenius2(M)
+    # M* depends on the unigram convention too, so its eigendecomposition is cached per convention
+    eig_key = corpus.digest if cfg.unigram == "cooccurrence" else f"{corpus.digest}-{cfg.unigram}"
+    path = eb.cache_path(cache_dir(), eig_key, cfg.vocab, cfg.window, cfg.psi, cfg.dtype)
+    basis = eb.load_cached(path, eig_key, cfg.vocab, cfg.dtype) if cfg.method != "dense" and path.exists() else None
+    method = eb.choose_method(cfg.method, cfg.vocab, cfg.dim, cfg.steps, len(snapshot_schedule(cfg.steps, cfg.n_snapshots)),
+                              cfg.dtype, cached=basis is not None)
+    if method == "eigenbasis":
+        if basis is None:
+            basis = eb.eigendecomposition(M, cfg.dtype, overwrite=True)  # M is not needed afterwards
+            if eb.save_cached(path, basis, eig_key, CACHE_MAX_BYTES):
+                evict_cache(path.parent, CACHE_MAX_BYTES, keep=path)
+        del M
+        spec = basis.top(cfg.dim, frob2)
+    else:
+        spec = spectrum(M, cfg.dim)
     timings["spectrum_s"] = time.perf_counter() - t0
     lr_max = theory.stable_lr(float(spec.mu[0]), spec.mu_min, safety=1.0)
     lr = theory.stable_lr(float(spec.mu[0]), spec.mu_min) if cfg.lr == "auto" else float(cfg.lr)
@@ -88,10 +105,14 @@ def run_embedding(
     steps_snap, event_steps = event_schedule(cfg.steps, cfg.n_snapshots, spec.mu,
                                              initial_strengths(W0, spec.vectors), lr,
                                              cfg.event_snapshots)
-    traj = train_gd(M, W0, lr, cfg.steps, spec.vectors, steps_snap, cfg.device, cfg.dtype, progress,
-                    frob2=spec.frob2)
+    if method == "eigenbasis":
+        traj = eb.train_gd_eigenbasis(basis, W0, lr, cfg.steps, steps_snap, frob2, cfg.device, cfg.dtype, progress)
+        del basis
+    else:
+        traj = train_gd(M, W0, lr, cfg.steps, spec.vectors, steps_snap, cfg.device, cfg.dtype, progress,
+                        frob2=spec.frob2)
+        del M
     timings["train_s"] = traj.wall_time_s
-    del M
 
     t0 = time.perf_counter()
     index = ev.word_index(vocab)
@@ -107,7 +128,7 @@ def run_embedding(
     embedding = scatter_frame(traj, vocab, lr, cfg.scatter_words, cfg.n_scatter_snapshots, W_final,
                               keep_steps=event_steps)
     W_closed = closed_form_embedding(spec).astype(np.float32)
-    summary = _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions)
+    summary = _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions, method)
     timings["evaluate_s"] = time.perf_counter() - t0
     summary["wall_time_s"] = sum(timings.values())
     return EmbedResult(
@@ -133,7 +154,7 @@ def save_embedding_run(store, result: EmbedResult, name: str | None = None) -> s
     return store.save_frames(frames, meta, kind="embed")
 
 
-def _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions) -> dict:
+def _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vocab, questions, method) -> dict:
     """Scalar results: accuracy (trained and closed form), similarity ρ, loss, step size, spectrum.
 
     After a divergence the trained-embedding fields (accuracy, ρ, king_man_woman, final loss) are
@@ -175,6 +196,7 @@ def _summary(cfg, corpus, traj, spec, lr, lr_max, history, W_final, W_closed, vo
         "diverged_step": traj.diverged_step,
         "steps": K,
         "device": traj.device,
+        "method": method,
         "corpus": corpus.name,
         "corpus_tokens": corpus.n_tokens,
     }

@@ -1,0 +1,119 @@
+"""`embed` end to end against bare dense products M*W, measured side by side in one run (not a test).
+
+    python benchmarks/bench_embed_eigenbasis.py [--vocab 5000 --dim 100 --steps 1500] [--dense] [--large]
+
+1. Warms the corpus-statistics cache for V (as the issue's baseline: "statistics from cache").
+2. Times ``--bare`` dense float32 products in the dense loop's layout (Wᵀ M*, torch, as
+   dln_core.embeddings.model._gd_loop does them), before and after the runs, and scales the mean to
+   ``--steps`` products: the reference.
+3. Runs ``python -m dln_core embed --vocab V --dim d --steps K`` (wall time, all included: start-up,
+   statistics, spectrum, GD, evaluation): first with no cached eigendecomposition of M* (cold: the
+   decomposition is computed and cached), then again (warm: read from the cache).
+4. ``--dense``: also the old route (``--method dense``), for the analogy accuracy and its time.
+5. ``--large``: also V = 10000, d = 200 (cold), with its peak resident memory.
+Each CLI run reports its own peak RSS. Ratios are printed next to the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WRAPPER = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+    "sys.argv = ['dln_core'] + sys.argv[1:]\n"
+    "runpy.run_module('dln_core', run_name='__main__')\n"
+)
+
+
+def run_cli(args: list[str], env: dict) -> dict:
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"embed failed ({p.returncode}): {p.stderr[-2000:]}")
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS_KB")]
+    return {"wall_s": round(wall, 2), "peak_rss_gb": round(rss[-1] / 2**20, 2) if rss else None,
+            "analogy_accuracy": out["analogy_accuracy"], "king_man_woman": out["king_man_woman"],
+            "final_loss": out["final_loss"], "method": out.get("method"), "inner_wall_s": out["wall_time_s"]}
+
+
+def bare_products(M: np.ndarray, d: int, n: int) -> float:
+    """Seconds per product Wᵀ M* (d × V by V × V, float32, torch default threads)."""
+    import torch
+
+    Mt = torch.from_numpy(M)
+    X = torch.from_numpy(np.random.default_rng(0).standard_normal((d, M.shape[0])).astype(np.float32))
+    with torch.no_grad():
+        X @ Mt  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(n):
+            X @ Mt
+        return (time.perf_counter() - t0) / n
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vocab", type=int, default=5000)
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--bare", type=int, default=150, help="bare products timed before and after (each)")
+    p.add_argument("--dense", action="store_true", help="also run the dense route (slow)")
+    p.add_argument("--large", action="store_true", help="also V = 10000, d = 200, cold")
+    args = p.parse_args(argv)
+
+    home = tempfile.mkdtemp(prefix="dln_bench_eig_")
+    env = {**os.environ, "DLN_LAB_HOME": home, "PYTHONPATH": str(ROOT)}
+    os.environ["DLN_LAB_HOME"] = home
+    try:
+        from dln_core.embeddings.cooccurrence import corpus_statistics, target_matrix
+        from dln_core.embeddings.corpus import load_default_corpus
+
+        corpus = load_default_corpus()
+        M = target_matrix(corpus_statistics(corpus, args.vocab).counts)  # also warms the statistics cache
+        cli = ["embed", "--vocab", str(args.vocab), "--dim", str(args.dim), "--steps", str(args.steps)]
+        report: dict = {"vocab": args.vocab, "dim": args.dim, "steps": args.steps}
+        before = bare_products(M, args.dim, args.bare)
+        report["eigenbasis_cold"] = run_cli(cli, env)
+        report["eigenbasis_warm"] = run_cli(cli, env)
+        if args.dense:
+            report["dense"] = run_cli([*cli, "--method", "dense"], env)
+        after = bare_products(M, args.dim, args.bare)
+        per = (before + after) / 2
+        bare_total = per * args.steps
+        report["bare_product_ms"] = {"before": round(1000 * before, 1), "after": round(1000 * after, 1)}
+        report[f"bare_{args.steps}_products_s"] = round(bare_total, 1)
+        for key in ("eigenbasis_cold", "eigenbasis_warm", "dense"):
+            if key in report:
+                report[key]["ratio_to_bare_products"] = round(report[key]["wall_s"] / bare_total, 3)
+        if args.dense:
+            report["same_analogy_accuracy"] = (report["dense"]["analogy_accuracy"]
+                                               == report["eigenbasis_warm"]["analogy_accuracy"])
+        del M
+        if args.large:
+            big = ["embed", "--vocab", "10000", "--dim", "200", "--steps", str(args.steps)]
+            report["V10000_d200_cold"] = run_cli(big, env)
+        report["target"] = "eigenbasis ratio_to_bare_products <= 0.2"
+        report["note"] = "2 shared cores under other agents' load: compare the ratios, not the seconds"
+        print(json.dumps(report, indent=2))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

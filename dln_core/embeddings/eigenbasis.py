@@ -1,0 +1,240 @@
+"""Exact embedding GD in the eigenbasis of M* (THEORY.md §7), and its on-disk cache.
+
+GD on ℓ = ¼‖M* − W Wᵀ‖²_F is equivariant under W → QᵀW for orthogonal Q: with M* = Q Λ Qᵀ (all V
+eigenpairs) and Z = QᵀW, the step W ← W + η (M* − W Wᵀ) W becomes
+
+    Z ← Z + η (Λ Z − Z (ZᵀZ)),        since WᵀW = ZᵀZ,
+
+row i scaled by 1 + ηλ_i and then corrected by the d × d Gram matrix. That is the same iteration,
+not an approximation: one eigendecomposition (O(V³), cached on disk), then each step costs O(V·d²)
+instead of the dense O(V²·d). Everything the loop records is cheap in this basis too:
+- mode strengths u_k = ‖v_kᵀW‖² = ‖z_k‖² (row k of Z, for the top-d eigenvectors);
+- the loss ¼(‖M*‖²_F − 2 Σ_i λ_i ‖z_i‖² + ‖ZᵀZ‖²_F) (the dense loop's identity, with tr WᵀM*W diagonal);
+- W itself is needed only at snapshot steps: W = Q Z, one V × V × d product each.
+
+Precision (stated, and tested against the dense loop):
+- float64: dsyevd, float64 steps; the trajectory equals dense float64 GD to ~1e-9 relative.
+- float32: ssyevd (residual and orthogonality ~1e-6), float32 steps; it agrees with dense float32 GD
+  to float32 rounding. (Both float32 loops amplify rounding along the plateaus in the same way: over a
+  long run from a tiny init they drift ~10 % from float64 in W while the loss agrees to ~1e-5.)
+
+Cache: ``$DLN_LAB_HOME/cache/eig_v1_<digest>_V<V>_w<window>_psi<ψ>_<dtype>.npz`` next to the corpus
+statistics, keyed by everything M* depends on, evicted with them (cooccurrence.CACHE_MAX_BYTES); a
+decomposition larger than half that bound is not written. Eigenpairs are kept in LAPACK's ascending
+order so that no V × V copy is ever made; the top-d modes are the last d columns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+
+from .model import Spectrum, Trajectory, _positive_strides, resolve_device
+
+EIG_FORMAT = 1
+# flop-equivalents of one full symmetric eigendecomposition, per V³ (ssyevd/dsyevd with vectors,
+# measured against GEMM on this project's 2-core machine: ~8 V³ float32, ~17 V³ float64)
+EIGH_COST = {"float32": 8.0, "float64": 17.0}
+ROTATED_STEP_COST = 12.0  # per V·d²: two d-wide GEMMs (4 V d²) at the lower efficiency of thin shapes
+SINGLE_THREAD_BELOW = 2e8  # V·d² below which the rotated loop runs on one thread (hand-offs dominate)
+
+
+@dataclass(frozen=True, eq=False)
+class Eigenbasis:
+    """All eigenpairs of the symmetric M*, ascending (LAPACK order): M* = Q diag(λ) Qᵀ."""
+
+    values: np.ndarray  # (V,) float64, ascending
+    vectors: np.ndarray  # (V, V) orthonormal columns, in ``dtype``
+    dtype: str
+
+    def top(self, d: int, frob2: float) -> Spectrum:
+        """The :class:`Spectrum` of the top-d eigenpairs (descending), as :func:`model.spectrum` gives."""
+        idx = np.arange(len(self.values) - 1, len(self.values) - 1 - d, -1)
+        return Spectrum(self.values[idx].astype(np.float64), self.vectors[:, idx].astype(np.float64),
+                        float(self.values[0]), float(frob2))
+
+
+def eigendecomposition(M: np.ndarray, dtype: str = "float32", overwrite: bool = False) -> Eigenbasis:
+    """Full eigendecomposition of the symmetric M* in ``dtype`` (divide and conquer, the fastest full
+    solver). ``overwrite=True`` lets LAPACK destroy M when it already has that dtype (saves a V × V copy)."""
+    A = np.asarray(M, dtype=np.dtype(dtype))
+    w, Q = scipy.linalg.eigh(A, driver="evd", overwrite_a=overwrite or A is not M, check_finite=False)
+    return Eigenbasis(np.asarray(w, dtype=np.float64), Q, dtype)
+
+
+def predicted_costs(V: int, d: int, steps: int, n_snapshots: int, dtype: str, cached: bool) -> dict[str, float]:
+    """Flop-equivalents of the dense loop and of the eigenbasis route (decomposition unless cached,
+    rotated steps, one V × V × d product per snapshot and one for Z₀ = QᵀW₀)."""
+    dense = 2.0 * V * V * d * (steps + 1)
+    eig = 0.0 if cached else EIGH_COST[dtype] * float(V) ** 3
+    rotated = eig + ROTATED_STEP_COST * V * d * d * (steps + 1) + 2.0 * V * V * d * (n_snapshots + 1)
+    return {"dense": dense, "eigenbasis": rotated}
+
+
+def choose_method(method: str, V: int, d: int, steps: int, n_snapshots: int, dtype: str, cached: bool) -> str:
+    """``method`` unless "auto"; then the route with the smaller predicted cost."""
+    if method != "auto":
+        return method
+    c = predicted_costs(V, d, steps, n_snapshots, dtype, cached)
+    return "eigenbasis" if c["eigenbasis"] < c["dense"] else "dense"
+
+
+# --------------------------------------------------------------------------------------- the loop
+
+
+def train_gd_eigenbasis(
+    basis: Eigenbasis,
+    W0: np.ndarray,
+    lr: float,
+    steps: int,
+    snapshot_steps: np.ndarray,
+    frob2: float,
+    device: str = "auto",
+    dtype: str = "float32",
+    progress: Callable[[float], None] | None = None,
+    snapshot_dtype: str = "float32",
+) -> Trajectory:
+    """:func:`model.train_gd` computed in the eigenbasis (module docstring): the same Trajectory, with
+    mode strengths along the top-d = W0.shape[1] eigenvectors of ``basis``."""
+    import torch
+
+    dev = resolve_device(device)
+    tdt = torch.float32 if dtype == "float32" else torch.float64
+    t0 = time.perf_counter()
+    V, d = W0.shape
+    threads = torch.get_num_threads()
+    if dev.type == "cpu" and V * d * d < SINGLE_THREAD_BELOW:
+        torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            Q = torch.as_tensor(_positive_strides(basis.vectors), device=dev).to(tdt)
+            lam = torch.as_tensor(basis.values, dtype=tdt, device=dev)
+            return _rotated_loop(Q, lam, W0, lr, steps, snapshot_steps, float(frob2), dev, tdt, progress, t0,
+                                 threads, getattr(torch, snapshot_dtype))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _rotated_loop(Q, lam, W0, lr, steps, snapshot_steps, frob2, dev, tdt, progress, t0, threads, sdt) -> Trajectory:
+    import torch
+
+    V, d = W0.shape
+    with _threads(threads):  # the one V × V × d product is large: all threads
+        # the loop keeps X = Zᵀ = WᵀQ (d × V), the layout of the dense loop
+        X = (torch.as_tensor(_positive_strides(W0), dtype=tdt, device=dev).T @ Q).contiguous()
+    snap = set(int(s) for s in snapshot_steps)
+    losses = np.full(steps + 1, np.nan)
+    modes = np.full((steps + 1, d), np.nan)
+    kept: list[tuple[int, object]] = []  # (step, X) at snapshot steps; mapped back in batches below
+    diverged = None
+    k = 0
+    for k in range(steps + 1):
+        G = X @ X.T  # ZᵀZ = WᵀW
+        P = X * lam  # (ΛZ)ᵀ
+        # loss from the step's own products: tr(WᵀM*W) = Σ_i λ_i ‖z_i‖² = ⟨ΛZ, Z⟩
+        loss = 0.25 * (frob2 - 2.0 * float(torch.dot(P.view(-1), X.view(-1))) + float(torch.dot(G.view(-1), G.view(-1))))
+        losses[k] = loss
+        top = X[:, V - d :]  # the top-d eigenvectors are the last d (ascending order), reversed below
+        modes[k] = torch.sum(top * top, dim=0).cpu().numpy()[::-1]  # u_k = ‖v_kᵀW‖² = ‖z_k‖²
+        if not math.isfinite(loss) or loss > 1e30:
+            diverged = k
+            losses[k] = np.nan
+            break
+        if k in snap:
+            kept.append((k, X.clone()))
+        if k == steps:
+            break
+        X.add_(torch.addmm(P, G, X, alpha=-1.0), alpha=lr)  # Z ← Z + η (ΛZ − Z ZᵀZ), transposed
+        if progress is not None and k % 20 == 0:
+            progress(k / steps)
+    with _threads(threads):
+        snapshots = _map_back(Q, [x for _, x in kept], sdt)
+    if progress is not None:
+        progress(1.0)
+    return Trajectory(
+        loss=losses,
+        modes=modes,
+        snapshot_steps=np.asarray([s for s, _ in kept], dtype=np.int64),
+        snapshots=snapshots,
+        steps_run=k,
+        diverged_step=diverged,
+        wall_time_s=time.perf_counter() - t0,
+        device=dev.type,
+    )
+
+
+def _map_back(Q, Xs: list, sdt, batch: int = 16) -> list[np.ndarray]:
+    """W = Q Z for each kept Xᵀ = Z, several snapshots per GEMM (wider products run closer to peak)."""
+    import torch
+
+    out: list[np.ndarray] = []
+    for s in range(0, len(Xs), batch):
+        group = Xs[s : s + batch]
+        Zcat = torch.cat([x.T for x in group], dim=1)  # (V, g·d)
+        Wcat = (Q @ Zcat).to("cpu", sdt).numpy()
+        d = group[0].shape[0]
+        out += [Wcat[:, i * d : (i + 1) * d].copy() for i in range(len(group))]
+    return out
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------- disk cache
+
+
+def cache_path(folder: Path, digest: str, V: int, window: int, psi: float, dtype: str) -> Path:
+    return folder / f"eig_v{EIG_FORMAT}_{digest}_V{V}_w{window}_psi{float(psi)!r}_{dtype}.npz"
+
+
+def load_cached(path: Path, digest: str, V: int, dtype: str) -> Eigenbasis | None:
+    """The cached decomposition, or None when missing, foreign or unreadable (then it is recomputed)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ok = (int(z["format"]) == EIG_FORMAT and str(z["digest"]) == digest and int(z["V"]) == V
+                  and str(z["dtype"]) == dtype)
+            if not ok:
+                return None
+            values, vectors = z["values"], z["vectors"]
+        if values.shape != (V,) or vectors.shape != (V, V) or vectors.dtype != np.dtype(dtype):
+            return None
+    except Exception:
+        return None
+    with contextlib.suppress(OSError):  # recently used, for the size-bounded eviction
+        os.utime(path)
+    return Eigenbasis(values, vectors, dtype)
+
+
+def save_cached(path: Path, basis: Eigenbasis, digest: str, max_bytes: int) -> bool:
+    """Write atomically (temp file, rename) unless larger than ``max_bytes / 2``. True if written."""
+    if basis.vectors.nbytes > max_bytes // 2:
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:  # streamed: no in-memory copy of the V × V matrix
+            np.savez(fh, values=basis.values, vectors=basis.vectors, format=EIG_FORMAT, digest=digest,
+                     V=len(basis.values), dtype=basis.dtype)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
