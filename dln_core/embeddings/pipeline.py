@@ -18,7 +18,14 @@ from ..limits import Limits, current_limits
 from . import eigenbasis as eb
 from . import evaluate as ev
 from . import theory
-from .cooccurrence import CACHE_MAX_BYTES, cache_dir, corpus_statistics, evict_cache, target_matrix, unigram_probabilities
+from .cooccurrence import (
+    CACHE_MAX_BYTES,
+    cache_dir,
+    corpus_statistics,
+    evict_cache,
+    target_matrix,
+    unigram_probabilities,
+)
 from .corpus import Corpus, load_default_corpus
 from .frames import (
     CHOSEN_ANALOGIES,
