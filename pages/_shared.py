@@ -1,12 +1,16 @@
 """Helpers shared by the pages (UI glue only: no math here).
 
+- ``plain(text)``: user-supplied text escaped so Streamlit's markdown shows it literally.
 - ``show_error(exc)``: a user-facing message for bad input, never a traceback.
+- ``upload_cap_mb(limits)``: the upload limit a page states (profile cap and server config agree).
 - ``remember_run(result, label)`` / ``session_runs()``: runs made in this browser session, which the
   Runs page lists next to the saved ones.
 - ``run_store()``: the on-disk store (``DLN_LAB_HOME``), or None if it cannot be opened.
 """
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
@@ -37,13 +41,38 @@ def ensure_entrypoint() -> None:
     st.rerun()
 
 
+# every ASCII punctuation character: CommonMark lets a backslash escape any of them, and together they
+# cover all markdown syntax (links, images, emphasis, code, HTML tags, :directives[], $maths$)
+_MARKDOWN_SYNTAX = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare URLs and e-mail addresses into links *after* escapes are resolved, so escaping cannot
+# stop it: a zero-width space breaks the patterns it looks for ("scheme://", "www.", "name@host")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=://)|(?<=www)(?=\.)|(?<=@)")
+ZWSP = "\u200b"
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for st.error / st.warning / st.info / st.caption, which render markdown: an
+    error message, run name or file name a visitor typed is then shown literally. A payload such as
+    ``![x](http://host/beacon.png)`` or ``[sign in](http://…)`` becomes text, not an image fetch or a
+    live link (raw HTML is escaped too, bare URLs are not auto-linked). Newlines stay line breaks."""
+    text = _AUTOLINK.sub(ZWSP, str(text))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", text).replace("\n", "  \n")
+
+
 def show_error(exc: BaseException, what: str = "") -> None:
-    """Show bad input as an error box; unexpected failures get a short, honest message."""
+    """Show bad input as an error box; unexpected failures get a short, honest message. The message
+    often quotes what the visitor typed (``got '…'``), so it is shown as plain text (:func:`plain`)."""
     prefix = f"{what}: " if what else ""
     if isinstance(exc, ConfigError):
-        st.error(f"{prefix}{exc}", icon=":material/error:")
+        st.error(plain(f"{prefix}{exc}"), icon=":material/error:")
     else:
-        st.error(f"{prefix}{type(exc).__name__}: {exc}", icon=":material/error:")
+        st.error(plain(f"{prefix}{type(exc).__name__}: {exc}"), icon=":material/error:")
+
+
+def upload_cap_mb(limits) -> float:
+    """The upload size a page may promise: the profile's cap, or the server's ``maxUploadSize`` if that is
+    smaller (.streamlit/config.toml sets it to the hosted cap; the server refuses anything bigger)."""
+    return float(min(limits.max_upload_mb, st.get_option("server.maxUploadSize")))
 
 
 def remember_run(result, label: str) -> None:

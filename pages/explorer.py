@@ -16,7 +16,7 @@ from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, remember_run, run_store, show_error
+from pages._shared import ensure_entrypoint, plain, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
@@ -163,7 +163,7 @@ if result is not None:
     remember_run(result, label)
 elif LAST_GOOD in st.session_state:
     label, cfg, result = st.session_state[LAST_GOOD]
-    st.info(f"Showing the last valid run: {label}", icon=":material/history:")
+    st.info(plain(f"Showing the last valid run: {label}"), icon=":material/history:")
 if result is None:
     st.stop()
 

@@ -12,7 +12,7 @@ import streamlit as st
 from dln_core import frames
 from dln_core.charts import runs as charts
 from dln_core.store import RunStore, export_stored
-from pages._shared import ensure_entrypoint, run_store, session_runs, show_error
+from pages._shared import ensure_entrypoint, plain, run_store, session_runs, show_error
 
 ensure_entrypoint()
 st.title("Runs")
@@ -30,7 +30,7 @@ if store is not None:
         show_error(exc, "could not read the run store")
     else:
         for problem in store.problems:
-            st.warning(f"Skipped a damaged saved run: {problem}", icon=":material/warning:")
+            st.warning(plain(f"Skipped a damaged saved run: {problem}"), icon=":material/warning:")
         others = [m for m in entries if m.get("kind") != "train"]
 
 session = session_runs()
@@ -146,7 +146,7 @@ def other_section(entries: list[dict]) -> None:
             try:
                 stats[rid] = _frame_stats(str(store.home), rid, frame)
             except Exception as exc:  # damaged: listed without its size, the page stays usable
-                st.warning(f"Could not read saved {meta.get('kind')} {rid}: {exc}", icon=":material/warning:")
+                st.warning(plain(f"Could not read saved {meta.get('kind')} {rid}: {exc}"), icon=":material/warning:")
     table = charts.other_runs_table(entries, stats)
     event = st.dataframe(
         table,
@@ -170,12 +170,12 @@ def other_section(entries: list[dict]) -> None:
         meta = by_id[rid]
         frame = charts.main_frame_name(meta)
         if frame is None:
-            st.warning(f"Saved {meta.get('kind')} {rid} has no frame to export.", icon=":material/warning:")
+            st.warning(plain(f"Saved {meta.get('kind')} {rid} has no frame to export."), icon=":material/warning:")
             continue
         try:
             data = store.load(rid, frames=[frame]).frame(frame)
         except Exception as exc:  # deleted or damaged meanwhile
-            st.warning(f"Could not load saved {meta.get('kind')} {rid}: {exc}", icon=":material/warning:")
+            st.warning(plain(f"Could not load saved {meta.get('kind')} {rid}: {exc}"), icon=":material/warning:")
             continue
         parts.append(charts.tag_frame(data, rid, meta.get("kind"), meta.get("name")))
     d1, d2 = st.columns(2)
