@@ -28,6 +28,7 @@ class Limits:
     max_embed_steps: int  # word-embedding GD steps
     max_embed_work: float  # word-embedding budget: V·V·d·steps (one step costs about 2·V²·d flops)
     max_upload_mb: float  # uploaded corpus size
+    max_cpu_seconds: float  # budget per request: estimated CPU seconds of one computation (budget.py)
 
 
 LOCAL = Limits(
@@ -43,6 +44,7 @@ LOCAL = Limits(
     max_embed_steps=20_000,
     max_embed_work=2e13,
     max_upload_mb=200.0,
+    max_cpu_seconds=3600.0,
 )
 
 HOSTED = Limits(
@@ -58,6 +60,7 @@ HOSTED = Limits(
     max_embed_steps=2_000,
     max_embed_work=2e11,
     max_upload_mb=5.0,
+    max_cpu_seconds=15.0,
 )
 
 
