@@ -1,3 +1,5 @@
+"""``python -m dln_core …``: the command line (dln_core/cli/)."""
+
 import sys
 
 from .cli import main

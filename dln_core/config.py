@@ -6,7 +6,7 @@ convention, so gradient-flow time is ``t = lr * step``. Every invalid value rais
 the CLI flags and the URL query) and the allowed range.
 
 Presets (:data:`PRESETS`) are the article widget's (lr, init scale) pairs converted to convention H
-(η_H = 2·η_widget; ARTICLE_WIDGETS.md, "Widget 2").
+(η_H = 2·η_widget; THEORY.md §1.6).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ROTATABLE_KINDS = ("article", "spectrum")  # targets whose singular vectors rota
 ARTICLE_SINGULAR_VALUES = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
 HIERARCHY_N_IN = 4  # canary, salmon, oak, rose (targets.HIERARCHY_ITEMS)
 
-# {(depth, name): (lr in convention H, init scale c)}; ARTICLE_WIDGETS.md, Widget 2.
+# {(depth, name): (lr in convention H, init scale c)}; THEORY.md §1.6.
 PRESETS: dict[tuple[int, str], tuple[float, float]] = {
     (1, "Small"): (0.01, 1e-4),
     (1, "Medium"): (0.04, 0.4),

@@ -2,7 +2,7 @@
 
 Every function takes per-layer weights ``W_1 … W_L`` as arrays of shape ``(..., n_l, n_{l-1})`` (a
 leading batch axis is optional) and works on all members at once. Conventions: THEORY.md §1 (loss H,
-gradients), §3 (conservation law), ARTICLE_WIDGETS.md Widget 2 panel 3 (alignment overlaps).
+gradients), §3 (conservation law) and §1.5 (alignment overlaps).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from .targets import Problem, build_problem, haar_columns, psd_sqrt
 Progress = Callable[[float], None]
 
 CHUNK = 100  # steps between divergence / halfway checks (also the "auto" check interval)
-AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (ARTICLE_WIDGETS.md)
+AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (THEORY.md §1.6)
 AUTO_MIN_STEPS = 500
 DIVERGE_FACTOR = 1e6
 CONVERGED_RTOL = 1e-6  # converged: final loss <= loss_floor + this x max(initial loss, 1)
@@ -97,7 +97,7 @@ def init_weights(cfg: RunConfig, problem: Problem) -> list[np.ndarray]:
     """Initial W_1 … W_L (float64) for one config; shapes from cfg.layer_dims.
 
     - gaussian: i.i.d. N(0, scale²) entries.
-    - near-identity: c (I + 0.1 G) with the rectangular identity (ARTICLE_WIDGETS.md Widget 2).
+    - near-identity: c (I + 0.1 G) with the rectangular identity (THEORY.md §1.6).
     - aligned: exactly aligned and balanced: W_1 = Q_1 S V*ᵀ, W_l = Q_l S Q_{l−1}ᵀ, W_L = U* S Q_{L−1}ᵀ
       with per-layer strength S = scale·I, so every mode starts at u_i(0) = scale^L (THEORY.md §2);
       the hidden bases Q_l are Haar-random orthonormal columns (seeded). If the width is smaller than

@@ -12,7 +12,7 @@ The loss used everywhere is the teacher form of loss (H):
 
 Target kinds:
 
-- ``article``: Σyx = diag(6, 4, 3, 2, 1, 0.5), U* = V* = I (ARTICLE_WIDGETS.md, Widget 2); with
+- ``article``: Σyx = diag(6, 4, 3, 2, 1, 0.5), U* = V* = I (THEORY.md §1.6); with
   ``rotate_seed``, the same singular values on Haar-random U*, V* (Σyx = U* diag(λ) V*ᵀ).
 - ``spectrum``: given singular values on an ``n_out × n_in`` matrix (padded with zero modes up to
   min(n_out, n_in)); singular vectors are the standard basis or, with ``rotate_seed``, Haar-random.

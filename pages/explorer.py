@@ -30,7 +30,7 @@ DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale
 
 
 def _apply_preset(depth: int, name: str) -> None:
-    """Button callback: the article widget's (η, c) pair for this depth (ARTICLE_WIDGETS.md)."""
+    """Button callback: the article widget's (η, c) pair for this depth (THEORY.md §1.6)."""
     lr, scale = PRESETS[(depth, name)]
     st.session_state.update(depth=depth, target="article", init="near-identity", lr=float(lr),
                             log_scale=round(math.log10(scale), 4), steps=0)

@@ -10,7 +10,7 @@ files are located by path). See data/README.md for sources, licences and the exa
     (mkdir -p /tmp/gcide && cd /tmp/gcide && apt-get download dict-gcide && dpkg-deb -x dict-gcide_*.deb x)
     python scripts/build_corpus.py --src /tmp/corpus_src --npm /tmp/corpus_npm/node_modules --gcide /tmp/gcide/x
 
-Output (THEORY.md §7 data; CORPUS.md "Shipping"), for each variant (``default`` = six sources
+Output (THEORY.md §7 data; data/README.md), for each variant (``default`` = six sources
 including the GPL-2+ GCIDE dictionary; ``nogpl`` = the five others):
 - ``data/corpus/<variant>_corpus.npz``: ``ids`` (uint16 token stream over the top ``--vocab`` words,
   ranked by frequency; ``OOV = vocab`` for rarer words and ``PAD = vocab + 1`` between documents),

@@ -3,7 +3,7 @@
 Modules: ``corpus`` (tokenise, id stream, default artifact, user text), ``cooccurrence`` (windowed
 counts, M*, disk cache), ``theory`` (loss scaling, logistic law, halfway times, stable step),
 ``model`` (config, spectrum, GD loop), ``evaluate`` (3CosAdd, Spearman ρ), ``frames`` (the
-documented DataFrames), ``pipeline`` (run_embedding), ``cli`` (``python -m dln_core embed``).
+documented DataFrames), ``pipeline`` (run_embedding). ``python -m dln_core embed`` is dln_core/cli/embed.py.
 
 Names are imported lazily so that the CLI dispatcher stays quick to start.
 """

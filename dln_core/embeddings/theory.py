@@ -4,9 +4,10 @@ Loss scaling used throughout the embeddings package:
 
     ℓ(W) = ¼ ‖M* − W Wᵀ‖²_F,   ∇ℓ = −(M* − W Wᵀ) W,   GD: W ← W + η (M* − W Wᵀ) W,  t = η·k.
 
-Why ¼: this is exactly the project's loss (H) ½‖Σyx − W₂W₁‖² of a two-layer linear network with
-Σyx = M* started on the symmetric point W₂ = W₁ᵀ = W (M* is symmetric, so GD keeps W₂ = W₁ᵀ step
-by step). Hence THEORY §2 (L = 2) applies verbatim with λ → μ_k, the k-th eigenvalue of M*:
+Why ¼: ℓ is half the loss (H) ½‖Σyx − W₂W₁‖² of a two-layer linear network with Σyx = M* started on
+the symmetric point W₂ = W₁ᵀ = W, and its gradient is exactly that network's layer gradient, so GD with
+the same η follows the same trajectory (M* is symmetric, so GD keeps W₂ = W₁ᵀ step by step; THEORY
+§7.2). Hence THEORY §2 (L = 2) applies verbatim with λ → μ_k, the k-th eigenvalue of M*:
 
 - strength of mode k: u_k = ‖v_kᵀ W‖² (v_k the eigenvector; = an eigenvalue of WᵀW once aligned);
 - gradient flow: du/dt = 2u(μ − u), so u(t) = μ u₀ / (u₀ + (μ − u₀) e^{−2μt})   (logistic);

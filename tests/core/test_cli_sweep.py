@@ -1,21 +1,18 @@
-"""`python -m dln_core sweep`: JSON line, CSV columns, atomic CSV writes with the usual file mode,
-train's target/init options, one-line bad-input errors naming the flag, checks before training."""
+"""`python -m dln_core sweep` (dln_core/cli/sweep.py), in process through ``cli.main(argv)``: JSON
+line, CSV columns, atomic CSV writes with the usual file mode, train's target/init options, one-line
+bad-input errors naming the flag, checks before training."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from dln_core import cli_sweep
 from dln_core.cli import main
+from dln_core.cli import sweep as cli_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["sweep", "--depth", "2,3", "--init-scale", "1e-2,1e-1", "--lr", "0.05", "--target", "1,0.5",
          "--steps", "300", "--quiet"]
 
@@ -166,15 +163,12 @@ def test_unwritable_outputs_fail_before_training(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == [blocker]
 
 
-def test_over_cap_sweep_is_refused_by_the_real_command(tmp_path):
-    env = {"DLN_LAB_MAX_BATCH": "3", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "dln_core", "sweep", "--depth", "2,3", "--init-scale", "1e-2,1e-1",
-         "--steps", "10", "--csv", str(tmp_path / "x.csv")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+def test_over_cap_sweep_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DLN_LAB_MAX_BATCH", "3")
+    monkeypatch.delenv("DLN_LAB_PROFILE", raising=False)
+    assert main(["sweep", "--depth", "2,3", "--init-scale", "1e-2,1e-1", "--steps", "10",
+                 "--csv", str(tmp_path / "x.csv")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "dln_core: error: sweep size: at most 3 on this server (networks per sweep), got 4"
     ]
     assert not (tmp_path / "x.csv").exists()

@@ -1,23 +1,30 @@
-"""``python -m dln_core train``: JSON summary, history CSV, --save, bad input (dln_core/cli_train.py).
+"""``python -m dln_core train``: JSON summary, history CSV, --save, bad input (dln_core/cli/train.py).
 
-End-to-end runs go through a subprocess (the real entry point); each is small (2000 steps at lr 0.04,
-t = 80 in gradient-flow time, THEORY §1) so the file stays fast on a shared machine.
+The runs go in process through ``cli.main(argv)`` (stdout/stderr captured, environment patched for
+the call); one smoke test runs the real ``python -m dln_core`` entry point in a subprocess. Each run
+is small (2000 steps at lr 0.04, t = 80 in gradient-flow time, THEORY §1) so the file stays fast on a
+shared machine.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from dln_core import cli
+from dln_core.cli import common
+from dln_core.cli import train as cli_train
 from dln_core.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,18 +44,27 @@ BASE = [
 FAST = [*BASE, "--lr", "0.04", "--steps", "2000"]
 
 
-def _env(home: Path, **extra) -> dict:
+def train(args: list[str], home: Path, **env) -> SimpleNamespace:
+    """``train`` in process: the exit code and what it printed, with DLN_LAB_HOME = ``home`` and
+    ``env`` set (and the profile unset) for the call only."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        mp.setenv("DLN_LAB_HOME", str(home))
+        mp.delenv("DLN_LAB_PROFILE", raising=False)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        code = cli.main(["train", *args])
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def train_subprocess(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    """``train`` through the real entry point, ``python -m dln_core``."""
     env = dict(os.environ, DLN_LAB_HOME=str(home), OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     env.pop("DLN_LAB_PROFILE", None)
-    env.update(extra)
-    return env
-
-
-def train(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "dln_core", "train", *args],
         cwd=ROOT,
-        env=_env(home, **env),
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -154,8 +170,8 @@ def test_save_prints_id_on_stderr_and_lists_the_run(article_run):
     assert run.summary["halfway_step"] == out["halfway_step"]
 
 
-def test_spectrum_target_depth3_with_progress(tmp_path):
-    proc = train(
+def test_spectrum_target_depth3_with_progress_through_the_real_entry_point(tmp_path):
+    proc = train_subprocess(
         [
             "--target",
             "3,1",
@@ -321,8 +337,6 @@ def test_unwritable_outputs_fail_before_training(tmp_path, monkeypatch, capsys):
 
 def test_json_has_the_step_size_cap_keys_when_the_engine_reports_them(tmp_path, monkeypatch, capsys):
     """lr_cap / lr_over_cap / converged are printed when present, absent (not null) otherwise."""
-    from types import SimpleNamespace
-
     summary = {"final_loss": 0.1, "diverged": False, "steps": 10, "halfway_step": [None], "lr_cap": 0.25,
                "lr_over_cap": True, "converged": False}
     fake = SimpleNamespace(summary=summary, history=pd.DataFrame({"step": [0, 10], "loss": [1.0, 0.1]}))
@@ -345,11 +359,9 @@ def test_json_has_the_step_size_cap_keys_when_the_engine_reports_them(tmp_path, 
 def test_comma_lists_follow_the_config_rule_empty_items_skipped(monkeypatch):
     """--target and --input-eigenvalues parse with config.parse_floats (the sweep's rule): "6,,4" is
     (6, 4); a blank list names the flag."""
-    from dln_core import cli_train
-
     assert cli_train.parse_target("6,,4,") == {"kind": "spectrum", "singular_values": (6.0, 4.0)}
     args = cli.build_parser().parse_args(["train", "--input-kind", "commuting", "--input-eigenvalues", "1,,2,3,4,5,6"])
-    assert cli_train.target_options(args)["input_eigenvalues"] == (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    assert common.target_options(args)["input_eigenvalues"] == (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
     monkeypatch.setattr("dln_core.engine.run", _no_training)
     assert cli.main(["train", "--steps", "10", "--input-kind", "commuting", "--input-eigenvalues", " , "]) == 2
 
@@ -357,14 +369,12 @@ def test_comma_lists_follow_the_config_rule_empty_items_skipped(monkeypatch):
 def test_stderr_progress_is_throttled_deduplicated_and_always_ends(capsys):
     """One class for train and sweep: a line per every_s seconds, the 100 % line exactly once, and
     after it only a new final message (the sweep's "done: ...")."""
-    from dln_core import cli_train
-
     ticks = iter([0.0, 0.1, 0.2, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 10.0, 10.0])
 
     def clock():
         return next(ticks)
 
-    progress = cli_train.StderrProgress("sweep", every_s=1.0, clock=clock)  # created at t = 0
+    progress = common.StderrProgress("sweep", every_s=1.0, clock=clock)  # created at t = 0
     progress(0.1, "a")  # t = 0.1: the first line is always due
     progress(0.2, "a")  # t = 0.2: throttled
     progress(0.5, "b")  # t = 5
@@ -375,7 +385,7 @@ def test_stderr_progress_is_throttled_deduplicated_and_always_ends(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["sweep  10.0% (0.1 s)  a", "sweep  50.0% (5.0 s)  b", "sweep 100.0% (6.0 s)  b",
                      "sweep 100.0% (9.0 s)  done: 2 networks"]
-    train = cli_train.StderrProgress("train:", every_s=1.0, clock=clock)  # t = 10
+    train = common.StderrProgress("train:", every_s=1.0, clock=clock)  # t = 10
     train(1.0)
     train(1.0)
     assert capsys.readouterr().err.splitlines() == ["train: 100.0% (0.0 s)"]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import dln_core
 from dln_core import landscape as ls
 from dln_core import theory as th
 from dln_core.errors import ConfigError
-
-ENGINE_READY = Path("/tmp/dln_engine_ready").exists()
 
 
 # ------------------------------------------------------------------------------ one-mode saddle
@@ -153,13 +151,9 @@ def test_two_mode_view_contains_path_and_wells():
     assert sad.lam == 6.0 and len(sad.path_list()) >= 1
 
 
-@pytest.mark.skipif(not ENGINE_READY, reason="engine not ready (/tmp/dln_engine_ready missing)")
 def test_training_path_of_a_real_aligned_run_follows_the_gd_recursion():
-    from dln_core import engine
-    from dln_core.config import RunConfig
-
-    cfg = RunConfig.make(depth=3, init_scheme="aligned", init_scale=0.1, lr=0.02, steps=600)
-    result = engine.run(cfg)
+    cfg = dln_core.RunConfig.make(depth=3, init_scheme="aligned", init_scale=0.1, lr=0.02, steps=600)
+    result = dln_core.run(cfg)
     path = ls.training_path(result)
     u0 = np.array(result.summary["u0"])
     theory = th.mode_curve_gd(path["step"].to_numpy(), result.summary["lambda_star"], u0, 3, 0.02)

@@ -7,18 +7,16 @@ literal numpy matrix GD written here, and finite-difference Hessians of a gradie
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+import dln_core
 from dln_core import theory as th
 from dln_core.errors import ConfigError
 
 ARTICLE = np.array([6.0, 4.0, 3.0, 2.0, 1.0, 0.5])
-ENGINE_READY = Path("/tmp/dln_engine_ready").exists()
-needs_engine = pytest.mark.skipif(not ENGINE_READY, reason="engine not ready (/tmp/dln_engine_ready missing)")
 
 
 def _ode_in_log_u(L, lam, u0, d, t_eval):
@@ -394,15 +392,11 @@ def test_mode_curve_gd_scalar_and_vector_paths_agree():
 
 
 # ------------------------------------------------------------------ cross-checks with the GD engine
-@needs_engine
 def test_engine_aligned_commuting_run_follows_the_exact_recursion():
-    from dln_core import engine
-    from dln_core.config import RunConfig
-
     d = (2.0, 1.0, 0.5, 1.5, 1.0, 1.0)
-    cfg = RunConfig.make(depth=3, init_scheme="aligned", init_scale=0.3, lr=0.02, steps=800,
-                         input_kind="commuting", input_eigenvalues=d)
-    result = engine.run(cfg)
+    cfg = dln_core.RunConfig.make(depth=3, init_scheme="aligned", init_scale=0.3, lr=0.02, steps=800,
+                                  input_kind="commuting", input_eigenvalues=d)
+    result = dln_core.run(cfg)
     h = result.history
     measured = h[[f"mode_{i}" for i in range(1, 7)]].to_numpy()
     theory = th.mode_curve_gd(h["step"].to_numpy(), result.problem.lambda_star, result.summary["u0"], 3,
@@ -410,19 +404,15 @@ def test_engine_aligned_commuting_run_follows_the_exact_recursion():
     np.testing.assert_allclose(measured, theory, rtol=1e-9, atol=1e-12)
 
 
-@needs_engine
 def test_engine_lambda_balanced_run_converges_to_exact_solution():
     """GD from a λ-balanced start approaches THEORY §4's exact flow with error ∝ lr (whole matrix)."""
-    from dln_core import engine
-    from dln_core.config import RunConfig
-
     errors = []
     for lr, steps in ((2e-3, 1500), (1e-3, 3000)):
-        cfg = RunConfig.make(depth=2, init_scheme="lambda-balanced", init_scale=0.05, lambda_b=0.2, lr=lr,
-                             steps=steps)
-        result = engine.run(cfg)
+        cfg = dln_core.RunConfig.make(depth=2, init_scheme="lambda-balanced", init_scale=0.05, lambda_b=0.2,
+                                      lr=lr, steps=steps)
+        result = dln_core.run(cfg)
         p = result.problem
-        W1, W2 = engine.init_weights(cfg, p)
+        W1, W2 = result.initial_weights
         t = result.history["t"].to_numpy()
         W = th.lambda_balanced_solution(p.sigma_yx, W1, W2, t, 0.2)
         u = np.einsum("oi,toj,ji->ti", p.U_star, W, p.V_star)

@@ -2,7 +2,7 @@
 
 Comma lists give the grid axes (``--depth 2,3,4 --init-scale 1e-3,1e-2 --lr 0.01``), ``--seeds N``
 adds seeds 0..N−1; a value listed twice runs once (with a note on stderr). The target, input and
-init options are ``train``'s (shared from cli_train.py), as are the error messages naming the flag.
+init options are ``train``'s (cli/common.py), as are the error messages naming the flag.
 ``--steps auto`` gives every network its own length, as ``train`` does (auto networks run one by
 one, not batched). Progress goes to stderr; stdout gets one JSON line with ``wall_time_s`` and
 ``network_steps``. The caps (networks, networks × steps, networks × snapshots) and the outputs
@@ -13,11 +13,16 @@ complete-looking partial file.
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from pathlib import Path
 
-from .cli_train import (
+import dln_core
+
+from ..config import parse_floats
+from ..errors import ConfigError
+from ..limits import current_limits
+from .common import (
     StderrProgress,
     add_init_options,
     add_schedule_options,
@@ -25,10 +30,15 @@ from .cli_train import (
     as_flag_error,
     check_outputs,
     parse_steps,
+    print_json,
     target_options,
 )
-from .errors import ConfigError
-from .sweep import parse_floats, parse_ints
+
+HELP = "run a grid of networks (batched) and summarise halfway times vs theory"
+DESCRIPTION = (
+    "Grid over depth, init scale, learning rate and seeds; one summary row per (network, mode). "
+    "Networks of one shape run as one batch; with --steps auto each runs alone, to its own length."
+)
 
 # the CSV must carry at least these columns (the rest of sweep.SUMMARY_COLUMNS follow)
 REQUIRED_CSV_COLUMNS = [
@@ -45,6 +55,22 @@ REQUIRED_CSV_COLUMNS = [
 ]
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depth", default="2,3", help="comma list of depths L (default 2,3)")
+    p.add_argument("--init-scale", default="1e-3,1e-2", help="comma list of init scales (default 1e-3,1e-2)")
+    p.add_argument("--lr", default="0.01", help="comma list of learning rates η (loss ½‖·‖²; default 0.01)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds 0..N-1 per grid point (default 1)")
+    add_target_options(p, "article | hierarchy | comma singular values (';' separates several: a grid axis) | CSV matrix path")
+    n = p.add_argument_group("network, init and schedule (one value for the whole sweep)")
+    add_init_options(n, init_default="aligned")  # aligned: u0 = scale**L exactly
+    add_schedule_options(n, steps_default="2000", snapshots_default=50)
+    p.add_argument("--no-rise-times", action="store_true",
+                   help="skip the measured 10→90%% rise times (faster for large sweeps: no per-network frames)")
+    p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")
+    p.add_argument("--save", action="store_true", help="also save the sweep to the run store")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 def target_axis(text: str) -> tuple[dict, tuple[str, ...]]:
     """--target → (flat target keys, singular-value grid axis).
 
@@ -56,11 +82,9 @@ def target_axis(text: str) -> tuple[dict, tuple[str, ...]]:
         return {"target_kind": text}, ()
     path = Path(text)
     if path.suffix.lower() == ".csv" or path.exists():
-        from .targets import load_matrix_csv
-
         if not path.is_file():
             raise ConfigError("target", "CSV file not found", text)
-        return {"target_kind": "matrix", "matrix": load_matrix_csv(path)}, ()
+        return {"target_kind": "matrix", "matrix": dln_core.load_matrix_csv(path)}, ()
     spectra = [s.strip() for s in text.split(";") if s.strip()]
     if not spectra:
         raise ConfigError("target", "article | hierarchy | comma singular values | CSV path", text)
@@ -82,10 +106,8 @@ def unique_values(flag: str, values) -> tuple:
     return out
 
 
-def build_spec(args):
+def build_spec(args: argparse.Namespace):
     """The SweepSpec of the parsed arguments (ConfigError on bad values, named by flag)."""
-    from .sweep import SweepSpec
-
     if args.seeds < 1:
         raise ConfigError("seeds", "must be an integer >= 1", args.seeds)
     target, sv_axis = target_axis(args.target)
@@ -97,8 +119,8 @@ def build_spec(args):
         base["record"] = args.every
     else:
         base["n_snapshots"] = args.snapshots  # a fixed count: memory stays flat in --steps
-    return SweepSpec(
-        depths=unique_values("depth", parse_ints("depth", args.depth)),
+    return dln_core.SweepSpec(
+        depths=unique_values("depth", dln_core.sweep.parse_ints("depth", args.depth)),
         init_scales=unique_values("init-scale", parse_floats("init-scale", args.init_scale, positive=True)),
         lrs=unique_values("lr", parse_floats("lr", args.lr, positive=True)),
         seeds=tuple(range(args.seeds)),
@@ -107,30 +129,34 @@ def build_spec(args):
     )
 
 
-def checked_spec(args):
+def checked_spec(args: argparse.Namespace):
     """build_spec, then every member's config and the sweep caps, before any work; errors name flags."""
-    from .limits import current_limits
-    from .sweep import build_members, check_sweep_limits
-
     try:
         spec = build_spec(args)
-        check_sweep_limits(build_members(spec), current_limits())
+        dln_core.sweep.check_sweep_limits(dln_core.sweep.build_members(spec), current_limits())
     except ConfigError as exc:
         raise as_flag_error(exc) from None
     return spec
 
 
-def run(args) -> int:
-    from .sweep import run_sweep
+def spec_meta(spec) -> dict:
+    return {
+        "depths": list(spec.depths),
+        "init_scales": list(spec.init_scales),
+        "lrs": list(spec.lrs),
+        "seeds": list(spec.seeds),
+        "singular_values": list(spec.singular_values),
+        "base": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.base.items()},
+    }
 
+
+def run(args: argparse.Namespace) -> int:
     spec = checked_spec(args)
     csv_path, store = check_outputs(args.csv, args.save, make_dir=True)
     progress = None if args.quiet else StderrProgress("sweep", every_s=0.5)
-    result = run_sweep(spec, progress=progress, rise_times=not args.no_rise_times)
+    result = dln_core.run_sweep(spec, progress=progress, rise_times=not args.no_rise_times)
     if csv_path is not None:
-        from .store import atomic_write_csv
-
-        atomic_write_csv(csv_path, result.summary)
+        dln_core.store.atomic_write_csv(csv_path, result.summary)
     saved = None
     if store is not None:
         meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
@@ -147,39 +173,5 @@ def run(args) -> int:
     }
     if saved is not None:
         line["run_id"] = str(saved)
-    print(json.dumps(line))
+    print_json(line)
     return 0
-
-
-def spec_meta(spec) -> dict:
-    return {
-        "depths": list(spec.depths),
-        "init_scales": list(spec.init_scales),
-        "lrs": list(spec.lrs),
-        "seeds": list(spec.seeds),
-        "singular_values": list(spec.singular_values),
-        "base": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.base.items()},
-    }
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a grid of networks (batched) and summarise halfway times vs theory",
-        description="Grid over depth, init scale, learning rate and seeds; one summary row per (network, mode). "
-        "Networks of one shape run as one batch; with --steps auto each runs alone, to its own length.",
-    )
-    p.add_argument("--depth", default="2,3", help="comma list of depths L (default 2,3)")
-    p.add_argument("--init-scale", default="1e-3,1e-2", help="comma list of init scales (default 1e-3,1e-2)")
-    p.add_argument("--lr", default="0.01", help="comma list of learning rates η (loss ½‖·‖²; default 0.01)")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds 0..N-1 per grid point (default 1)")
-    add_target_options(p, "article | hierarchy | comma singular values (';' separates several: a grid axis) | CSV matrix path")
-    n = p.add_argument_group("network, init and schedule (one value for the whole sweep)")
-    add_init_options(n, init_default="aligned")  # aligned: u0 = scale**L exactly
-    add_schedule_options(n, steps_default="2000", snapshots_default=50)
-    p.add_argument("--no-rise-times", action="store_true",
-                   help="skip the measured 10→90%% rise times (faster for large sweeps: no per-network frames)")
-    p.add_argument("--csv", default=None, help="write the summary CSV here (atomic)")
-    p.add_argument("--save", action="store_true", help="also save the sweep to the run store")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=run)

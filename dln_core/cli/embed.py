@@ -7,20 +7,25 @@ frame (columns documented in :mod:`dln_core.embeddings.frames`); ``--save`` stor
 raises ConfigError before training, which the dispatcher prints as one line with exit code 2.
 A diverged run still exits 0 (the JSON says ``"diverged": true``, trained scores are null) and
 prints "diverged at step k" on stderr.
+
+Options left unset keep EmbedConfig's defaults; the parser does not read them, so building it loads
+no numpy or scipy.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from ..cli_train import check_outputs
+import dln_core
+
+from .. import embeddings  # lazy itself (PEP 562): the model, corpus and pipeline load in run()
 from ..errors import ConfigError
 from ..limits import current_limits
-from ..store import to_jsonable
-from .corpus import SHIPPED_CORPORA, load_default_corpus, read_text_corpus
-from .model import EmbedConfig
+from .common import check_outputs, given, print_json
+
+HELP = "word embeddings as a deep linear network (QWEM)"
+DESCRIPTION = None
 
 JSON_KEYS = (
     "analogy_accuracy",
@@ -46,6 +51,23 @@ JSON_KEYS = (
 )
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vocab", type=int, help="vocabulary size V (top-V words)")
+    p.add_argument("--dim", type=int, help="embedding dimension d")
+    p.add_argument("--init-scale", type=float, help="≈ singular values of W at init")
+    p.add_argument("--lr", type=str, default="auto", help="step size η, or 'auto' (from M*'s extreme eigenvalues)")
+    p.add_argument("--steps", type=int, help="full-batch GD steps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--window", type=int, help="context half-width (weights c+1-j)")
+    p.add_argument("--snapshots", type=int, help="history rows")
+    p.add_argument("--corpus", type=str, default="default",
+                   help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
+    p.add_argument("--csv", type=str, default=None, help="write the history frame to this CSV file")
+    p.add_argument("--save", action="store_true", help="save the run (kind 'embed') in the run store ($DLN_LAB_HOME)")
+    p.add_argument("--name", type=str, default=None, help="a label for the saved run (with --save)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
 def _lr(text: str) -> float | str:
     if text.strip().lower() == "auto":
         return "auto"
@@ -55,62 +77,43 @@ def _lr(text: str) -> float | str:
         raise ConfigError("lr", "must be a positive number or 'auto'", text) from None
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("embed", help="word embeddings as a deep linear network (QWEM)")
-    d = EmbedConfig()
-    p.add_argument("--vocab", type=int, default=d.vocab, help="vocabulary size V (top-V words)")
-    p.add_argument("--dim", type=int, default=d.dim, help="embedding dimension d")
-    p.add_argument("--init-scale", type=float, default=d.init_scale, help="≈ singular values of W at init")
-    p.add_argument("--lr", type=str, default="auto", help="step size η, or 'auto' (from M*'s extreme eigenvalues)")
-    p.add_argument("--steps", type=int, default=d.steps, help="full-batch GD steps")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--window", type=int, default=d.window, help="context half-width (weights c+1-j)")
-    p.add_argument("--snapshots", type=int, default=d.n_snapshots, help="history rows")
-    p.add_argument("--corpus", type=str, default="default",
-                   help="a shipped corpus ('default', or 'nogpl' = without the GPL dictionary) or a plain-text file")
-    p.add_argument("--csv", type=str, default=None, help="write the history frame to this CSV file")
-    p.add_argument("--save", action="store_true", help="save the run (kind 'embed') in the run store ($DLN_LAB_HOME)")
-    p.add_argument("--name", type=str, default=None, help="a label for the saved run (with --save)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from .pipeline import run_embedding, save_embedding_run  # heavy imports only when the command runs
-
-    limits = current_limits()
-    cfg = EmbedConfig(
-        vocab=args.vocab,
-        dim=args.dim,
-        init_scale=args.init_scale,
+def build_config(args: argparse.Namespace):
+    """The EmbedConfig of the parsed arguments (one scatter snapshot of one word: the CLI draws none)."""
+    return embeddings.EmbedConfig(
+        **given(
+            vocab=args.vocab,
+            dim=args.dim,
+            init_scale=args.init_scale,
+            steps=args.steps,
+            seed=args.seed,
+            window=args.window,
+            n_snapshots=args.snapshots,
+        ),
         lr=_lr(args.lr),
-        steps=args.steps,
-        seed=args.seed,
-        window=args.window,
-        n_snapshots=args.snapshots,
         n_scatter_snapshots=1,
         scatter_words=1,
         device=args.device,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    limits = current_limits()
+    cfg = build_config(args)
     cfg.check_limits(limits)
     csv_path, store = check_outputs(args.csv, args.save)  # fail now, not after training
-    if args.corpus in SHIPPED_CORPORA:
-        corpus = load_default_corpus(args.corpus)
+    if args.corpus in embeddings.SHIPPED_CORPORA:
+        corpus = embeddings.load_default_corpus(args.corpus)
     else:
-        corpus = read_text_corpus(args.corpus, limits.max_upload_mb)
-    result = run_embedding(cfg, corpus, limits)
+        corpus = embeddings.read_text_corpus(args.corpus, limits.max_upload_mb)
+    result = embeddings.run_embedding(cfg, corpus, limits)
     if result.summary["diverged"]:
         print(f"diverged at step {result.summary['diverged_step']}", file=sys.stderr)
-    out = to_jsonable({k: result.summary.get(k) for k in JSON_KEYS})  # NaN → null: strict JSON
+    out = {k: result.summary.get(k) for k in JSON_KEYS}
     if store is not None:
-        out["run_id"] = save_embedding_run(store, result, args.name)
+        out["run_id"] = embeddings.save_embedding_run(store, result, args.name)
         print(f"saved run {out['run_id']}", file=sys.stderr)
     if csv_path is not None:
-        from ..store import atomic_write_bytes
-
-        atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
+        dln_core.store.atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
         out["csv"] = str(csv_path)
-    print(json.dumps(out))
-    sys.stdout.flush()
+    print_json(out)
     return 0
-

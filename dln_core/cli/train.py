@@ -1,0 +1,140 @@
+"""``python -m dln_core train``: train one deep linear network headless.
+
+stdout gets exactly one JSON object: ``halfway_step`` and ``halfway_step_theory`` (per mode, in mode
+order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·‖², THEORY §1; null if it is
+not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``; when
+the engine reports them, ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
+``converged`` and ``theory_start_step`` (per mode: the snapshot its theory starts from); and ``run_id``
+with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame (step, t = lr·step,
+loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
+the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
+and removed) before training, so a bad path fails in a second.
+
+The target, init and schedule option groups and the error-to-flag mapping are shared with ``sweep``
+(cli/common.py). Bad arguments raise ConfigError (or an argparse error); the dispatcher in
+cli/__init__.py turns either into one stderr line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import dln_core
+
+from ..config import InitConfig, NetworkConfig, OptimConfig, RunConfig, TargetConfig, parse_floats
+from ..errors import ConfigError
+from ..limits import current_limits
+from .common import (
+    TARGET_HELP,
+    StderrProgress,
+    add_init_options,
+    add_schedule_options,
+    add_target_options,
+    as_flag_error,
+    check_outputs,
+    finite_float,
+    given,
+    parse_steps,
+    print_json,
+    target_options,
+)
+
+HELP = "train one deep linear network; one JSON summary on stdout"
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+SUMMARY_KEYS = (
+    "halfway_step",
+    "halfway_step_theory",
+    "final_loss",
+    "diverged",
+    "diverged_step",
+    "steps",
+    "wall_time_s",
+    "lambda_star",
+    "u0",
+)
+# printed only when the summary has them (the step-size cap, and each mode's theory start after its
+# alignment phase; halfway_step_theory counts from that start)
+OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_target_options(p)
+    n = p.add_argument_group("network and init")
+    n.add_argument("--depth", type=int, help="number of layers L (default 2)")
+    add_init_options(n)
+    n.add_argument("--init-scale", type=finite_float, help="init scale (meaning depends on --init)")
+    n.add_argument("--seed", type=int, help="init seed")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--lr", type=finite_float, help="GD step η (loss ½‖·‖², time t = η·step)")
+    add_schedule_options(o)
+    o.add_argument("--dtype", help="float64 (default) | float32")
+    o.add_argument("--device", help="auto (default) | cpu | cuda")
+    out = p.add_argument_group("output")
+    out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
+    out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
+    out.add_argument("--name", help="a name for the saved run")
+    out.add_argument("--progress", action="store_true", help="progress lines on stderr")
+
+
+def parse_target(text: str) -> dict:
+    """--target → TargetConfig keyword arguments (kind, and singular_values or matrix)."""
+    text = text.strip()
+    if text in ("article", "hierarchy"):
+        return {"kind": text}
+    try:
+        return {"kind": "spectrum", "singular_values": parse_floats("target", text)}
+    except ConfigError:
+        pass  # not a number list: it must be a CSV path
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigError("target", f"{TARGET_HELP} (no such file)", text)
+    return {"kind": "matrix", "matrix": dln_core.load_matrix_csv(path)}
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of the parsed arguments. Options left unset keep the config's defaults."""
+    target = {**parse_target(args.target), **target_options(args)}
+    optim = given(
+        lr=args.lr, record=args.every, n_snapshots=args.snapshots, device=args.device, dtype=args.dtype
+    )
+    if args.steps is not None:
+        optim["steps"] = parse_steps(args.steps)
+    return RunConfig(
+        target=TargetConfig(**target),
+        network=NetworkConfig(**given(depth=args.depth, width=args.width)),
+        init=InitConfig(
+            **given(scheme=args.init, scale=args.init_scale, lambda_b=args.lambda_b, seed=args.seed)
+        ),
+        optim=OptimConfig(**optim),
+    )
+
+
+def summary_line(summary: dict, extra: dict | None = None) -> dict:
+    """The stdout object: the summary keys (the optional ones when present), then ``extra``."""
+    out = {k: summary.get(k) for k in SUMMARY_KEYS}
+    out.update({k: summary[k] for k in OPTIONAL_SUMMARY_KEYS if k in summary})
+    out.update(extra or {})
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = build_config(args)
+        cfg.check_limits(current_limits())
+    except ConfigError as exc:
+        raise as_flag_error(exc) from None
+    csv_path, store = check_outputs(args.csv, args.save)
+
+    result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None)
+    extra: dict = {}
+    if store is not None:
+        extra["run_id"] = store.save(result, kind="train", name=args.name)
+        print(f"saved run {extra['run_id']}", file=sys.stderr)
+    if csv_path is not None:
+        dln_core.store.atomic_write_csv(csv_path, result.history)
+        extra["csv"] = str(csv_path)
+    print_json(summary_line(result.summary, extra))
+    return 0
