@@ -23,6 +23,7 @@ from ..config import parse_floats
 from ..errors import ConfigError
 from ..limits import current_limits
 from .common import (
+    Outputs,
     StderrProgress,
     add_init_options,
     add_schedule_options,
@@ -30,7 +31,6 @@ from .common import (
     as_flag_error,
     check_outputs,
     parse_steps,
-    print_json,
     target_options,
 )
 
@@ -155,12 +155,6 @@ def run(args: argparse.Namespace) -> int:
     csv_path, store = check_outputs(args.csv, args.save, make_dir=True)
     progress = None if args.quiet else StderrProgress("sweep", every_s=0.5)
     result = dln_core.run_sweep(spec, progress=progress, rise_times=not args.no_rise_times)
-    if csv_path is not None:
-        dln_core.store.atomic_write_csv(csv_path, result.summary)
-    saved = None
-    if store is not None:
-        meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
-        saved = store.save_frames({"summary": result.summary}, meta, kind="sweep")
     per_member = result.summary.drop_duplicates("member")
     line = {
         "members": result.n_members,
@@ -169,9 +163,14 @@ def run(args: argparse.Namespace) -> int:
         "wall_time_s": round(result.wall_time_s, 4),
         "network_steps_per_s": round(result.network_steps / max(result.wall_time_s, 1e-9), 1),
         "diverged": int(per_member["diverged"].sum()),
-        "csv": str(args.csv) if args.csv else None,
+        "csv": None,
     }
-    if saved is not None:
-        line["run_id"] = str(saved)
-    print_json(line)
-    return 0
+    outputs = Outputs(line)
+    if csv_path is not None:
+        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, result.summary)
+                      or str(args.csv))
+    if store is not None:
+        meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
+        outputs.write("--save", "run_id",
+                      lambda: str(store.save_frames({"summary": result.summary}, meta, kind="sweep")))
+    return outputs.finish()
