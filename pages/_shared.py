@@ -5,12 +5,13 @@
 - ``upload_cap_mb(limits)``: the upload limit a page states (profile cap and server config agree).
 - ``remember_run(result, label)`` / ``session_runs()``: runs made in this browser session, which the
   Runs page lists next to the saved ones.
-- ``run_store()``: the on-disk store (``DLN_LAB_HOME``), or None if it cannot be opened.
+- ``run_store()``: the on-disk store (``DLN_LAB_HOME``; hosted: this session's private store), or None.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 
 import streamlit as st
 
@@ -18,6 +19,7 @@ from dln_core.errors import ConfigError
 
 SESSION_RUNS_KEY = "dln_session_runs"
 ENTRY_KEY = "dln_entrypoint_ran"
+OWNER_KEY = "dln_owner_token"  # hosted: the random token whose private store holds this session's runs
 
 
 def ensure_entrypoint() -> None:
@@ -89,11 +91,38 @@ def session_runs() -> list:
     return list(st.session_state.get(SESSION_RUNS_KEY, []))
 
 
-def run_store():
-    """The on-disk run store, or None if it is unavailable (e.g. a read-only hosted disk)."""
-    try:
-        from dln_core.store import RunStore
+def private_runs() -> bool:
+    """Saved runs belong to the visitor's session (the hosted profile); locally one shared store."""
+    from dln_core.limits import current_profile
 
-        return RunStore()
+    return current_profile() == "hosted"
+
+
+def run_store():
+    """The run store this visitor sees, or None if it is unavailable (e.g. a read-only disk).
+
+    Hosted: a private store of this browser session, found by a random owner token kept only in the
+    session state (dln_core.session_store), with the profile's quota. Locally: the shared store."""
+    try:
+        from dln_core.store import RunStore, default_home
+
+        if not private_runs():
+            return RunStore()
+        from dln_core.session_store import prune_sessions
+
+        if OWNER_KEY not in st.session_state:  # a new visitor: also clear stores of long-gone sessions
+            st.session_state[OWNER_KEY] = secrets.token_urlsafe(24)
+            prune_sessions(default_home())
+        return session_store_for(st.session_state[OWNER_KEY])
     except Exception:  # the store is optional for the pages: they still work without it
         return None
+
+
+def session_store_for(token: str):
+    """The private store of the session holding ``token``, with the profile's quota."""
+    from dln_core.limits import current_limits
+    from dln_core.session_store import Quota, session_store
+    from dln_core.store import default_home
+
+    limits = current_limits()
+    return session_store(default_home(), token, Quota(limits.max_session_runs, limits.max_session_mb * 1e6))

@@ -12,12 +12,14 @@ import streamlit as st
 from dln_core import frames
 from dln_core.charts import runs as charts
 from dln_core.store import RunStore, export_stored
-from pages._shared import ensure_entrypoint, plain, run_store, session_runs, show_error
+from pages._shared import ensure_entrypoint, plain, private_runs, run_store, session_runs, show_error
 
 ensure_entrypoint()
 st.title("Runs")
-st.caption("Saved runs live on disk (DLN_LAB_HOME); session runs are the ones you trained in this browser "
-           "session. Select rows to overlay their curves or export them.")
+st.caption(("Saved runs are private to this browser session (reloading the page starts a new one)"
+            if private_runs() else "Saved runs live on disk (DLN_LAB_HOME)")
+           + "; session runs are the ones you trained in this browser session. Select rows to overlay their "
+           "curves or export them.")
 
 store = run_store()
 saved = None
