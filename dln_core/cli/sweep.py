@@ -21,7 +21,7 @@ import dln_core
 
 from ..config import parse_floats
 from ..errors import ConfigError
-from ..limits import current_limits
+from ..limits import check_cap, current_limits
 from .common import (
     Outputs,
     StderrProgress,
@@ -133,7 +133,10 @@ def checked_spec(args: argparse.Namespace):
     """build_spec, then every member's config and the sweep caps, before any work; errors name flags."""
     try:
         spec = build_spec(args)
-        dln_core.sweep.check_sweep_limits(dln_core.sweep.build_members(spec), current_limits())
+        limits = current_limits()
+        # the grid's size from the list lengths first: 100 000 seeds are refused before 100 000 configs exist
+        check_cap("sweep size", spec.size, limits.max_batch, "networks per sweep")
+        dln_core.sweep.check_sweep_limits(dln_core.sweep.build_members(spec), limits)
     except ConfigError as exc:
         raise as_flag_error(exc) from None
     return spec
