@@ -316,3 +316,26 @@ def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, downl
     csv = _read_csv(captured["dln_other_runs.csv"])
     assert set(csv["run_id"]) == {embed} and len(csv) == 3  # the damaged one is skipped, with a warning
     assert any(sweep in shown(w.value) for w in at.warning)
+
+
+def test_an_ill_typed_meta_does_not_hide_the_healthy_runs(home):
+    """A valid-JSON meta with a wrong type ("created": "yesterday") is reported; the others stay listed."""
+    ids = _save_two_runs()
+    from dln_core.store import RunStore
+
+    meta_path = RunStore().root / ids[0] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["created"] = "yesterday"
+    meta_path.write_text(json.dumps(meta))
+    at = _open_runs()
+    assert not at.exception and not at.error
+    assert not any("No runs yet" in i.value for i in at.info)
+    assert list(at.dataframe[0].value["run_id"].dropna()) == [ids[1]]
+    assert any(ids[0] in shown(w.value) for w in at.warning)
+
+
+def test_a_runs_file_is_an_error_box_not_an_empty_list(home):
+    (home / "runs").write_text("oops")
+    at = _open_runs()
+    assert not at.exception
+    assert any("not a folder" in shown(e.value) for e in at.error), [e.value for e in at.error]
