@@ -2,6 +2,7 @@
 
 - ``plain(text)``: user-supplied text escaped so Streamlit's markdown shows it literally.
 - ``show_error(exc)``: a user-facing message for bad input, never a traceback.
+- ``computation(text)``: a progress bar plus the cancel token that stops the work when the visitor leaves.
 - ``upload_cap_mb(limits)``: the upload limit a page states (profile cap and server config agree).
 - ``remember_run(result, label)`` / ``session_runs()``: runs made in this browser session, which the
   Runs page lists next to the saved ones.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 
@@ -69,6 +71,37 @@ def show_error(exc: BaseException, what: str = "") -> None:
         st.error(plain(f"{prefix}{exc}"), icon=":material/error:")
     else:
         st.error(plain(f"{prefix}{type(exc).__name__}: {exc}"), icon=":material/error:")
+
+
+@contextlib.contextmanager
+def computation(text: str):
+    """A real progress bar for one long computation of this session, which also stops it when the
+    visitor leaves or changes a widget: yields ``progress(fraction, message="")`` for the library.
+
+    Streamlit stops or reruns a script only where the script touches an element. The library's
+    runners call dln_core.budget.checkpoint() between chunks; the cancel token set here answers it by
+    touching the bar (at most every 0.2 s), and Streamlit raises its own stop / rerun there once the
+    session has ended or a new run is wanted, which unwinds the computation within a chunk.
+    Use it inside the cached function (a cached function may only write to elements it creates)."""
+    from dln_core.budget import CancelToken, cancel_scope
+
+    bar = st.progress(0.0, text=text)
+    state = {"fraction": 0.0, "message": text}
+
+    def progress(fraction: float, message: str = "") -> None:
+        state["fraction"] = min(max(float(fraction), 0.0), 1.0)
+        state["message"] = f"{text} {100 * state['fraction']:.0f} %" + (f" · {message}" if message else "")
+        bar.progress(state["fraction"], text=state["message"])
+
+    def poll() -> bool:
+        bar.progress(state["fraction"], text=state["message"])  # Streamlit raises here when stopping
+        return False
+
+    try:
+        with cancel_scope(CancelToken(poll)):
+            yield progress
+    finally:
+        bar.empty()
 
 
 def upload_cap_mb(limits) -> float:

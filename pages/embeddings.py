@@ -28,7 +28,7 @@ from dln_core.embeddings import (
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, plain, run_store, show_error, upload_cap_mb
+from pages._shared import computation, ensure_entrypoint, plain, run_store, show_error, upload_cap_mb
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
@@ -55,11 +55,8 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
 
     The progress bar is created inside: a cached function may not write to a block made outside it
     (CacheReplayClosureError on the next cache hit); on a hit the bar is replayed already emptied."""
-    bar = st.progress(0.0, text="Gradient descent…")
-    result = run_embedding(cfg, _corpus, current_limits(),
-                           progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="Gradient descent…"))
-    bar.empty()
-    return result
+    with computation("Gradient descent…") as progress:
+        return run_embedding(cfg, _corpus, current_limits(), progress=progress)
 
 
 # The page's charts: (result, *view options) → Plotly figure
