@@ -128,14 +128,19 @@ def batch_seconds(cfgs: Sequence, total_steps: int) -> float:
     return train_seconds(dims, len(cfgs), total_steps, snaps, min(dims[0], dims[-1]), frames=len(cfgs) == 1)
 
 
+def auto_seconds(cfgs: Sequence, k: int, step_cap: int, min_steps: int = 500) -> float:
+    """Estimated CPU seconds of an 'auto' run whose search stops after ``k`` steps (then it trains
+    max(4k, min_steps) steps, at most ``step_cap``, with snapshots)."""
+    per_step = step_seconds(cfgs[0].layer_dims, len(cfgs))
+    return per_step * k + batch_seconds(cfgs, min(step_cap, max(4 * k, min_steps)))
+
+
 def auto_search_cap(cfgs: Sequence, budget: float, step_cap: int, min_steps: int = 500) -> int:
     """Longest 'auto' search the budget affords: searching k steps (no snapshots), then training
     max(4k, min_steps) steps with snapshots (engine's 'auto' rule), must fit in ``budget``; so the
     search gives up early rather than overrun it. At most ``step_cap``; 0 if not even that fits."""
-    per_step = step_seconds(cfgs[0].layer_dims, len(cfgs))
-
     def cost(k: int) -> float:
-        return per_step * k + batch_seconds(cfgs, min(step_cap, max(4 * k, min_steps)))
+        return auto_seconds(cfgs, k, step_cap, min_steps)
 
     if cost(step_cap) <= budget:
         return step_cap

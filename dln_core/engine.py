@@ -38,8 +38,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from . import budget, frames
 from . import diagnostics as dg
-from . import frames
 from .config import RunConfig
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
@@ -536,14 +536,18 @@ class _Runner:
                 stepper.set_member(b, good, lr=0.0)  # freeze at the last good state
 
     # --- phases
-    def find_auto_steps(self, cap: int) -> tuple[int, bool]:
-        """'auto': T = first multiple of CHUNK with loss < AUTO_LOSS for every live member."""
+    def find_auto_steps(self, cap: int, total_cap: int | None = None) -> tuple[int, bool]:
+        """'auto': T = first multiple of CHUNK with loss < AUTO_LOSS for every live member, then ×4
+        (at most ``total_cap``); the search gives up after ``cap`` steps (the step cap, or what the
+        CPU budget affords)."""
+        total_cap = cap if total_cap is None else total_cap
         st = self._new_stepper()
         loss0 = self._losses(self._stack(self.init_weights))
         thr = DIVERGE_FACTOR * np.maximum(loss0, 1.0)
         alive = np.ones(len(self.cfgs), dtype=bool)
         k = 0
         while k < cap:
+            budget.checkpoint()  # the requester left: stop between chunks
             n = min(CHUNK, cap - k)
             st.advance(n)
             k += n
@@ -554,9 +558,9 @@ class _Runner:
                 st.set_member(b, [w[b] for w in ws], lr=0.0)
                 alive[b] = False
             if not alive.any():
-                return min(cap, max(AUTO_MIN_STEPS, 2 * k)), False
+                return min(total_cap, max(AUTO_MIN_STEPS, 2 * k)), False
             if np.all(loss[alive] < AUTO_LOSS):
-                return min(cap, max(4 * k, AUTO_MIN_STEPS)), True
+                return min(total_cap, max(4 * k, AUTO_MIN_STEPS)), True
             self._report(0.2 * (1 - math.exp(-k / 20_000)))
         return cap, False
 
@@ -578,6 +582,7 @@ class _Runner:
         snapset = set(snaps.tolist())
         k = 0
         for kb in bounds[1:].tolist():
+            budget.checkpoint()  # the requester left: stop between chunks
             start = stepper.weights()
             stepper.reset_umax()
             stepper.advance(kb - k)
@@ -655,15 +660,24 @@ def run_batch(
     check_cap("batch", len(cfgs), limits.max_batch, "networks in one batch")
     for c in cfgs:
         c.check_limits(limits)
+    steps = cfgs[0].optim.steps
+    what = "this run" if len(cfgs) == 1 else f"this batch of {len(cfgs)} networks"
+    cpu = limits.max_cpu_seconds
+    if steps == "auto":  # the search stops where the budget would run out (reported: auto_reached False)
+        search_cap = budget.auto_search_cap(cfgs, cpu, limits.max_steps, AUTO_MIN_STEPS)
+        if search_cap < CHUNK:  # not even one chunk of search fits: refuse with the smallest run's cost
+            smallest = budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS)
+            budget.check_budget(max(smallest, math.nextafter(cpu, math.inf)), cpu, what, budget.TRAIN_HINT)
+    else:
+        budget.check_budget(budget.batch_seconds(cfgs, int(steps)), cpu, what, budget.TRAIN_HINT)
     t0 = time.perf_counter()
     problem = build_problem(cfgs[0].target)
     backend, device = _resolve_backend(cfgs[0].optim.device, backend)
     runner = _Runner(cfgs, problem, backend, device, progress)
-    steps = cfgs[0].optim.steps
     auto_info: dict = {"auto": steps == "auto"}
     frac0 = 0.0
     if steps == "auto":
-        total, reached = runner.find_auto_steps(limits.max_steps)
+        total, reached = runner.find_auto_steps(max(search_cap, CHUNK), limits.max_steps)
         auto_info["auto_reached"] = reached  # False: loss never fell below AUTO_LOSS within the cap
         cfgs[0].check_snapshots(total, limits)  # 'every N' recording: the count is known only now
         frac0 = 0.2

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
-from .limits import Limits, current_limits
+from .limits import Limits, check_cap, current_limits
 from .sweep import (
     Progress,
     _scalar,
@@ -64,6 +64,24 @@ def steps_to_reach(lam: float, u0: float, depth: int, lr: float, fraction: float
 def _record_every(steps: int, snapshots: int) -> int:
     """Snapshot spacing giving about ``snapshots`` snapshots (memory stays flat in steps)."""
     return max(1, steps // snapshots)
+
+
+def _check_sizes(limits: Limits | None, lists: dict, depths: Sequence | None = None, per_depth: int = 1) -> None:
+    """The server's caps from the cheap parts first (list lengths), before any problem is built: a
+    2000-value target is refused at once, not after an SVD or a sharpness of a 2000 × 2000 matrix."""
+    from .config import split_floats
+
+    limits = limits or current_limits()
+    for field, value in lists.items():
+        if value is None or value == "":
+            continue
+        try:
+            n = len(split_floats(value)) if isinstance(value, str) else len(value)
+        except ValueError:
+            continue  # not numbers: the full parse below says so
+        check_cap(field, n, limits.max_width, "target dimension")
+    if depths is not None:
+        check_cap("sweep size", len(depths) * per_depth, limits.max_batch, "networks per sweep")
 
 
 def _spectrum(text: str) -> tuple[float, ...]:
@@ -96,6 +114,7 @@ def study_scaling(
 ) -> dict[str, pd.DataFrame]:
     """Figure 1: halfway time of mode 1 vs u0 per depth (aligned init, u0 = scale**L), with the exact
     theory curve and per-depth fits (log law at L = 2, power law −(1 − 2/L) beyond; THEORY.md §2)."""
+    _check_sizes(limits, {"singular values": singular_values}, depths, n_points)
     from .config import RunConfig
 
     lam = _spectrum(singular_values)
@@ -134,6 +153,7 @@ def study_learning_order(
 ) -> dict[str, pd.DataFrame]:
     """Figure 2: one run; halfway time of every mode vs its λ, measured vs exact theory from the
     measured u0 (THEORY.md §2). Run length: until the weakest mode is well past halfway."""
+    _check_sizes(limits, {"singular values": singular_values})
     from .config import RunConfig
 
     lam = _spectrum(singular_values)
@@ -159,6 +179,7 @@ def study_sharpness(
 ) -> dict[str, pd.DataFrame]:
     """Figure 3: rise time (10 %→90 %) over halfway time per depth, one aligned single-mode run each;
     η = lr_fraction × the stability cap so that GD tracks gradient flow (THEORY.md §2, §6)."""
+    _check_sizes(limits, {}, depths)
     from . import theory
     from .config import RunConfig
 
@@ -207,6 +228,8 @@ def study_stability(
 ) -> dict[str, pd.DataFrame]:
     """Figure 4: η = factor × predicted cap per depth; each run ends converged, diverged or neither
     (GD past the cap cannot settle into any minimum, THEORY.md §6). Aligned init, u0 = scale**L."""
+    _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues},
+                 depths, len(factors))
     from . import theory
     from .config import RunConfig
 
@@ -322,6 +345,7 @@ def study_commuting(
     while it converges to λ_i/d_i; a high-variance direction with a small λ_i/d_i can therefore be
     learned before one with a larger λ_i/d_i. Compared with theory. A rotated (non-commuting) Σxx with
     the same variances is simulated as well, with no theory (none is known)."""
+    _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues})
     from .config import RunConfig
 
     lam = parse_floats("singular values", singular_values, positive=True)
@@ -374,6 +398,7 @@ def study_exact_l2(
 
     The engine returns final weights only, so each time point is its own (deterministic) run from the
     same seeded start; the cost is a few times the longest run."""
+    _check_sizes(limits, {"singular values": singular_values})
     from . import theory
     from .config import RunConfig
     from .engine import init_weights, run_batch

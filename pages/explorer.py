@@ -16,7 +16,7 @@ from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, plain, remember_run, run_store, show_error
+from pages._shared import computation, ensure_entrypoint, plain, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
@@ -36,13 +36,16 @@ def _apply_preset(depth: int, name: str) -> None:
                             log_scale=round(math.log10(scale), 4), steps=0)
 
 
-@st.cache_data(max_entries=16, show_spinner="Training the network…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def train(cfg: RunConfig):
-    """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds)."""
+    """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds),
+    priced first (over the CPU budget: refused with the estimate), with a progress bar, and stopped
+    between chunks if the visitor leaves or changes a widget meanwhile (_shared.computation)."""
     limits = current_limits()
     if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
         limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
-    return engine.run(cfg, limits=limits)
+    with computation("Training the network…") as progress:
+        return engine.run(cfg, progress, limits=limits)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dln_core import studies, sweep
 from dln_core.charts import scaling as charts
-from pages._shared import ensure_entrypoint, run_store, show_error
+from pages._shared import computation, ensure_entrypoint, run_store, show_error
 
 ensure_entrypoint()
 st.title("Theory & scaling")
@@ -24,10 +24,12 @@ by the short alignment phase a random start goes through first.
 """)
 
 
-@st.cache_data(show_spinner="Running the sweep…", max_entries=48)
+@st.cache_data(show_spinner=False, max_entries=48)
 def compute(study: str, params: dict) -> dict:
-    """The one cached call per figure: ``studies.study_<study>(**params)`` → dict of DataFrames."""
-    return getattr(studies, f"study_{study}")(**params)
+    """The one cached call per figure: ``studies.study_<study>(**params)`` → dict of DataFrames, priced
+    first against the CPU budget, with a progress bar, stopped if the visitor leaves meanwhile."""
+    with computation("Running the sweep…") as progress:
+        return getattr(studies, f"study_{study}")(**params, progress=progress)
 
 
 def offer_downloads(frames: dict, stem: str) -> None:

@@ -102,3 +102,59 @@ def test_the_budget_can_be_set_per_deployment(monkeypatch):
     assert current_limits().max_cpu_seconds == 15
     monkeypatch.setenv("DLN_LAB_MAX_CPU_SECONDS", "30")
     assert current_limits().max_cpu_seconds == 30
+
+
+def test_the_engine_refuses_an_over_budget_run_before_any_work(monkeypatch):
+    from dataclasses import replace
+
+    from dln_core import engine
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the budget check")
+
+    monkeypatch.setattr(engine, "build_problem", no_work)
+    with pytest.raises(budget.BudgetError, match=r"this run is estimated at \d+\.\d s of CPU"):
+        engine.run(_issue_request(), limits=HOSTED)
+    with pytest.raises(budget.BudgetError, match="this batch of 4 networks"):
+        engine.run_batch([_issue_request().replace(seed=s) for s in range(4)],
+                         limits=replace(HOSTED, max_cpu_seconds=1.0))
+
+
+def test_auto_gives_up_where_the_budget_ends_and_says_so():
+    from dataclasses import replace
+
+    from dln_core import engine
+
+    cfg = RunConfig.make(init_scheme="aligned", init_scale=1e-3, lr=0.01, steps="auto")  # a long plateau
+    tight = replace(LOCAL, max_cpu_seconds=0.5)
+    cap = budget.auto_search_cap([cfg], tight.max_cpu_seconds, tight.max_steps)
+    res = engine.run(cfg, limits=tight)
+    assert res.summary["auto_reached"] is False
+    assert res.summary["total_steps"] <= max(4 * cap, 500) + engine.CHUNK
+
+
+def test_a_cancelled_run_stops_between_chunks():
+    from dln_core import engine
+
+    calls = []
+
+    def poll():
+        calls.append(1)
+        return len(calls) >= 3  # cancel at the third chunk boundary
+
+    token = budget.CancelToken(poll, every_s=0.0)
+    cfg = RunConfig.make(steps=1_000_000, lr=0.01)
+    with budget.cancel_scope(token), pytest.raises(budget.Cancelled):
+        engine.run(cfg, limits=LOCAL)
+    assert len(calls) == 3  # it did not run on to the end
+
+
+def test_a_sweep_is_priced_as_a_whole_before_it_starts():
+    from dataclasses import replace
+
+    from dln_core import sweep
+
+    spec = sweep.SweepSpec(depths=(2, 3), init_scales=(0.1,), lrs=(0.02,), seeds=tuple(range(8)),
+                           base={"steps": 20_000, "init_scheme": "aligned"})
+    with pytest.raises(budget.BudgetError, match="this sweep of 16 networks"):
+        sweep.run_sweep(spec, limits=replace(LOCAL, max_cpu_seconds=0.05))
