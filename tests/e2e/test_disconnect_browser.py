@@ -76,9 +76,10 @@ def start_embedding(page, url: str) -> None:
     wait_for_app_run(page)
     for label, value in (("GD steps", "2000"), ("Vocabulary size V", "2500"), ("Embedding dimension d", "50")):
         box = page.get_by_test_id("stNumberInput").filter(has_text=label).locator("input")
-        box.fill(value)
+        box.fill(value, timeout=120_000)
         box.press("Enter")
-        page.wait_for_timeout(300)
+        if label != "Embedding dimension d":  # the last one starts the heavy run: do not wait for it
+            wait_for_app_run(page)
 
 
 def test_closing_the_tab_stops_a_heavy_embedding(browser, heavy_server):
