@@ -43,7 +43,10 @@ TRAIN_COEF = {
     "snap_calls": 0.0006041,  # snapshots × layers (numpy calls of the diagnostics, batched over members)
     "snap_layers": 2.901e-05,  # snapshots × members × layers (per-member part of the diagnostics)
     "snap_flops": 1.189e-08,  # snapshots × members × SVD flops of the layers
-    "frame_rows": 3.951e-08,  # rows of the long per-snapshot frames built for a single run
+    # rows of the long per-snapshot frames of a single run, built and drawn by the explorer: 3.95e-8 for
+    # the frames alone (calibrate_budget.py), 2.5e-6 measured for the whole explorer page (AppTest, depth
+    # 8, width 64, 64 modes: 16.5 s of charts over 6.7 M rows), which is what a hosted request costs
+    "frame_rows": 2.5e-06,
 }
 EMBED_COEF = {
     "run": 0.2698,  # corpus statistics (cached per corpus and V), frames, summary
