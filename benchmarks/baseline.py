@@ -4,7 +4,7 @@ One config at a time, the way a first attempt would do it: an ``nn.Sequential`` 
 ``nn.Linear`` layers, torch autograd, ``torch.optim.SGD``, and the loss read back with ``.item()``
 every 10 steps. It trains on the same population loss (H) as the engine (THEORY.md §1): with
 X = Σxx^{1/2} (columns as samples) and Y = Σyx Σxx^{−1/2}, ½‖Y − W X‖²_F = ½ tr((W − W*) Σxx (W − W*)ᵀ).
-It starts from the engine's own initial weights (engine.init_weights), so both follow the same
+It starts from the engine's own initial weights (inits.init_weights, also engine.init_weights), so both follow the same
 trajectory and their losses can be compared.
 """
 

@@ -33,6 +33,7 @@ from baseline import train_baseline  # noqa: E402
 
 from dln_core import engine  # noqa: E402
 from dln_core.config import RunConfig  # noqa: E402
+from dln_core.steppers import NumpyStepper  # noqa: E402
 from dln_core.targets import build_problem  # noqa: E402
 
 
@@ -41,7 +42,7 @@ def kernel_rate(cfgs: list[RunConfig], steps: int) -> float:
     problem = build_problem(cfgs[0].target)
     ws = [engine.init_weights(c, problem) for c in cfgs]
     stacked = [np.stack([w[li] for w in ws]) for li in range(len(ws[0]))]
-    st = engine._NumpyStepper(stacked, np.array([c.optim.lr for c in cfgs]), problem, "float64")
+    st = NumpyStepper(stacked, np.array([c.optim.lr for c in cfgs]), problem, "float64")
     st.advance(10)
     t0 = time.perf_counter()
     st.advance(steps)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     single_s = time.perf_counter() - t0
     single_rate = args.single_steps / single_s
     t0 = time.perf_counter()
-    single.frames()
+    single.build_frames()
     frames_s = time.perf_counter() - t0
 
     lrs = np.linspace(0.005, 0.02, args.batch)

@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
+from . import inits, targets
+from ._validate import MAX_MAGNITUDE, check_choice, check_float, check_floats, check_int
 from .errors import ConfigError
 from .limits import Limits, check_cap
 
-TARGET_KINDS = ("article", "spectrum", "hierarchy", "matrix")
 INPUT_KINDS = ("whitened", "commuting", "rotated")
-INIT_SCHEMES = ("gaussian", "near-identity", "aligned", "lambda-balanced")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float64", "float32")
 MAX_DEPTH = 64  # hard bound of the library; the per-server cap is limits.max_depth
-# Largest |value| accepted for singular values, matrix entries and input variances: beyond it the
-# plateau levels (½λ²) and the loss overflow float64 arithmetic and a run looks like lr divergence.
-MAX_MAGNITUDE = 1e6
-ROTATABLE_KINDS = ("article", "spectrum")  # targets whose singular vectors rotate_seed can draw
-ARTICLE_SINGULAR_VALUES = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
-HIERARCHY_N_IN = 4  # canary, salmon, oak, rose (targets.HIERARCHY_ITEMS)
+ARTICLE_SINGULAR_VALUES = targets.ARTICLE_LAMBDA
 
 # {(depth, name): (lr in convention H, init scale c)}; THEORY.md §1.6.
 PRESETS: dict[tuple[int, str], tuple[float, float]] = {
@@ -45,54 +40,6 @@ PRESETS: dict[tuple[int, str], tuple[float, float]] = {
     (3, "Large"): (0.02, 1.0),
 }
 PRESET_NAMES = ("Small", "Medium", "Large")
-
-
-# ---------------------------------------------------------------- validators (one field each)
-def _int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
-    """An integer in [lo, hi]; bools and floats are rejected (a float depth is a bug upstream)."""
-    rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ConfigError(name, f"must be an integer {rng}", value)
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(name, f"must be an integer {rng}", value)
-    return value
-
-
-def _float(name: str, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
-    """A finite real number, optionally > 0 or >= 0."""
-    what = "a finite number > 0" if positive else "a finite number >= 0" if nonneg else "a finite number"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ConfigError(name, f"must be {what}", value)
-    value = float(value)
-    if not math.isfinite(value) or (positive and value <= 0) or (nonneg and value < 0):
-        raise ConfigError(name, f"must be {what}", value)
-    return value
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigError(name, "must be one of " + ", ".join(repr(a) for a in allowed), value)
-    return value
-
-
-def _floats(name: str, value: Any, *, positive: bool) -> tuple[float, ...]:
-    """A non-empty sequence of finite numbers (> 0 if ``positive`` else >= 0), each <= MAX_MAGNITUDE."""
-    what = "> 0" if positive else ">= 0"
-    msg = f"must be a non-empty list of finite numbers {what} and <= {MAX_MAGNITUDE:g}"
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise ConfigError(name, msg, value)
-    out = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, Real):
-            raise ConfigError(name, msg, value)
-        v = float(v)
-        if not math.isfinite(v) or v < 0 or (positive and v == 0) or v > MAX_MAGNITUDE:
-            raise ConfigError(name, msg, tuple(value))
-        out.append(v)
-    if not out:
-        raise ConfigError(name, msg, tuple(value))
-    return tuple(out)
 
 
 def split_floats(text: str) -> tuple[float, ...]:
@@ -137,31 +84,26 @@ class TargetConfig:
     input_seed: int = 0
 
     def __post_init__(self) -> None:
-        _choice("target_kind", self.kind, TARGET_KINDS)
-        _set(self, "singular_values", _floats("singular_values", self.singular_values, positive=False))
-        if self.kind == "spectrum" and max(self.singular_values) == 0:
-            raise ConfigError("singular_values", "must contain at least one value > 0", self.singular_values)
+        kind = targets.TARGET_KINDS[check_choice("target_kind", self.kind, targets.TARGET_KINDS)]
+        _set(self, "singular_values", check_floats("singular_values", self.singular_values, positive=False))
         for name in ("n_out", "n_in"):
             v = getattr(self, name)
             if v is not None:
-                _set(self, name, _int(name, v, 1))
-        if self.kind == "spectrum" and len(self.singular_values) > min(self.dims):
-            raise ConfigError(
-                "singular_values", f"at most min(n_out, n_in) = {min(self.dims)} values", self.singular_values
-            )
+                _set(self, name, check_int(name, v, 1))
+        for name, value in ((kind.check(self) if kind.check else None) or {}).items():
+            _set(self, name, value)
         if self.rotate_seed is not None:
-            _set(self, "rotate_seed", _int("rotate_seed", self.rotate_seed, 0))
-            if self.kind not in ROTATABLE_KINDS:
-                # hierarchy and matrix bring their own singular vectors: a seed would be silently ignored
-                raise ConfigError("rotate_seed", "must be empty unless target_kind is 'article' or 'spectrum' "
+            _set(self, "rotate_seed", check_int("rotate_seed", self.rotate_seed, 0))
+            if not kind.rotatable:
+                # e.g. hierarchy and matrix bring their own singular vectors: a seed would be silently ignored
+                rotatable = " or ".join(repr(k) for k, v in targets.TARGET_KINDS.items() if v.rotatable)
+                raise ConfigError("rotate_seed", f"must be empty unless target_kind is {rotatable} "
                                   f"(target_kind={self.kind!r} has fixed singular vectors)", self.rotate_seed)
-        _set(self, "input_seed", _int("input_seed", self.input_seed, 0))
-        if self.kind == "matrix":
-            _set(self, "matrix", _check_matrix(self.matrix))
-        _choice("input_kind", self.input_kind, INPUT_KINDS)
-        if self.kind == "hierarchy" and self.input_kind != "whitened":
-            # the hierarchy brings its own one-hot inputs (Σxx = I/4); see targets.py
-            raise ConfigError("input_kind", "must be 'whitened' for the hierarchy (its inputs are one-hot)",
+        _set(self, "input_seed", check_int("input_seed", self.input_seed, 0))
+        check_choice("input_kind", self.input_kind, INPUT_KINDS)
+        if kind.own_inputs and self.input_kind != "whitened":
+            # e.g. the hierarchy brings its own one-hot inputs (Σxx = I/4); see targets.py
+            raise ConfigError("input_kind", f"must be 'whitened' for the {self.kind} (its inputs are one-hot)",
                               self.input_kind)
         if self.input_kind == "whitened":
             _set(self, "input_eigenvalues", None)  # ignored when whitened: normalise for equality/caching
@@ -169,44 +111,15 @@ class TargetConfig:
             if self.input_eigenvalues is None:
                 raise ConfigError("input_eigenvalues", f"required for input_kind={self.input_kind!r}: "
                                   f"{self.dims[1]} numbers > 0", None)
-            ev = _floats("input_eigenvalues", self.input_eigenvalues, positive=True)
+            ev = check_floats("input_eigenvalues", self.input_eigenvalues, positive=True)
             if len(ev) != self.dims[1]:
                 raise ConfigError("input_eigenvalues", f"must have n_in = {self.dims[1]} values > 0", ev)
             _set(self, "input_eigenvalues", ev)
 
     @property
     def dims(self) -> tuple[int, int]:
-        """(n_out, n_in) of Σyx."""
-        if self.kind == "article":
-            return 6, 6
-        if self.kind == "hierarchy":
-            from .targets import HIERARCHY_FEATURES
-
-            return len(HIERARCHY_FEATURES), HIERARCHY_N_IN
-        if self.kind == "matrix":
-            return len(self.matrix), len(self.matrix[0])
-        k = len(self.singular_values)
-        return (self.n_out or k, self.n_in or k)
-
-
-def _check_matrix(m: Any) -> tuple[tuple[float, ...], ...]:
-    msg = "must be a non-empty rectangular matrix of finite numbers (rows of equal length)"
-    if m is None or isinstance(m, str) or not hasattr(m, "__iter__"):
-        raise ConfigError("matrix", msg, m)
-    try:
-        rows = [tuple(float(v) for v in row) for row in m]
-    except (TypeError, ValueError):
-        raise ConfigError("matrix", msg, "non-numeric entries") from None
-    if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
-        raise ConfigError("matrix", msg, f"row lengths {[len(r) for r in rows]}")
-    if not all(math.isfinite(v) for r in rows for v in r):
-        raise ConfigError("matrix", msg, "non-finite entries")
-    big = max(abs(v) for r in rows for v in r)
-    if big > MAX_MAGNITUDE:
-        raise ConfigError("matrix", f"entries must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}]", big)
-    if all(v == 0 for r in rows for v in r):
-        raise ConfigError("matrix", "must not be all zeros", "all zeros")
-    return tuple(rows)
+        """(n_out, n_in) of Σyx (the target kind's registry entry decides)."""
+        return targets.TARGET_KINDS[self.kind].dims(self)
 
 
 @dataclass(frozen=True)
@@ -217,9 +130,9 @@ class NetworkConfig:
     width: int | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "depth", _int("depth", self.depth, 1, MAX_DEPTH))
+        _set(self, "depth", check_int("depth", self.depth, 1, MAX_DEPTH))
         if self.width is not None:
-            _set(self, "width", _int("width", self.width, 1))
+            _set(self, "width", check_int("width", self.width, 1))
 
 
 MAX_INIT_SCALE = 1e3  # far past any useful init: W_L…W_1 would then overflow float64 at moderate depth
@@ -236,7 +149,7 @@ def _check_magnitudes(init) -> None:
 
 @dataclass(frozen=True)
 class InitConfig:
-    """Initialisation scheme (engine.init_weights)."""
+    """Initialisation scheme: a name in inits.SCHEMES (inits.init_weights draws it)."""
 
     scheme: str = "near-identity"
     scale: float = 1e-5
@@ -244,10 +157,10 @@ class InitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _choice("init_scheme", self.scheme, INIT_SCHEMES)
-        _set(self, "scale", _float("init_scale", self.scale, positive=True))
-        _set(self, "lambda_b", _float("lambda_b", self.lambda_b))
-        _set(self, "seed", _int("seed", self.seed, 0))
+        check_choice("init_scheme", self.scheme, inits.SCHEMES)
+        _set(self, "scale", check_float("init_scale", self.scale, positive=True))
+        _set(self, "lambda_b", check_float("lambda_b", self.lambda_b))
+        _set(self, "seed", check_int("seed", self.seed, 0))
         _check_magnitudes(self)
 
 
@@ -263,14 +176,14 @@ class OptimConfig:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _float("lr", self.lr, positive=True))
+        _set(self, "lr", check_float("lr", self.lr, positive=True))
         if self.steps != "auto":
             if isinstance(self.steps, str) and self.steps.strip().isdigit():
                 _set(self, "steps", int(self.steps))
             if isinstance(self.steps, str):
                 raise ConfigError("steps", "must be an integer >= 1 or 'auto'", self.steps)
             try:
-                _set(self, "steps", _int("steps", self.steps, 1))
+                _set(self, "steps", check_int("steps", self.steps, 1))
             except ConfigError:
                 raise ConfigError("steps", "must be an integer >= 1 or 'auto'", self.steps) from None
         if self.record != "log":
@@ -281,9 +194,9 @@ class OptimConfig:
             ) or self.record < 1:
                 raise ConfigError("record", "must be 'log' or an integer N >= 1 (every N steps)", self.record)
             _set(self, "record", int(self.record))
-        _set(self, "n_snapshots", _int("n_snapshots", self.n_snapshots, 2, 100_000))
-        _choice("device", self.device, DEVICES)
-        _choice("dtype", self.dtype, DTYPES)
+        _set(self, "n_snapshots", check_int("n_snapshots", self.n_snapshots, 2, 100_000))
+        check_choice("device", self.device, DEVICES)
+        check_choice("dtype", self.dtype, DTYPES)
 
 
 # flat key -> (section, attribute); the order is the CSV / URL column order
@@ -372,17 +285,9 @@ class RunConfig:
                           ("optim", OptimConfig)):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(name, f"must be a {cls.__name__}", type(getattr(self, name)).__name__)
-        if self.init.scheme == "lambda-balanced":
-            if self.network.depth != 2:
-                raise ConfigError("init_scheme", "'lambda-balanced' needs depth = 2 (THEORY.md §4)",
-                                  f"depth={self.network.depth}")
-            n_out, n_in = self.target.dims
-            if self.init.lambda_b >= 0 and self.width > n_out:
-                raise ConfigError("width", f"lambda-balanced with lambda_b >= 0 needs width <= n_out = {n_out}",
-                                  self.width)
-            if self.init.lambda_b < 0 and self.width > n_in:
-                raise ConfigError("width", f"lambda-balanced with lambda_b < 0 needs width <= n_in = {n_in}",
-                                  self.width)
+        scheme = inits.SCHEMES[self.init.scheme]
+        if scheme.check is not None:  # cross-field rules of the scheme (e.g. λ-balanced: depth 2, width)
+            scheme.check(self)
 
     @property
     def width(self) -> int:
@@ -482,8 +387,8 @@ class RunConfig:
 
 def preset(depth: int, name: str) -> RunConfig:
     """The article widget's preset (near-identity init, article target) for depth 1-3."""
-    name = _choice("preset", name, PRESET_NAMES)
-    depth = _int("depth", depth, 1, 3)
+    name = check_choice("preset", name, PRESET_NAMES)
+    depth = check_int("depth", depth, 1, 3)
     lr, scale = PRESETS[(depth, name)]
     return RunConfig(
         network=NetworkConfig(depth=depth),
@@ -493,11 +398,10 @@ def preset(depth: int, name: str) -> RunConfig:
 
 
 __all__ = [
-    "INIT_SCHEMES",
     "INPUT_KINDS",
+    "MAX_MAGNITUDE",
     "PRESETS",
     "PRESET_NAMES",
-    "TARGET_KINDS",
     "InitConfig",
     "NetworkConfig",
     "OptimConfig",

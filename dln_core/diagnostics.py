@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .steppers import backprop, forward
+
 Weights = Sequence[np.ndarray]
 
 
@@ -20,10 +22,7 @@ def _mT(a: np.ndarray) -> np.ndarray:
 
 def end_to_end(weights: Weights) -> np.ndarray:
     """W = W_L … W_1 (THEORY.md §1)."""
-    W = weights[0]
-    for Wl in weights[1:]:
-        W = Wl @ W
-    return W
+    return forward(weights)[-1]
 
 
 def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
@@ -48,7 +47,7 @@ def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray
     """Gradient-flow rate du_i/dt = −Σ_l u*_iᵀ (W_L…W_{l+1}) G_l (W_{l−1}…W_1) v*_i, shape (..., r).
 
     The exact first-order change of u_i = u*_iᵀ W v*_i when every layer moves along −G_l (THEORY.md §1);
-    compared with the mode ODE's rate to tell when a mode follows it (frames.theory_start_indices).
+    compared with the mode ODE's rate to tell when a mode follows it (overlay.theory_start_indices).
     """
     L = len(weights)
     right = [V_star]  # right[l] = W_l…W_1 V*  (n_l × r)
@@ -63,17 +62,9 @@ def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray
 
 
 def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
-    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1)."""
-    L = len(weights)
-    prefix = [weights[0]]
-    for Wl in weights[1:]:
-        prefix.append(Wl @ prefix[-1])
-    back = prefix[-1] @ sigma_xx - sigma_yx  # (W_L…W_{l+1})ᵀ E, built from the top down
-    grads: list[np.ndarray] = [None] * L  # type: ignore[list-item]
-    for li in range(L - 1, -1, -1):
-        grads[li] = back @ _mT(prefix[li - 1]) if li > 0 else back
-        back = _mT(weights[li]) @ back
-    return grads
+    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1; steppers.backprop)."""
+    prefix = forward(weights)
+    return backprop(weights, prefix, prefix[-1] @ sigma_xx - sigma_yx)
 
 
 def balance_matrices(weights: Weights) -> list[np.ndarray]:

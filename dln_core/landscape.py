@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
 
+from ._validate import check_positive
 from .errors import ConfigError
 
 __all__ = [
@@ -43,16 +44,6 @@ _MAX_GRID = 401
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def _positive(name: str, value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(name, "must be a positive number", value) from None
-    if not np.isfinite(x) or x <= 0:
-        raise ConfigError(name, "must be a positive number", value)
-    return x
-
-
 def _nonnegative(name: str, value) -> float:
     try:
         x = float(value)
@@ -93,7 +84,7 @@ def two_mode_surface(lam1, lam2, depth, extent, n=61, normalise=True):
     """
     L = _depth(depth)
     lam1, lam2 = _nonnegative("lam1", lam1), _nonnegative("lam2", lam2)
-    extent = _positive("extent", extent)
+    extent = check_positive("extent", extent)
     n = _grid_n(n)
     w1 = np.linspace(-extent, extent, n)
     w2 = np.linspace(-extent, extent, n)
@@ -114,7 +105,7 @@ def slice_loss(u1, u2, lam1, lam2, normalise=True):
 def _mode_arrays(source):
     """(step, t, u1, u2, lam, depth) from a RunResult, a history DataFrame, an array or a pair of arrays."""
     lam = depth = None
-    if hasattr(source, "history") and hasattr(source, "summary"):  # engine.RunResult
+    if hasattr(source, "history") and hasattr(source, "summary"):  # a result.Run (live or stored)
         lam = tuple(float(x) for x in list(source.summary.get("lambda_star", []))[:2])
         depth = source.summary.get("depth")
         source = source.history
@@ -256,12 +247,12 @@ def saddle_surface(lam, extent=None, n=61, starts=None, t_end=None, n_points=300
     Paths are integrated with an adaptive high-order solver (rtol 1e-11) up to ``t_end`` (default 12/λ),
     which keeps the conserved a² − b² to ~1e-10. The origin's Hessian eigenvalues are ±λ (strict saddle).
     """
-    lam = _positive("lam", lam)
-    extent = 1.8 * np.sqrt(lam) if extent is None else _positive("extent", extent)
+    lam = check_positive("lam", lam)
+    extent = 1.8 * np.sqrt(lam) if extent is None else check_positive("extent", extent)
     n = _grid_n(n)
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or not 2 <= n_points <= 5000:
         raise ConfigError("n_points", "must be an integer in [2, 5000]", n_points)
-    t_end = 12.0 / lam if t_end is None else _positive("t_end", t_end)
+    t_end = 12.0 / lam if t_end is None else check_positive("t_end", t_end)
     starts = _default_starts(extent) if starts is None else np.asarray(starts, dtype=float)
     if starts.ndim != 2 or starts.shape[1] != 2 or not np.all(np.isfinite(starts)):
         raise ConfigError("starts", "must be an (m, 2) array of finite (a0, b0)", starts.shape)

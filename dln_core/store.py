@@ -28,29 +28,35 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import re
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ._io import atomic_write_bytes, atomic_write_csv, default_home, fsync_dir, probe_writable, to_jsonable
+from .result import FRAME_NAMES
+from .stored import (
+    CorruptRunError,
+    RunNotFoundError,
+    StoredRun,
+    StoreError,
+    compact_halfway,
+    export_stored,
+    runs_table,
+)
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 KINDS = ("train", "sweep", "embed")
 META_FILE = "meta.json"
-# frames a RunResult carries (docs/API.md, engine.RunResult); saved in this order
-RESULT_FRAMES = ("history", "modes", "mode_summary", "alignment", "layer_sv", "updates", "balance")
 # a leftover temp dir older than this is from a dead writer and may be removed
 STALE_SECONDS = 600.0
 
@@ -58,138 +64,7 @@ _ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # frame / array names become file names
 
 
-class StoreError(Exception):
-    """Base class for run-store errors."""
-
-
-class RunNotFoundError(StoreError, KeyError):
-    """No run with that id."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "run not found"
-
-
-class CorruptRunError(StoreError):
-    """A run entry exists but cannot be read (bad JSON, missing or garbled file)."""
-
-
-@dataclass
-class StoredRun:
-    """One run read back from the store: its meta dict and its named DataFrames."""
-
-    run_id: str
-    meta: dict
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return self.meta["kind"]
-
-    @property
-    def name(self) -> str | None:
-        return self.meta.get("name")
-
-    @property
-    def created(self) -> str:
-        return self.meta["created"]
-
-    @property
-    def config_flat(self) -> dict:
-        """The flat config (``RunConfig.to_flat()``) the run was saved with ({} if none)."""
-        return dict(self.meta.get("config") or {})
-
-    @property
-    def summary(self) -> dict:
-        return dict(self.meta.get("summary") or {})
-
-    def frame(self, name: str) -> pd.DataFrame:
-        """A stored frame by name; KeyError naming the available frames if absent."""
-        try:
-            return self.frames[name]
-        except KeyError:
-            raise KeyError(f"run {self.run_id} has no frame {name!r}; it has {sorted(self.frames)}") from None
-
-    # the frames the pages read for a train run (engine.RunResult field names)
-    history = property(lambda self: self.frame("history"))
-    modes = property(lambda self: self.frame("modes"))
-    mode_summary = property(lambda self: self.frame("mode_summary"))
-    alignment = property(lambda self: self.frame("alignment"))
-    layer_sv = property(lambda self: self.frame("layer_sv"))
-    updates = property(lambda self: self.frame("updates"))
-    balance = property(lambda self: self.frame("balance"))
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        """Final per-layer weights W_1 … W_L if they were saved (train runs), else []."""
-        keys = sorted((k for k in self.arrays if re.fullmatch(r"W\d+", k)), key=lambda k: int(k[1:]))
-        return [self.arrays[k] for k in keys]
-
-    def config(self):
-        """The saved configuration as a ``RunConfig`` (imported lazily: the store works without it)."""
-        from .config import RunConfig
-
-        return RunConfig.from_flat(self.config_flat)
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def default_home() -> Path:
-    """``$DLN_LAB_HOME`` or ``~/.dln_lab``."""
-    env = os.environ.get("DLN_LAB_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".dln_lab"
-
-
-def new_run_id(now: _dt.datetime | None = None) -> str:
-    """Short, sortable, unique: UTC time to the millisecond + 4 random hex digits.
-
-    e.g. ``20261129-081347123-a1b2``; ids sort in creation order (to the ms), and the random suffix
-    keeps two processes saving in the same millisecond apart.
-    """
-    now = now or _dt.datetime.now(_dt.UTC)
-    return f"{now:%Y%m%d-%H%M%S}{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, tuples and Paths -> plain JSON types; non-finite floats -> None.
-
-    None for NaN/inf keeps the meta file strict JSON (readable by any tool, not just Python).
-    """
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [to_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
-def _fsync_dir(path: Path) -> None:
-    # directory fsync makes the rename itself durable; not supported everywhere (e.g. Windows)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _write_bytes(path: Path, data: bytes) -> dict:
@@ -200,56 +75,14 @@ def _write_bytes(path: Path, data: bytes) -> dict:
     return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
-    """A new hidden ``.<name>.<random>.part`` file in ``directory``, opened for writing.
+def new_run_id(now: _dt.datetime | None = None) -> str:
+    """Short, sortable, unique: UTC time to the millisecond + 4 random hex digits.
 
-    Unlike ``tempfile.mkstemp`` (always mode 0600) the file is created with 0o666, which the kernel
-    masks with the process umask: the mode an ordinary ``open()`` would give. O_EXCL refuses to follow
-    a planted symlink, as mkstemp does.
+    e.g. ``20261129-081347123-a1b2``; ids sort in creation order (to the ms), and the random suffix
+    keeps two processes saving in the same millisecond apart.
     """
-    for _attempt in range(16):
-        tmp = directory / f".{name}.{secrets.token_hex(4)}.part"
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {directory}")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a single file atomically: temp file in the same directory, fsync, rename over ``path``.
-
-    A new file gets the usual mode (0o666 minus the umask); replacing a file keeps that file's mode.
-    An interrupted write leaves at most a hidden ``.<name>.*.part`` file, never a partial ``path``.
-    """
-    path = Path(path)
-    fd, tmp = _create_temp(path.parent, path.name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            with contextlib.suppress(FileNotFoundError):  # replacing: keep the old file's permissions
-                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # includes KeyboardInterrupt: never leave the temp file behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    """``frame`` as CSV (no index, full float precision) written with :func:`atomic_write_bytes`: an
-    interrupted write never leaves a complete-looking partial file. The CLIs' ``--csv`` outputs."""
-    atomic_write_bytes(path, frame.to_csv(index=False).encode())
-
-
-def probe_writable(directory: str | os.PathLike) -> None:
-    """Create and remove a temp file in ``directory``: raises OSError now if a later write would fail
-    (missing folder, no permission, read-only disk), so callers can check before a long computation."""
-    fd, tmp = _create_temp(Path(directory), "probe")
-    os.close(fd)
-    Path(tmp).unlink(missing_ok=True)
+    now = now or _dt.datetime.now(_dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
 
 
 def _sha256(path: Path) -> str:
@@ -266,58 +99,17 @@ def _has_parquet_magic(path: Path, size: int) -> bool:
         return head == b"PAR1" and fh.read(4) == b"PAR1"
 
 
-def compact_halfway(values: Any) -> str:
-    """Per-mode halfway steps as one short string, e.g. ``"120, 340, –"`` (– = not reached)."""
-    if not isinstance(values, (list, tuple)):
-        return ""
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            out.append("–")
-        else:
-            out.append(f"{v:g}" if isinstance(v, float) else str(v))
-    return ", ".join(out)
-
-
-def _result_parts(result: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np.ndarray]]:
-    """Frames, meta and arrays of an ``engine.RunResult`` (duck-typed: no engine import needed)."""
-    frames = {
-        n: getattr(result, n) for n in RESULT_FRAMES if isinstance(getattr(result, n, None), pd.DataFrame)
-    }
-    config = getattr(result, "config", None)
+def _result_parts(run: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np.ndarray]]:
+    """Frames, meta and arrays of a run (a result.Run: a live RunResult or anything with its frames)."""
+    frames = {n: run.frame(n) for n in FRAME_NAMES if n in run.frames}
+    summary = run.summary
     meta = {
-        "config": config.to_flat() if config is not None else None,
-        "summary": dict(getattr(result, "summary", {}) or {}),
+        "config": run.config_flat or None,
+        "summary": summary.to_dict() if hasattr(summary, "to_dict") else dict(summary or {}),
     }
-    weights = getattr(result, "weights", None) or []
+    weights = getattr(run, "weights", None) or []
     arrays = {f"W{i + 1}": np.asarray(w) for i, w in enumerate(weights)}
     return frames, meta, arrays
-
-
-class _ExportView:
-    """What frames.export_frame reads from a RunResult (config.to_flat(), history, summary),
-    served from a stored run without rebuilding its RunConfig."""
-
-    def __init__(self, run: StoredRun, frame: str) -> None:
-        self.run = run
-        self.history = run.frames[frame]
-        self.summary = run.summary
-        flat = run.config_flat
-        self.config = SimpleNamespace(to_flat=lambda: dict(flat))
-
-
-def export_stored(runs: Iterable[StoredRun], frame: str = "history") -> pd.DataFrame:
-    """:meth:`RunStore.export_frame` of runs already loaded (each with ``frame``): a page that has
-    loaded the runs to draw them exports them without reading and checksumming them again."""
-    from .frames import export_frame
-
-    pairs = [(run.run_id, _ExportView(run, frame)) for run in runs]
-    df = export_frame(pairs)
-    if pairs:
-        info = {rid: (view.run.kind, view.run.name) for rid, view in pairs}
-        df.insert(1, "kind", df["run_id"].map(lambda r: info[r][0]))
-        df.insert(2, "name", df["run_id"].map(lambda r: info[r][1]))
-    return df
 
 
 # ---------------------------------------------------------------- the store
@@ -358,7 +150,7 @@ class RunStore:
     def save(
         self, result_or_frames: Any, kind: str = "train", name: str | None = None, meta: Mapping | None = None
     ) -> str:
-        """Save an ``engine.RunResult`` (all its frames, config, summary, final weights) or a dict
+        """Save a run (a ``result.Run``: a RunResult — all its frames, config, summary, final weights) or a dict
         of DataFrames; returns the new run id. ``meta`` adds/overrides meta keys (e.g. config)."""
         if isinstance(result_or_frames, Mapping):
             frames, base, arrays = dict(result_or_frames), {}, {}
@@ -435,7 +227,7 @@ class RunStore:
             )
             # meta.json last: inside the temp dir it is the marker that every other file is complete
             _write_bytes(tmp / META_FILE, json.dumps(meta, indent=1, allow_nan=False).encode())
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             # rename fails (ENOTEMPTY/EEXIST) rather than overwrite if the id was taken meanwhile
             try:
                 os.rename(tmp, final)
@@ -443,7 +235,7 @@ class RunStore:
                 if final.exists():
                     raise FileExistsError(final) from exc
                 raise
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -558,29 +350,7 @@ class RunStore:
         df.attrs["problems"] = list(self.problems)
         return df
 
-    @staticmethod
-    def table(entries: Iterable[Mapping]) -> pd.DataFrame:
-        """The :meth:`list` frame of meta dicts already read with :meth:`entries` (a caller that
-        needs both reads the store once): run_id, kind, name, created, the flat config columns,
-        final_loss, diverged, steps_run, halfway_steps (compact per-mode string)."""
-        rows = []
-        for m in entries:
-            summary = m.get("summary") or {}
-            row = {"run_id": m["run_id"], "kind": m["kind"], "name": m.get("name"), "created": m["created"]}
-            for k, v in (m.get("config") or {}).items():
-                # nested values (e.g. a matrix) as JSON text, so every cell is a scalar
-                row.setdefault(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-            row["final_loss"] = summary.get("final_loss")
-            row["diverged"] = summary.get("diverged")
-            row["steps_run"] = summary.get("steps")
-            row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
-            rows.append(row)
-        fixed = ["run_id", "kind", "name", "created", "final_loss", "diverged", "steps_run", "halfway_steps"]
-        df = pd.DataFrame(rows, columns=None if rows else fixed)
-        if rows:
-            df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
-            df["final_loss"] = pd.to_numeric(df["final_loss"], errors="coerce")
-        return df
+    table = staticmethod(runs_table)
 
     def load(self, run_id: str, frames: Iterable[str] | None = None) -> StoredRun:
         """Read a run back (all frames, or only the named ones). Verifies checksums.
@@ -640,3 +410,8 @@ class RunStore:
     def export_csv(self, run_ids: Iterable[str], frame: str = "history") -> str:
         """:meth:`export_frame` as CSV text (full float precision)."""
         return self.export_frame(run_ids, frame).to_csv(index=False)
+
+
+# the file helpers live in dln_core._io; the store names them for the CLIs that still import them from here
+__all__ = ["CorruptRunError", "RunNotFoundError", "RunStore", "StoreError", "StoredRun", "atomic_write_bytes",
+           "atomic_write_csv", "compact_halfway", "export_stored", "probe_writable", "to_jsonable"]

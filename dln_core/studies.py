@@ -15,6 +15,8 @@ THEORY.md §2 show without an alignment transient. Time is gradient-flow time t 
   grows, by the predicted ratio?
 - :func:`study_stability` — does the step size 2/sharpness at the balanced minimum
   (:func:`stability_cap`) separate runs that converge from runs that cannot settle (THEORY.md §6)?
+The last two live in :mod:`dln_core.studies_matrix` (they look past the scalar mode law):
+
 - :func:`study_commuting` — with non-whitened inputs sharing the target's directions, is the learning
   order set by the cross-covariance λ_i rather than the end point λ_i/d_i? A rotated (non-commuting)
   input covariance is simulated alongside, with no theory to compare against.
@@ -33,26 +35,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import theory
+from .config import RunConfig
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
 from .sweep import (
     Progress,
     _scalar,
-    check_sweep_limits,
     fit_scaling,
-    input_variances,
     parse_floats,
     run_members,
     summarize,
 )
+from .targets import build_problem
 
 
 def steps_to_reach(lam: float, u0: float, depth: int, lr: float, fraction: float = 0.5, margin: float = 1.3,
                    d: float = 1.0) -> int:
     """Steps for a mode to reach ``fraction`` of its target λ/d under gradient flow (×margin), from
     THEORY.md §2's exact time-to-reach; used to size runs so the measured event is inside them."""
-    from . import theory
-
     target = lam / d
     if depth == 1 or u0 >= fraction * target:
         t = 5.0 / (d * max(lam, 1e-12))  # L = 1 is exponential at rate d (any u0): a few e-folds
@@ -91,8 +92,6 @@ def _spectrum(text: str) -> tuple[float, ...]:
 
 def theory_halfway_curve(lam: float, depths: Sequence[int], u0_min: float, u0_max: float, n: int = 60) -> pd.DataFrame:
     """Dense gradient-flow halfway-time curves τ½(u0) per depth (THEORY.md §2), for chart lines."""
-    from . import theory
-
     u0 = np.geomspace(u0_min, u0_max, n)
     frames = []
     for depth in depths:
@@ -115,8 +114,6 @@ def study_scaling(
     """Figure 1: halfway time of mode 1 vs u0 per depth (aligned init, u0 = scale**L), with the exact
     theory curve and per-depth fits (log law at L = 2, power law −(1 − 2/L) beyond; THEORY.md §2)."""
     _check_sizes(limits, {"singular values": singular_values}, depths, n_points)
-    from .config import RunConfig
-
     lam = _spectrum(singular_values)
     if not (0 < u0_min < u0_max < lam[0] / 2):
         raise ConfigError("u0 range", f"must satisfy 0 < u0_min < u0_max < λ1/2 = {lam[0] / 2:g}", (u0_min, u0_max))
@@ -154,8 +151,6 @@ def study_learning_order(
     """Figure 2: one run; halfway time of every mode vs its λ, measured vs exact theory from the
     measured u0 (THEORY.md §2). Run length: until the weakest mode is well past halfway."""
     _check_sizes(limits, {"singular values": singular_values})
-    from .config import RunConfig
-
     lam = _spectrum(singular_values)
     u0_guess = init_scale**depth  # exact for aligned; the right order for the other schemes
     steps = steps_to_reach(lam[-1], u0_guess, depth, lr, margin=1.6)
@@ -180,9 +175,6 @@ def study_sharpness(
     """Figure 3: rise time (10 %→90 %) over halfway time per depth, one aligned single-mode run each;
     η = lr_fraction × the stability cap so that GD tracks gradient flow (THEORY.md §2, §6)."""
     _check_sizes(limits, {}, depths)
-    from . import theory
-    from .config import RunConfig
-
     if not 0 < u0 < 0.1 * lam:
         raise ConfigError("u0", f"must be in (0, 0.1·λ = {0.1 * lam:g}) so the 10 % point lies ahead", u0)
     if not 0 < lr_fraction < 1:
@@ -210,9 +202,6 @@ def study_sharpness(
 def stability_cap(cfg) -> tuple[float, float, str]:
     """(sharpness, lr cap = 2/sharpness, method) at the balanced global minimum of ``cfg``'s problem
     (theory.balanced_sharpness: closed form when whitened, else numeric; THEORY.md §6)."""
-    from . import theory
-    from .targets import build_problem
-
     sharp, method = theory.balanced_sharpness(build_problem(cfg.target), cfg.network.depth, cfg.width)
     return sharp, float(theory.max_stable_lr(sharp)), method
 
@@ -230,9 +219,6 @@ def study_stability(
     (GD past the cap cannot settle into any minimum, THEORY.md §6). Aligned init, u0 = scale**L."""
     _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues},
                  depths, len(factors))
-    from . import theory
-    from .config import RunConfig
-
     lam = _spectrum(singular_values)
     if not factors or min(factors) <= 0:
         raise ConfigError("lr factors", "must be numbers > 0 (multiples of the predicted cap)", tuple(factors))
@@ -265,7 +251,7 @@ def study_stability(
     # non-whitened inputs that can be an unbalanced minimum flatter than the balanced one
     final_sharp = [
         float(theory.sharpness_numeric(r.problem.sigma_xx, r.problem.sigma_yx, r.weights))
-        if not r.summary["diverged"] else math.nan
+        if not r.summary.diverged else math.nan
         for r in results
     ]
     summary["sharpness_final"] = summary["member"].map(dict(enumerate(final_sharp)))
@@ -274,171 +260,3 @@ def study_stability(
     summary = summary.merge(cap_frame[["depth", "lr_cap"]], on="depth", how="left")
     summary["lr_over_cap"] = (summary["lr"] / summary["lr_cap"]).round(9)  # the requested factors
     return {"summary": summary, "caps": cap_frame}
-
-
-def _mode_fraction_frame(result, with_theory: bool) -> pd.DataFrame:
-    """Long frame of u_i(t)/target_i (measured, and gradient-flow theory with d_i when it exists)."""
-    from . import theory
-
-    problem = result.problem
-    depth = result.config.network.depth
-    modes = result.modes
-    lam = np.asarray(problem.lambda_star, float)
-    d = input_variances(problem)
-    target = np.asarray(problem.target_strength, float)
-    labels = {
-        i + 1: f"mode {i + 1}: λ={lam[i]:g}" + (f", d={d[i]:g}, λ/d={target[i]:.3g}" if np.isfinite(d[i]) else "")
-        for i in range(len(lam))
-    }
-    keep = target > 0
-    frames = []
-    meas = modes[modes["mode"].isin(np.nonzero(keep)[0] + 1)]
-    frames.append(pd.DataFrame({
-        "t": meas["t"].to_numpy(float), "mode": meas["mode"].to_numpy(int),
-        "label": meas["mode"].map(labels).to_numpy(),
-        "fraction": meas["u"].to_numpy(float) / target[meas["mode"].to_numpy(int) - 1],
-        "source": "measured",
-    }))
-    if with_theory:
-        t = np.unique(meas["t"].to_numpy(float))
-        u0 = np.asarray(result.summary["u0"], float)
-        idx = np.nonzero(keep)[0]
-        curves = theory.mode_curve_gf(t, lam[idx], u0[idx], depth, d[idx])
-        for j, i in enumerate(idx):
-            frames.append(pd.DataFrame({
-                "t": t, "mode": i + 1, "label": labels[i + 1], "fraction": curves[:, j] / target[i],
-                "source": "theory (gradient flow)",
-            }))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _sv_fraction_frame(result) -> pd.DataFrame:
-    """Long frame of the sorted singular values of W(t) over those of W* (for non-commuting inputs,
-    where per-mode projections have no theory to compare with)."""
-    hist = result.history
-    w_sv = np.linalg.svd(result.problem.w_star, compute_uv=False)
-    frames = []
-    for i, sv in enumerate(w_sv):
-        col = f"sv_{i + 1}"
-        if col not in hist or sv <= 1e-12:
-            continue
-        frames.append(pd.DataFrame({
-            "t": hist["t"].to_numpy(float), "mode": i + 1, "label": f"σ{i + 1}(W) / σ{i + 1}(W*) = {sv:.3g}",
-            "fraction": hist[col].to_numpy(float) / sv, "source": "measured",
-        }))
-    return pd.concat(frames, ignore_index=True)
-
-
-def study_commuting(
-    depth: int = 2,
-    singular_values: str = "3,1",
-    input_eigenvalues: str = "6,1",
-    init_scale: float = 1e-2,
-    lr: float = 0.02,
-    input_seed: int = 0,
-    snapshots: int = 300,
-    progress: Progress | None = None,
-    limits: Limits | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Figure 5: non-whitened inputs. Commuting Σxx (shares V* with Σyx): mode i obeys
-    du/dt = L u^{2−2/L}(λ_i − d_i u) (THEORY.md §6), so its speed follows the cross-covariance λ_i
-    while it converges to λ_i/d_i; a high-variance direction with a small λ_i/d_i can therefore be
-    learned before one with a larger λ_i/d_i. Compared with theory. A rotated (non-commuting) Σxx with
-    the same variances is simulated as well, with no theory (none is known)."""
-    _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues})
-    from .config import RunConfig
-
-    lam = parse_floats("singular values", singular_values, positive=True)
-    ev = parse_floats("input variances", input_eigenvalues, positive=True)
-    if len(ev) != len(lam):
-        raise ConfigError("input variances", f"need one per singular value ({len(lam)})", input_eigenvalues)
-    if depth < 2:
-        raise ConfigError("depth", "must be an integer >= 2 (L = 1 learns every mode at once)", depth)
-    u0 = init_scale**depth
-    steps = max(steps_to_reach(s, u0, depth, lr, fraction=0.95, margin=1.3, d=d) for s, d in zip(lam, ev))
-    common = {
-        "target_kind": "spectrum", "singular_values": singular_values, "input_eigenvalues": input_eigenvalues,
-        "depth": int(depth), "init_scheme": "aligned", "init_scale": init_scale, "lr": lr, "steps": steps,
-        "record": _record_every(steps, snapshots),
-    }
-    members = [
-        RunConfig.make(**common, input_kind="commuting"),
-        RunConfig.make(**common, input_kind="rotated", input_seed=input_seed),
-    ]
-    (commuting, rotated), _ = run_members(members, progress=progress, limits=limits)
-    summary = summarize([commuting])
-    order = summary[["mode", "lambda", "input_variance", "u0", "halfway_time", "tau_half_theory"]].copy()
-    order["target_strength"] = order["lambda"] / order["input_variance"]
-    order["order_measured"] = order["halfway_time"].rank(method="first").astype("Int64")
-    order["order_theory"] = order["tau_half_theory"].rank(method="first").astype("Int64")
-    order["order_by_target_strength"] = (-order["target_strength"]).rank(method="first").astype("Int64")
-    return {
-        "order": order,
-        "commuting_curves": _mode_fraction_frame(commuting, with_theory=True),
-        "noncommuting_curves": _sv_fraction_frame(rotated),
-        "summary": summary,
-    }
-
-
-def study_exact_l2(
-    singular_values: str = "3,2,1",
-    rotate_seed: int = 1,
-    init_scale: float = 0.1,
-    lambda_b: float = 0.0,
-    lr: float = 0.01,
-    t_max: float = 6.0,
-    n_times: int = 14,
-    seed: int = 0,
-    progress: Progress | None = None,
-    limits: Limits | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Figure 6: GD from a random, unaligned λ-balanced start vs the exact L = 2 matrix solution of
-    THEORY.md §4. For step sizes η and η/4, ‖W_GD(t) − W_exact(t)‖_F at log-spaced times t = η·k; the
-    gap is the discretisation error of GD (shrinking about in proportion to η), not a modelling error.
-
-    The engine returns final weights only, so each time point is its own (deterministic) run from the
-    same seeded start; the cost is a few times the longest run."""
-    _check_sizes(limits, {"singular values": singular_values})
-    from . import theory
-    from .config import RunConfig
-    from .engine import init_weights, run_batch
-    from .targets import build_problem
-
-    if not 2 <= n_times <= 40:
-        raise ConfigError("time points", "must be an integer in [2, 40]", n_times)
-    if not t_max > 0:
-        raise ConfigError("t_max", "must be > 0", t_max)
-    base = RunConfig.make(
-        target_kind="spectrum", singular_values=singular_values, rotate_seed=rotate_seed, depth=2,
-        init_scheme="lambda-balanced", init_scale=init_scale, lambda_b=lambda_b, seed=seed, lr=lr, steps=1,
-        n_snapshots=2,
-    )
-    problem = build_problem(base.target)
-    W1_0, W2_0 = init_weights(base, problem)
-    lrs = (lr, lr / 4)
-    plans = []
-    for eta in lrs:
-        total = max(2, math.ceil(t_max / eta))
-        ks = np.unique(np.round(np.geomspace(1, total, n_times)).astype(int))
-        plans.extend((eta, int(k)) for k in ks)
-    limits = limits or current_limits()
-    check_sweep_limits([base.replace(steps=k, lr=eta) for eta, k in plans], limits)
-    rows = []
-    work = float(sum(k for _, k in plans))
-    done = 0.0
-    for eta, k in plans:
-        if progress is not None:
-            progress(done / work, f"GD with η={eta:g} to step {k}")
-        res = run_batch([base.replace(steps=k, lr=eta)], limits=limits)[0]
-        done += k
-        W_gd = res.weights[1] @ res.weights[0]
-        W_ex = theory.lambda_balanced_solution(problem.sigma_yx, W1_0, W2_0, eta * k, lambda_b)[0]
-        rows.append({
-            "lr": eta, "step": k, "t": eta * k, "error": float(np.linalg.norm(W_gd - W_ex)),
-            "norm_exact": float(np.linalg.norm(W_ex)), "diverged": bool(res.summary["diverged"]),
-        })
-    if progress is not None:
-        progress(1.0, "done")
-    frame = pd.DataFrame(rows)
-    frame["rel_error"] = frame["error"] / frame["norm_exact"]
-    return {"errors": frame}

@@ -30,9 +30,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import parse_floats  # the one comma-list parser (re-exported for studies and the CLI)
+from . import theory
+from ._numeric import crossing_time, fit_log_law, fit_power_law
+from .config import RunConfig, parse_floats  # the one comma-list parser (re-exported for studies and the CLI)
+from .engine import batch_key, run_batch
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
+from .runner import snapshot_steps
 
 Progress = Callable[[float, str], None]
 
@@ -115,8 +119,6 @@ class SweepResult:
 
 def build_members(spec: SweepSpec) -> list:
     """All member configs of the grid, in a stable order (depth, sv, scale, lr, seed)."""
-    from .config import RunConfig
-
     sv_axis: Sequence[str | None] = spec.singular_values or (None,)
     members = []
     for depth, sv, scale, lr, seed in itertools.product(
@@ -141,7 +143,7 @@ def member_steps(cfg, limits: Limits | None = None) -> int:
 
 
 def member_snapshots(cfg, limits: Limits | None = None) -> int:
-    """Snapshots a member records at most (engine.snapshot_steps: step 0, every N-th or ~n log-spaced
+    """Snapshots a member records at most (runner.snapshot_steps: step 0, every N-th or ~n log-spaced
     steps, and the last), from the steps bound of :func:`member_steps` (for "auto" with every-N
     recording also bounded by the per-run cap limits.max_snapshots); memory grows with these."""
     total = member_steps(cfg, limits)
@@ -157,8 +159,6 @@ def member_snapshots(cfg, limits: Limits | None = None) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _log_snapshot_count(total: int, n: int) -> int:
-    from .engine import snapshot_steps  # members of a sweep share (total, n): computed once
-
     return len(snapshot_steps(total, "log", n))
 
 
@@ -199,8 +199,6 @@ def group_by_shape(members: Sequence) -> list[list[int]]:
     A steps="auto" member runs alone: a batch finds one length for all its members (until every one
     is below the loss threshold), so only a batch of one gives each member the length ``train``
     would give it. Members share a batch when engine.batch_key (run_batch's contract) is equal."""
-    from .engine import batch_key
-
     groups: dict = {}
     for i, cfg in enumerate(members):
         key = (batch_key(cfg), i if cfg.optim.steps == "auto" else None)
@@ -220,7 +218,6 @@ def run_members(
     """Run configs grouped by shape, one engine batch per group. Returns (results, n_batches)."""
     limits = limits or current_limits()
     check_sweep_limits(members, limits)  # before any work: an over-cap sweep is refused outright
-    from .engine import run_batch
     groups = group_by_shape(members)
     weights = [sum(member_steps(members[i], limits) for i in g) for g in groups]
     estimates = group_seconds(members, limits)
@@ -264,7 +261,7 @@ def run_sweep(
     results, n_batches = run_members(members, progress=progress, limits=limits)
     summary = summarize(results, rise_times=rise_times)
     wall = time.perf_counter() - t0  # grid → batches → summary, everything the caller waits for
-    network_steps = int(sum(int(r.summary["steps"]) for r in results))
+    network_steps = int(sum(r.summary.steps for r in results))
     return SweepResult(
         summary=summary,
         wall_time_s=wall,
@@ -285,19 +282,6 @@ def input_variances(problem) -> np.ndarray:
     if not problem.has_theory:
         return np.full(problem.r, np.nan)
     return np.asarray(problem.mode_d, dtype=float)
-
-
-def crossing_time(t: np.ndarray, u: np.ndarray, level: float) -> float:
-    """First time u(t) reaches ``level`` (linear interpolation between snapshots); NaN if never."""
-    above = np.nonzero(u >= level)[0]
-    if len(above) == 0:
-        return math.nan
-    k = int(above[0])
-    if k == 0:
-        return float(t[0])
-    u0, u1 = u[k - 1], u[k]
-    frac = (level - u0) / (u1 - u0) if u1 != u0 else 1.0
-    return float(t[k - 1] + frac * (t[k] - t[k - 1]))
 
 
 def measured_rise_time(t: np.ndarray, u: np.ndarray, target: float) -> float:
@@ -324,12 +308,12 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
     s = result.summary
     lr = cfg.optim.lr
     problem = result.problem
-    lam = np.asarray(s["lambda_star"], dtype=float)
-    u0 = np.asarray(s["u0"], dtype=float)
+    lam = np.asarray(s.lambda_star, dtype=float)
+    u0 = np.asarray(s.u0, dtype=float)
     d = input_variances(problem)
-    diverged = bool(s["diverged"])
-    final_loss = float(s["final_loss"])
-    converged = bool(s["converged"])  # the engine's verdict: it knows the architecture's loss floor
+    diverged = s.diverged
+    final_loss = float(s.final_loss)
+    converged = s.converged  # the engine's verdict: it knows the architecture's loss floor
     outcome = "diverged" if diverged else ("converged" if converged else "not converged")
     t, u = np.zeros(0), np.zeros((0, len(lam)))
     if rise_times and not diverged:
@@ -338,13 +322,13 @@ def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:
         "member": index, "depth": cfg.network.depth, "width": cfg.width, "init_scheme": cfg.init.scheme,
         "init_scale": cfg.init.scale, "lr": lr, "seed": cfg.init.seed,
         "singular_values": ",".join(f"{v:g}" for v in lam), "input_kind": cfg.target.input_kind,
-        "steps": int(s["steps"]), "final_loss": final_loss, "converged": converged, "diverged": diverged,
-        "diverged_step": s.get("diverged_step"), "outcome": outcome,
+        "steps": s.steps, "final_loss": final_loss, "converged": converged, "diverged": diverged,
+        "diverged_step": s.diverged_step, "outcome": outcome,
     }
     rows = []
     for i in range(len(lam)):
-        hs = s["halfway_step"][i]
-        hst = s["halfway_step_theory"][i]
+        hs = s.halfway_step[i]
+        hst = s.halfway_step_theory[i]
         rows.append({
             **common,
             "mode": i + 1,
@@ -364,8 +348,6 @@ def add_theory(frame: pd.DataFrame) -> pd.DataFrame:
     """Fill tau_half_theory (exact, from the measured u0), tau_half_asymptotic and rise_time_theory
     (THEORY.md §2, §6), one vectorised theory call per depth. NaN where no per-mode theory applies
     (non-commuting inputs, u0 ≤ 0, λ = 0) and, for the rise, where u0 already exceeds 10 %."""
-    from . import theory
-
     for col in ("tau_half_theory", "tau_half_asymptotic", "rise_time_theory"):
         frame[col] = np.nan
     lam = frame["lambda"].to_numpy(float)
@@ -399,42 +381,6 @@ def summarize(results: Sequence, rise_times: bool = True) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # fitting the scaling laws (THEORY.md §2: log law at L = 2, power law 1 − 2/L beyond)
-
-
-@dataclass(frozen=True)
-class Fit:
-    slope: float
-    intercept: float
-    r2: float
-    n: int
-
-
-def _linfit(x: np.ndarray, y: np.ndarray) -> Fit:
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if len(x) < 2 or np.ptp(x) == 0:
-        return Fit(math.nan, math.nan, math.nan, len(x))
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss if ss > 0 else 1.0
-    return Fit(float(slope), float(intercept), r2, len(x))
-
-
-def fit_power_law(u0, tau) -> Fit:
-    """Slope of log τ against log u0 (the power-law exponent; −(1 − 2/L) predicted for L > 2)."""
-    u0 = np.asarray(u0, float)
-    tau = np.asarray(tau, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _linfit(np.log(u0), np.log(tau))
-
-
-def fit_log_law(u0, tau) -> Fit:
-    """Slope of τ against ln(1/u0) (the L = 2 law; 1/(2λ) predicted)."""
-    u0 = np.asarray(u0, float)
-    tau = np.asarray(tau, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _linfit(np.log(1.0 / u0), tau)
 
 
 def predicted_exponent(depth: int, lam: float) -> tuple[str, float]:

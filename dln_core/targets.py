@@ -33,12 +33,15 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .config import TargetConfig, _check_matrix
+from ._validate import check_array, check_matrix
 from .errors import ConfigError
+from .linalg import complete_basis, haar_columns
 
 ARTICLE_LAMBDA = (6.0, 4.0, 3.0, 2.0, 1.0, 0.5)
 HIERARCHY_ITEMS = ("canary", "salmon", "oak", "rose")
@@ -59,6 +62,23 @@ HIERARCHY_FEATURES: dict[str, tuple[int, int, int, int]] = {
     "has petals": (0, 0, 0, 1),  # flower (rose)
     "smells sweet": (0, 0, 0, 1),
 }
+
+
+def plateau_levels(lambda_star, d=1.0) -> np.ndarray:
+    """Loss plateaus ½ Σ_{i>k} λ_i²/d_i for k = 0..r, shape (r+1,) (THEORY.md §5 saddle-to-saddle, §6 for d).
+
+    Modes are taken in descending λ (ties keep their order); ``d`` (input variance per mode, 1 when
+    whitened) broadcasts to λ's shape and follows the same order.
+    """
+    lam = np.atleast_1d(check_array("lambda_star", lambda_star, min_value=0.0)).ravel()
+    d = check_array("d", d, min_value=0.0, strict=True)
+    if d.size not in (1, lam.size):
+        raise ConfigError("d", f"must be one number or {lam.size} (one per mode)", d.shape)
+    d = np.broadcast_to(d.ravel(), lam.shape)
+    order = np.argsort(-lam, kind="stable")
+    sq = lam[order] ** 2 / d[order]
+    tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
+    return 0.5 * tail
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,62 +118,52 @@ class Problem:
 
     def plateau_levels(self) -> np.ndarray:
         """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5)."""
-        from .theory import plateau_levels  # lazy: theory pulls in scipy
-
         return plateau_levels(self.lambda_star, self.mode_d)
 
 
-def haar_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-random n × k with orthonormal columns, k ≤ n (k = n: an orthogonal matrix).
+class Modes(NamedTuple):
+    """What a target kind builds: Σyx and its mode basis, plus inputs the kind brings itself."""
 
-    QR of an n × k Gaussian (one ``rng.standard_normal((n, k))`` draw) with the sign fix that makes
-    the distribution exactly Haar (a zero diagonal entry of R counts as +).
-    """
-    q, r = np.linalg.qr(rng.standard_normal((n, k)))
-    return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
-
-
-def psd_sqrt(a: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric PSD matrix (eigen-decomposition; tiny negative eigenvalues
-    from round-off are clipped to 0). The input is symmetrised first, which is exact for symmetric input."""
-    w, v = np.linalg.eigh(0.5 * (a + a.T))
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    sigma_yx: np.ndarray  # (n_out, n_in)
+    U: np.ndarray  # (n_out, n_out) left singular vectors, mode order first (completed to a basis)
+    lam: np.ndarray  # (r,) singular values in mode order (descending)
+    V: np.ndarray  # (n_in, n_in or r) right singular vectors, mode order first
+    order: np.ndarray | None = None  # spectrum: mode i is the order[i]-th given singular value
+    sigma_xx: np.ndarray | None = None  # the kind's own input covariance (hierarchy: one-hot items), else None
+    d: np.ndarray | None = None  # per-mode input variance of those own inputs
+    labels_in: tuple[str, ...] | None = None
+    labels_out: tuple[str, ...] | None = None
 
 
-def _complete_basis(V: np.ndarray) -> np.ndarray:
-    """Extend orthonormal columns V (n, r) to a full orthogonal (n, n) basis (deterministic)."""
-    n, r = V.shape
-    if r == n:
-        return V
-    q, _ = np.linalg.qr(np.concatenate([V, np.eye(n)], axis=1))
-    q = q[:, :n]
-    q[:, :r] = V  # QR may flip signs of the given columns: keep them exactly
-    return q
+def _article_modes(target) -> Modes:
+    lam = np.array(ARTICLE_LAMBDA)
+    if target.rotate_seed is None:
+        return Modes(np.diag(lam), np.eye(6), lam, np.eye(6))
+    # the article's singular values on Haar-random singular vectors (same draw order as "spectrum")
+    rng = np.random.default_rng(target.rotate_seed)
+    U, V = haar_columns(6, 6, rng), haar_columns(6, 6, rng)
+    return Modes(U @ np.diag(lam) @ V.T, U, lam, V)
 
 
-def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(sigma_yx, U_full, lambda (r,), V_full, d_default) with modes in descending order."""
-    if target.kind == "article":
-        lam = np.array(ARTICLE_LAMBDA)
-        if target.rotate_seed is None:
-            return np.diag(lam), np.eye(6), lam, np.eye(6), None
-        # the article's singular values on Haar-random singular vectors (same draw order as "spectrum")
-        rng = np.random.default_rng(target.rotate_seed)
-        U, V = haar_columns(6, 6, rng), haar_columns(6, 6, rng)
-        return U @ np.diag(lam) @ V.T, U, lam, V, None
-    if target.kind == "hierarchy":
-        Y = np.array(list(HIERARCHY_FEATURES.values()), dtype=float)  # (14, 4)
-        sigma_yx = Y / len(HIERARCHY_ITEMS)  # Σyx = E[y xᵀ] with one-hot x, p = 1/4 each
-        s2 = np.sqrt(2.0)
-        V = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [s2, -s2, 0, 0], [0, 0, s2, -s2]], dtype=float).T / 2
-        lam = np.linalg.norm(sigma_yx @ V, axis=0)
-        U = sigma_yx @ V / lam
-        return sigma_yx, _complete_basis(U), lam, V, np.full(4, 0.25)
-    if target.kind == "matrix":
-        M = np.array(target.matrix, dtype=float)
-        U, lam, Vt = np.linalg.svd(M, full_matrices=True)
-        return M, U, lam, Vt.T, None
-    # spectrum
+def _hierarchy_modes(target) -> Modes:
+    Y = np.array(list(HIERARCHY_FEATURES.values()), dtype=float)  # (14, 4)
+    sigma_yx = Y / len(HIERARCHY_ITEMS)  # Σyx = E[y xᵀ] with one-hot x, p = 1/4 each
+    s2 = np.sqrt(2.0)
+    V = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [s2, -s2, 0, 0], [0, 0, s2, -s2]], dtype=float).T / 2
+    lam = np.linalg.norm(sigma_yx @ V, axis=0)
+    U = sigma_yx @ V / lam
+    n_in = len(HIERARCHY_ITEMS)
+    return Modes(sigma_yx, complete_basis(U), lam, V, sigma_xx=np.eye(n_in) / n_in, d=np.full(n_in, 1.0 / n_in),
+                 labels_in=HIERARCHY_ITEMS, labels_out=tuple(HIERARCHY_FEATURES))
+
+
+def _matrix_modes(target) -> Modes:
+    M = np.array(target.matrix, dtype=float)
+    U, lam, Vt = np.linalg.svd(M, full_matrices=True)
+    return Modes(M, U, lam, Vt.T)
+
+
+def _spectrum_modes(target) -> Modes:
     n_out, n_in = target.dims
     r = min(n_out, n_in)
     given = np.zeros(r)
@@ -167,29 +177,73 @@ def _modes(target: TargetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     order = np.argsort(-given, kind="stable")  # descending, ties keep the user's order
     U = np.concatenate([U[:, order], U[:, r:]], axis=1)
     V = np.concatenate([V[:, order], V[:, r:]], axis=1)
-    return sigma_yx, U, given[order], V, order
+    return Modes(sigma_yx, U, given[order], V, order=order)
 
 
-def build_problem(target: TargetConfig) -> Problem:
+def _check_spectrum(target) -> None:
+    if max(target.singular_values) == 0:
+        raise ConfigError("singular_values", "must contain at least one value > 0", target.singular_values)
+    if len(target.singular_values) > min(target.dims):
+        raise ConfigError("singular_values", f"at most min(n_out, n_in) = {min(target.dims)} values",
+                          target.singular_values)
+
+
+def _spectrum_dims(target) -> tuple[int, int]:
+    k = len(target.singular_values)
+    return (target.n_out or k, target.n_in or k)
+
+
+# ------------------------------------------------------------------------------------ the registry
+@dataclass(frozen=True)
+class TargetKind:
+    """One target kind: its dims, its modes and the rules TargetConfig checks for it."""
+
+    name: str
+    label: str  # short text for pages and CLI help
+    dims: Callable  # dims(target) -> (n_out, n_in)
+    modes: Callable  # modes(target) -> Modes
+    rotatable: bool = False  # rotate_seed draws Haar-random singular vectors
+    own_inputs: bool = False  # the kind brings its own Σxx (input_kind must be "whitened")
+    check: Callable | None = None  # check(target) -> {field: normalised value} | None; ConfigError if unusable
+
+
+TARGET_KINDS: dict[str, TargetKind] = {}
+
+
+def register(kind: TargetKind) -> TargetKind:
+    """Add (or replace) a target kind in :data:`TARGET_KINDS`; returns it."""
+    TARGET_KINDS[kind.name] = kind
+    return kind
+
+
+register(TargetKind("article", "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)", lambda t: (6, 6), _article_modes,
+                    rotatable=True))
+register(TargetKind("spectrum", "Custom singular values", _spectrum_dims, _spectrum_modes, rotatable=True,
+                    check=_check_spectrum))
+register(TargetKind("hierarchy", "Four-item hierarchy (canary, salmon, oak, rose)",
+                    lambda t: (len(HIERARCHY_FEATURES), len(HIERARCHY_ITEMS)), _hierarchy_modes, own_inputs=True))
+register(TargetKind("matrix", "A user matrix (rows = outputs)", lambda t: (len(t.matrix), len(t.matrix[0])),
+                    _matrix_modes, check=lambda t: {"matrix": check_matrix(t.matrix)}))
+
+
+def build_problem(target) -> Problem:
     """Σyx, Σxx and the mode basis for a target config (module docstring)."""
-    sigma_yx, U, lam, V, extra = _modes(target)
+    m = TARGET_KINDS[target.kind].modes(target)
+    sigma_yx, U, lam, V = m.sigma_yx, m.U, m.lam, m.V
     n_in = sigma_yx.shape[1]
     r = len(lam)
-    labels_in = labels_out = None
     d_modes = None
-    if target.kind == "hierarchy":
-        sigma_xx = np.eye(n_in) / len(HIERARCHY_ITEMS)
-        d_modes = extra
-        labels_in, labels_out = HIERARCHY_ITEMS, tuple(HIERARCHY_FEATURES)
+    if m.sigma_xx is not None:  # the kind's own inputs (hierarchy: one-hot items)
+        sigma_xx, d_modes = m.sigma_xx, m.d
     elif target.input_kind == "whitened":
         sigma_xx = np.eye(n_in)
     else:
         ev = np.array(target.input_eigenvalues, dtype=float)
         if target.input_kind == "commuting":
-            Vf = _complete_basis(V[:, :r]) if V.shape[1] < n_in else V
-            if target.kind == "spectrum":
+            Vf = complete_basis(V[:, :r]) if V.shape[1] < n_in else V
+            if m.order is not None:
                 # eigenvalue j belongs to the j-th given singular value: follow the sort permutation
-                ev = np.concatenate([ev[:r][extra], ev[r:]])
+                ev = np.concatenate([ev[:r][m.order], ev[r:]])
             sigma_xx = Vf @ np.diag(ev) @ Vf.T
             d_modes = ev[:r]
         else:
@@ -209,9 +263,9 @@ def build_problem(target: TargetConfig) -> Problem:
         input_eigenvalues=d_modes,
         w_star=w_star,
         target_strength=target_strength,
-        input_kind="commuting" if target.kind == "hierarchy" else target.input_kind,
-        labels_in=labels_in,
-        labels_out=labels_out,
+        input_kind="commuting" if m.sigma_xx is not None else target.input_kind,
+        labels_in=m.labels_in,
+        labels_out=m.labels_out,
     )
 
 
@@ -249,7 +303,8 @@ def load_matrix_csv(path_or_text: str | os.PathLike) -> tuple[tuple[float, ...],
                 raise ConfigError("matrix", f"row {i}, column {j} must be a number", cell)
             vals.append(v)
         out.append(tuple(vals))
-    return _check_matrix(out)
+    return check_matrix(out)
 
 
-__all__ = ["HIERARCHY_FEATURES", "HIERARCHY_ITEMS", "Problem", "build_problem", "load_matrix_csv"]
+__all__ = ["HIERARCHY_FEATURES", "HIERARCHY_ITEMS", "TARGET_KINDS", "Modes", "Problem", "TargetKind", "build_problem",
+           "load_matrix_csv", "register"]

@@ -18,6 +18,7 @@ import secrets
 import streamlit as st
 
 from dln_core.errors import ConfigError
+from dln_core.store import RunStore
 
 SESSION_RUNS_KEY = "dln_session_runs"
 ENTRY_KEY = "dln_entrypoint_ran"
@@ -137,7 +138,7 @@ def run_store():
     Hosted: a private store of this browser session, found by a random owner token kept only in the
     session state (dln_core.session_store), with the profile's quota. Locally: the shared store."""
     try:
-        from dln_core.store import RunStore, default_home
+        from dln_core.store import default_home
 
         if not private_runs():
             return RunStore()

@@ -15,16 +15,18 @@ from dln_core import engine, frames, landscape
 from dln_core.charts import explorer as charts
 from dln_core.config import PRESETS, RunConfig
 from dln_core.errors import ConfigError
+from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
+from dln_core.targets import TARGET_KINDS
 from pages._shared import computation, ensure_entrypoint, plain, remember_run, run_store, show_error
 
 AUTO_STEP_CAP = 100_000  # interactive "auto" gives up here (a few seconds) instead of at the server cap
 LAST_GOOD = "explorer_last_good"  # (label, RunResult) of the last valid, non-diverged run
-TARGETS = {"article": "Article 6×6: diag(6, 4, 3, 2, 1, 0.5)", "spectrum": "Custom singular values",
-           "random": "Custom singular values, random singular vectors",
-           "hierarchy": "Four-item hierarchy (canary, salmon, oak, rose)"}
-SCHEMES = {"near-identity": "near-identity c(I + 0.1 G)", "gaussian": "Gaussian, entry std c",
-           "aligned": "aligned & balanced (per-layer strength c)", "lambda-balanced": "λ-balanced (L = 2 only)"}
+# labels from the registries (targets.TARGET_KINDS, inits.SCHEMES); "random" = spectrum + rotate seed
+TARGETS = {"article": TARGET_KINDS["article"].label, "spectrum": TARGET_KINDS["spectrum"].label,
+           "random": TARGET_KINDS["spectrum"].label + ", random singular vectors",
+           "hierarchy": TARGET_KINDS["hierarchy"].label}
+SCHEMES = {name: SCHEMES_REGISTRY[name].label for name in sorted(SCHEMES_REGISTRY, key=lambda n: n != "near-identity")}
 DEFAULTS = {"depth": 2, "target": "article", "init": "near-identity", "log_scale": -5.0, "lr": 0.01,
             "steps": 0, "seed": 0}
 
@@ -38,33 +40,34 @@ def _apply_preset(depth: int, name: str) -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def train(cfg: RunConfig):
-    """The one expensive call: full-batch GD for this frozen config (deterministic given its seeds),
-    priced first (over the CPU budget: refused with the estimate), with a progress bar, and stopped
-    between chunks if the visitor leaves or changes a widget meanwhile (_shared.computation)."""
+    """The page's one call into the engine: full-batch GD for this frozen config (deterministic given
+    its seeds), priced first (over the CPU budget: refused with the estimate), with a progress bar,
+    stopped between chunks if the visitor leaves or changes a widget meanwhile (_shared.computation);
+    frames built here, once, so the cached copy carries them and a rerun never rebuilds."""
     limits = current_limits()
     if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
         limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
     with computation("Training the network…") as progress:
-        return engine.run(cfg, progress, limits=limits)
+        return engine.run(cfg, progress, limits=limits).build_frames()
 
 
+# The chart caches below are keyed on the config (and view); the run itself is handed in (``_run``:
+# leading underscore = not hashed), never fetched again.
 @st.cache_data(max_entries=16, show_spinner=False)
-def surfaces(cfg: RunConfig):
+def surfaces(_run, cfg: RunConfig):
     """Two-mode slice with the training path, and the one-mode L = 2 saddle (THEORY §5)."""
-    result = train(cfg)
-    return landscape.two_mode_view(result), landscape.saddle_view(result)
+    return landscape.two_mode_view(_run), landscape.saddle_view(_run)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def run_specs(cfg: RunConfig, show_gd: bool, time_axis: str) -> dict:
+def run_specs(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> dict:
     """Charts that do not depend on the snapshot, built once per run and view (Altair building costs
     more than the cached run); the page only adds the current-time marker to them."""
-    result = train(cfg)
-    h, levels = result.history, result.summary["plateau_levels"]
-    saddle = surfaces(cfg)[1]
+    h, levels = _run.history, _run.summary.plateau_levels
+    saddle = surfaces(_run, cfg)[1]
     return {
         "loss": charts.to_spec(charts.loss_chart(h, levels, time_axis)),
-        "modes": charts.to_spec(charts.modes_chart(result.modes, show_gd, time_axis)),
+        "modes": charts.to_spec(charts.modes_chart(_run.modes, show_gd, time_axis)),
         "balance": charts.to_spec(charts.balance_chart(h, time_axis)),
         "rank": charts.to_spec(charts.update_rank_chart(h, time_axis)),
         "saddle": charts.saddle_figure(saddle.a, saddle.b, saddle.loss, saddle.path_list(), saddle.saddle,
@@ -73,21 +76,21 @@ def run_specs(cfg: RunConfig, show_gd: bool, time_axis: str) -> dict:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def snapshot_specs(cfg: RunConfig, step: int) -> dict:
+def snapshot_specs(_run, cfg: RunConfig, step: int) -> dict:
     """The two snapshot-dependent views: alignment heatmaps and the landscape with the path so far."""
-    two_mode = surfaces(cfg)[0]
+    two_mode = surfaces(_run, cfg)[0]
     path, now = two_mode.at(step)
     return {
-        "alignment": charts.to_spec(charts.alignment_chart(train(cfg).alignment, step)),
+        "alignment": charts.to_spec(charts.alignment_chart(_run.alignment, step)),
         "surface": charts.landscape_figure(two_mode.w1, two_mode.w2, two_mode.loss, path, now),
-        "spectrum": charts.to_spec(charts.update_spectrum_chart(train(cfg).updates, step)),
+        "spectrum": charts.to_spec(charts.update_spectrum_chart(_run.updates, step)),
     }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def export_csv(cfg: RunConfig) -> str:
+def export_csv(_run, cfg: RunConfig) -> str:
     """The run's history with its flat config columns (frames.export_frame), as CSV text."""
-    return frames.export_frame([train(cfg)]).to_csv(index=False)
+    return frames.export_frame([_run]).to_csv(index=False)
 
 
 # ------------------------------------------------------------------ controls
@@ -157,8 +160,8 @@ except ConfigError as exc:
 except Exception as exc:  # an unexpected engine failure: message, never a traceback
     show_error(exc, "training failed")
 
-if result is not None and result.summary.get("diverged"):
-    st.warning(f"Training diverged at step {result.summary.get('diverged_step')}: η = {lr:g} is too "
+if result is not None and result.summary.diverged:
+    st.warning(f"Training diverged at step {result.summary.diverged_step}: η = {lr:g} is too "
                "large for this target and depth (stable only below 2 / sharpness).", icon=":material/warning:")
     result = None
 if result is not None:
@@ -171,26 +174,26 @@ if result is None:
     st.stop()
 
 summary = result.summary
-if summary.get("lr_over_cap") is True:  # .get: engines before the cap keys have none of them
-    st.warning(f"η = {summary['lr']:g} is above the stable cap 2/sharpness = {summary.get('lr_cap') or math.nan:.4g}"
+if summary.lr_over_cap is True:
+    st.warning(f"η = {summary.lr:g} is above the stable cap 2/sharpness = {summary.lr_cap or math.nan:.4g}"
                " at the balanced minimum: the run oscillates or diverges.", icon=":material/warning:")
-if summary.get("auto") and not summary.get("auto_reached", True):
-    st.warning(f"'auto' stopped after {summary['steps']:,} steps and the loss is still above 0.05 (the "
+if summary.auto and summary.auto_reached is False:
+    st.warning(f"'auto' stopped after {summary.steps:,} steps and the loss is still above 0.05 (the "
                "network is stuck on a plateau). Raise the init scale or η, or set the steps yourself.",
                icon=":material/hourglass_bottom:")
-elif summary.get("converged") is False and not summary.get("diverged"):
-    fix = "Lower η below the cap." if summary.get("lr_over_cap") else "Run more steps, or raise the init scale or η."
-    st.warning(f"Not converged after {summary['steps']:,} steps: the loss ({summary['final_loss']:.3g}) has "
+elif not summary.converged and not summary.diverged:
+    fix = "Lower η below the cap." if summary.lr_over_cap else "Run more steps, or raise the init scale or η."
+    st.warning(f"Not converged after {summary.steps:,} steps: the loss ({summary.final_loss:.3g}) has "
                f"not reached its minimum. {fix}", icon=":material/hourglass_bottom:")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("final loss", f"{summary['final_loss']:.4g}")
-m2.metric("steps run", f"{summary['steps']:,}")
-m3.metric("modes", len(summary["lambda_star"]))
-m4.metric("train time", f"{summary['wall_time_s']:.2f} s")
+m1.metric("final loss", f"{summary.final_loss:.4g}")
+m2.metric("steps run", f"{summary.steps:,}")
+m3.metric("modes", len(summary.lambda_star))
+m4.metric("train time", f"{summary.wall_time_s:.2f} s")
 
 # ------------------------------------------------------------------ export
 e1, e2 = st.columns(2)
-e1.download_button("Download history (CSV)", export_csv(cfg), file_name="dln_run.csv", mime="text/csv",
+e1.download_button("Download history (CSV)", export_csv(result, cfg), file_name="dln_run.csv", mime="text/csv",
                    on_click="ignore", key="download_csv", icon=":material/download:")
 if e2.button("Save to runs", key="save_run", icon=":material/save:"):
     store = run_store()
@@ -234,9 +237,9 @@ def time_panels(result, cfg) -> None:
         st.session_state["playing"] = False
         st.rerun()  # full rerun: re-declares this fragment without the timer
     step = steps_recorded[snap]
-    st.caption(f"step k = {step:,}, t = η·k = {step * result.summary['lr']:.4g}")
+    st.caption(f"step k = {step:,}, t = η·k = {step * result.summary.lr:.4g}")
     try:
-        spec = {**run_specs(cfg, show_gd, time_axis), **snapshot_specs(cfg, step)}
+        spec = {**run_specs(result, cfg, show_gd, time_axis), **snapshot_specs(result, cfg, step)}
         for name in ("loss", "modes", "balance", "rank"):
             spec[name] = charts.with_current_step(spec[name], result.history, step, time_axis)
     except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback

@@ -1,15 +1,14 @@
 """Theory & scaling: batched sweeps that put the article's laws to the test (thin page).
 
-Widgets → one cached call into ``dln_core.studies`` per figure → charts from ``dln_core.charts.scaling``.
-Only the chosen study is computed, so the page opens quickly; bad input shows an error and keeps the
-previous results on screen.
+Widgets → one cached call into ``dln_core.studies`` / ``studies_matrix`` per figure → charts from
+``dln_core.charts.scaling``. Only the chosen study is computed; bad input shows an error, keeps results.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import studies, sweep
+from dln_core import studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
 from pages._shared import computation, ensure_entrypoint, run_store, show_error
 
@@ -24,12 +23,15 @@ by the short alignment phase a random start goes through first.
 """)
 
 
+STUDY_FUNCTIONS = {n: f for m in (studies, studies_matrix) for n, f in vars(m).items() if n.startswith("study_")}
+
+
 @st.cache_data(show_spinner=False, max_entries=48)
 def compute(study: str, params: dict) -> dict:
-    """The one cached call per figure: ``studies.study_<study>(**params)`` → dict of DataFrames, priced
-    first against the CPU budget, with a progress bar, stopped if the visitor leaves meanwhile."""
+    """The one cached call per figure: ``study_<study>(**params)`` (studies / studies_matrix) → DataFrames,
+    priced first against the CPU budget, with a progress bar, stopped if the visitor leaves meanwhile."""
     with computation("Running the sweep…") as progress:
-        return getattr(studies, f"study_{study}")(**params, progress=progress)
+        return STUDY_FUNCTIONS[f"study_{study}"](**params, progress=progress)
 
 
 def offer_downloads(frames: dict, stem: str) -> None:

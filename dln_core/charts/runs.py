@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from ..store import compact_halfway
+from ..stored import summary_cells
 from ._axes import positive, time_field, time_x
 
 # config columns worth a glance in the table, in this order (the rest stay in the CSV export)
@@ -28,10 +28,7 @@ def session_row(label: str, flat_config: Mapping, summary: Mapping) -> dict:
     """One table row for a run kept in this browser session (same columns as a saved run)."""
     row = {"source": "session", "run_id": None, "name": label}
     row.update({k: flat_config.get(k) for k in CONFIG_COLUMNS})
-    row["final_loss"] = summary.get("final_loss")
-    row["diverged"] = summary.get("diverged")
-    row["steps_run"] = summary.get("steps")
-    row["halfway_steps"] = compact_halfway(summary.get("halfway_step"))
+    row.update(summary_cells(summary))
     return row
 
 

@@ -18,8 +18,9 @@ from typing import Protocol
 
 import dln_core
 
-from ..config import FLAT_KEYS, parse_floats
+from ..config import FLAT_KEYS, INPUT_KINDS, parse_floats
 from ..errors import ConfigError
+from ..inits import SCHEMES
 
 
 class Command(Protocol):
@@ -84,7 +85,7 @@ def add_target_options(parser: argparse.ArgumentParser, target_help: str = TARGE
     t.add_argument("--rotate-seed", type=int, help="random orthogonal U*, V* from this seed")
     t.add_argument("--n-out", type=int, help="output dimension for a spectrum target")
     t.add_argument("--n-in", type=int, help="input dimension for a spectrum target")
-    t.add_argument("--input-kind", help="whitened | commuting | rotated (default whitened)")
+    t.add_argument("--input-kind", help=" | ".join(INPUT_KINDS) + f" (default {INPUT_KINDS[0]})")
     t.add_argument("--input-eigenvalues", help="comma list: eigenvalues of Σxx")
     t.add_argument("--input-seed", type=int, help="rotation seed for --input-kind rotated")
 
@@ -94,7 +95,7 @@ def add_init_options(group, init_default: str | None = None) -> None:
     default = f" (default {init_default})" if init_default else ""
     group.add_argument("--width", type=int, help="hidden width (default max(n_in, n_out))")
     group.add_argument(
-        "--init", default=init_default, help="gaussian | near-identity | aligned | lambda-balanced" + default
+        "--init", default=init_default, help=" | ".join(SCHEMES) + default  # the inits registry
     )
     group.add_argument("--lambda-b", type=finite_float, help="λ_b for --init lambda-balanced (L = 2)")
 

@@ -2,8 +2,8 @@
 
 stdout gets exactly one JSON object: ``halfway_step`` and ``halfway_step_theory`` (per mode, in mode
 order, null where the mode never reached λ_i/2), ``final_loss`` (loss ½‖·‖², THEORY §1; null if it is
-not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``; when
-the engine reports them, ``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
+not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lambda_star``, ``u0``,
+``lr_cap`` (2/sharpness at the balanced minimum, THEORY §6), ``lr_over_cap``,
 ``converged`` and ``theory_start_step`` (per mode: the snapshot its theory starts from); and ``run_id``
 with ``--save`` / ``csv`` with ``--csv``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
@@ -19,11 +19,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import dln_core
 
-from ..config import InitConfig, NetworkConfig, OptimConfig, RunConfig, TargetConfig, parse_floats
+from ..config import (
+    DEVICES,
+    DTYPES,
+    InitConfig,
+    NetworkConfig,
+    OptimConfig,
+    RunConfig,
+    TargetConfig,
+    parse_floats,
+)
 from ..errors import ConfigError
 from ..limits import current_limits
 from .common import (
@@ -55,8 +65,8 @@ SUMMARY_KEYS = (
     "lambda_star",
     "u0",
 )
-# printed only when the summary has them (the step-size cap, and each mode's theory start after its
-# alignment phase; halfway_step_theory counts from that start)
+# a RunSummary always has these; printed only when present, so a partial summary mapping (a test fake)
+# gives no nulls for them
 OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step", "auto_reached")
 
 
@@ -70,8 +80,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("--lr", type=finite_float, help="GD step η (loss ½‖·‖², time t = η·step)")
     add_schedule_options(o)
-    o.add_argument("--dtype", help="float64 (default) | float32")
-    o.add_argument("--device", help="auto (default) | cpu | cuda")
+    o.add_argument("--dtype", help=" | ".join(DTYPES) + f" (default {DTYPES[0]})")
+    o.add_argument("--device", help=" | ".join(DEVICES) + f" (default {DEVICES[0]})")
     out = p.add_argument_group("output")
     out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
@@ -112,12 +122,12 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def summary_line(summary: dict, extra: dict | None = None) -> dict:
-    """The stdout object: the summary keys (the optional ones when present), then ``extra``."""
+def summary_line(summary: Mapping, extra: dict | None = None) -> dict:
+    """The stdout object: the summary keys of a result.RunSummary (any mapping; the optional ones when
+    present), then ``extra``."""
     out = {k: summary.get(k) for k in SUMMARY_KEYS}
     out.update({k: summary[k] for k in OPTIONAL_SUMMARY_KEYS if k in summary})
-    out.update(extra or {})
-    return out
+    return {**out, **(extra or {})}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ V ≤ V' on a cold start without counting; such requests write no cache file (th
 
 The cache folder is bounded: after each write the least recently used cache files (mtime; a cache
 hit refreshes it) are deleted until the folder holds at most ``CACHE_MAX_BYTES`` (1 GB; one V = 20k
-file is ~0.8 GB). Files are written with :func:`dln_core.store.atomic_write_bytes`.
+file is ~0.8 GB). Files are written with :func:`dln_core._io.atomic_write_bytes`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_write_bytes
 from ..errors import ConfigError
 from .corpus import DATA_DIR, Corpus, check_vocab_size
 
@@ -194,8 +195,6 @@ def save_seed(path: Path, C: np.ndarray, corpus: Corpus, window: int) -> None:
 
 
 def _save_cached(path: Path, C: np.ndarray, corpus: Corpus, V: int, window: int) -> None:
-    from ..store import atomic_write_bytes  # lazy: the store pulls in pandas/pyarrow
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # counts are sums of small integers: float32 keeps them to 1e-7 relative; upper triangle only

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
+from .._validate import is_int
 from ..budget import EMBED_HINT, check_budget, checkpoint, embed_seconds
 from ..errors import ConfigError
 from ..limits import Limits, check_cap
@@ -28,10 +29,6 @@ DEFAULT_MAX_EMBED_WORK = 2e13
 DEVICES = ("auto", "cpu", "cuda")
 SINGLE_THREAD_BELOW = 1e9  # V² d below which the CPU GD loop runs on one thread (see train_gd)
 DTYPES = ("float32", "float64")
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,9 @@ class EmbedConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        if not _is_int(self.vocab) or self.vocab < 2:
+        if not is_int(self.vocab) or self.vocab < 2:
             raise ConfigError("vocab", "must be an integer >= 2", self.vocab)
-        if not _is_int(self.dim) or not 1 <= self.dim < self.vocab:
+        if not is_int(self.dim) or not 1 <= self.dim < self.vocab:
             raise ConfigError("dim", f"must be an integer in [1, {self.vocab - 1}] (below the vocabulary size)", self.dim)
         if not isinstance(self.init_scale, int | float) or not (0 < self.init_scale <= 10) or math.isnan(self.init_scale):
             raise ConfigError("init_scale", "must be a number in (0, 10]", self.init_scale)
@@ -64,19 +61,19 @@ class EmbedConfig:
                 raise ConfigError("lr", "must be a positive number or 'auto'", self.lr)
         elif not isinstance(self.lr, int | float) or not (0 < self.lr < 10) or math.isnan(self.lr):
             raise ConfigError("lr", "must be a number in (0, 10) or 'auto'", self.lr)
-        if not _is_int(self.steps) or self.steps < 1:
+        if not is_int(self.steps) or self.steps < 1:
             raise ConfigError("steps", "must be an integer >= 1", self.steps)
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise ConfigError("seed", "must be an integer >= 0", self.seed)
-        if not _is_int(self.window) or not 1 <= self.window <= 64:
+        if not is_int(self.window) or not 1 <= self.window <= 64:
             raise ConfigError("window", "must be an integer in [1, 64]", self.window)
         if not isinstance(self.psi, int | float) or not self.psi > 0:
             raise ConfigError("psi", "must be a positive number", self.psi)
-        if not _is_int(self.n_snapshots) or not 2 <= self.n_snapshots <= 2000:
+        if not is_int(self.n_snapshots) or not 2 <= self.n_snapshots <= 2000:
             raise ConfigError("n_snapshots", "must be an integer in [2, 2000]", self.n_snapshots)
-        if not _is_int(self.n_scatter_snapshots) or not 1 <= self.n_scatter_snapshots <= 200:
+        if not is_int(self.n_scatter_snapshots) or not 1 <= self.n_scatter_snapshots <= 200:
             raise ConfigError("n_scatter_snapshots", "must be an integer in [1, 200]", self.n_scatter_snapshots)
-        if not _is_int(self.scatter_words) or self.scatter_words < 1:
+        if not is_int(self.scatter_words) or self.scatter_words < 1:
             raise ConfigError("scatter_words", "must be an integer >= 1", self.scatter_words)
         if self.device not in DEVICES:
             raise ConfigError("device", f"must be one of {list(DEVICES)}", self.device)

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import theory as _core
+from .._numeric import crossing_time
 from ..errors import ConfigError
-from ..sweep import crossing_time
 
 # The mode laws below are the core's depth-2 formulas (dln_core.theory, L = 2, d = 1): with the ¼
 # scaling, du/dt = 2u(μ − u) is exactly the core's du/dt = L|u|^{2−2/L}(λ − d u) at L = 2, d = 1, and
@@ -101,7 +101,7 @@ def tau_half(mu: np.ndarray, u0: np.ndarray) -> np.ndarray:
 def first_crossing(values: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Per column, the (linearly interpolated) fractional row index where values first reach level.
 
-    :func:`dln_core.sweep.crossing_time` per column with t = row index; NaN where the level is not
+    :func:`dln_core._numeric.crossing_time` per column with t = row index; NaN where the level is not
     finite (μ ≤ 0 modes have no halfway level) or never reached.
     """
     values = np.asarray(values, dtype=np.float64)

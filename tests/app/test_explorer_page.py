@@ -202,7 +202,7 @@ def fake_summary(monkeypatch):
 
     def run(cfg, progress=None, **kw):
         result = real(cfg, progress, **kw)
-        result.summary.update(extra)
+        result.summary = result.summary.replace(**extra)
         return result
 
     monkeypatch.setattr(engine, "run", run)
@@ -221,3 +221,31 @@ def test_warns_when_eta_is_over_the_cap_or_the_run_has_not_converged(home, fake_
     assert any("Not converged after 321 steps" in t for t in texts) == (not converged)
     # the advice fits the cause: over the cap, more steps or a larger η would not help
     assert any("Lower η below the cap" in t for t in texts) == (over and not converged)
+
+
+def test_one_rerun_builds_the_frames_once_and_a_scrub_builds_none(home, monkeypatch):
+    """The run is built once per configuration with its frames; the chart caches get that run handed
+    in, so a fresh configuration builds the frames exactly once and a snapshot scrub or a plain rerun
+    builds none (issue 8: it used to be 6 builds per rerun, 3 per scrub)."""
+    import streamlit as st
+
+    from dln_core import frames
+
+    builds: list[int] = []
+    real = frames.run_frames
+
+    def counting(*args, **kwargs):
+        builds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(frames, "run_frames", counting)
+    st.cache_data.clear()
+    at = _open({"steps": "377"})  # a configuration no other test trains
+    _ok(at)
+    assert len(builds) == 1
+    at.slider(key="snap").set_value(at.slider(key="snap").max // 2).run()
+    _ok(at)
+    at.run()
+    _ok(at)
+    assert len(builds) == 1
+    st.cache_data.clear()

@@ -87,8 +87,8 @@ def test_non_finite_inputs_give_nan_and_negative_u0_is_rejected():
 
 
 def test_first_crossing_is_the_sweep_crossing_time_per_column():
-    """Fractional row index of the first crossing = sweep.crossing_time with t = row index."""
-    from dln_core.sweep import crossing_time
+    """Fractional row index of the first crossing = _numeric.crossing_time with t = row index."""
+    from dln_core._numeric import crossing_time
 
     v = np.array([[0.0, 1.0, 5.0, 0.0, 0.0],
                   [1.0, 1.0, 5.0, np.inf, 0.5],

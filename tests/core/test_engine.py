@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dln_core import config, frames, theory
+from dln_core import config, frames, overlay, theory
 from dln_core.config import RunConfig
 from dln_core.diagnostics import balance_matrices, effective_rank, end_to_end, gradients
 from dln_core.engine import init_weights, run, run_batch, snapshot_steps
@@ -160,7 +160,7 @@ def test_torch_backend_batch_equals_numpy_runs():
         # singular vectors inside (near-)degenerate subspaces differ with rounding, so overlap
         # matrices are not comparable across backends; the effective rank of an update weighs its
         # tiny singular values, which carry rounding noise (diagnostics.gram_singular_values); the theory
-        # halfway step starts from a measured mid-run strength (frames.theory_start_indices), whose
+        # halfway step starts from a measured mid-run strength (overlay.theory_start_indices), whose
         # ~1e-13 backend rounding difference the sigmoid's plateau amplifies to ~1e-10 steps
         _assert_same(res, run(cfg, backend="numpy"), skip=("alignment",),
                      loose=("update_eff_rank", "eff_rank", "halfway_step_theory", "tau_half_theory"))
@@ -386,7 +386,7 @@ def _rel_errors(res):
 @pytest.mark.parametrize(("depth", "scale", "lr", "steps"), [(2, 1e-3, 0.01, 2500), (3, 0.03, 0.02, 20_000)])
 def test_gaussian_init_theory_starts_after_the_alignment_phase(depth, scale, lr, steps):
     """THEORY.md §2: a random small start first aligns, then each mode follows the sigmoid. With each
-    mode's theory launched at the end of its alignment phase (frames.theory_start_indices) the measured
+    mode's theory launched at the end of its alignment phase (overlay.theory_start_indices) the measured
     halfway step is within 10 % of theory for every mode (measured: ≤ 2.3 % at L = 2, ≤ 1.6 % at L = 3;
     at L = 3 mode 3 crosses before it decouples, so its theory starts after the crossing and it has no
     theory halfway step). The tolerance is loose on purpose: finite η = 0.02 alone moves mode 1 by ~1 %."""
@@ -408,7 +408,7 @@ def test_gaussian_init_theory_starts_after_the_alignment_phase(depth, scale, lr,
         at = res.history[res.history.step == k].iloc[0]
         assert at[f"theory_{i}"] == pytest.approx(at[f"mode_{i}"], rel=1e-12)
     # launched from the measured u_i(0) instead, the theory misses by far more than 10 %
-    old = frames.halfway_steps_theory(res.problem, [s["u0"]], depth, lr)[0]
+    old = overlay.halfway_steps_theory(res.problem, [s["u0"]], depth, lr)[0]
     errs = [1.0 if t is None else abs(m - t) / t for m, t in zip(s["halfway_step"], old)]
     assert max(errs) > 0.2
 
@@ -440,11 +440,11 @@ def test_lambda_balanced_overlay_is_the_exact_l2_solution(lambda_b):
     h = res.history
     u = h[[f"mode_{i}" for i in range(1, 7)]].to_numpy()
     gf = h[[f"theory_{i}" for i in range(1, 7)]].to_numpy()
-    exact = frames.exact_l2_mode_curves(res.problem, res.initial_weights, lambda_b, h["t"].to_numpy())
+    exact = overlay.exact_l2_mode_curves(res.problem, res.initial_weights, lambda_b, h["t"].to_numpy())
     assert np.abs(gf - exact).max() < 1e-12 and np.abs(u - gf).max() < 0.02 * 6.0
     assert h[[f"theory_gd_{i}" for i in range(1, 7)]].isna().all().all()  # no exact finite-η recursion
     assert max(_rel_errors(res)) < 0.01 and s["theory_start_step"] == [0] * 6
-    old = frames.halfway_steps_theory(res.problem, [s["u0"]], 2, cfg.optim.lr)[0]
+    old = overlay.halfway_steps_theory(res.problem, [s["u0"]], 2, cfg.optim.lr)[0]
     assert any(t is None or abs(m - t) > 0.5 * m for m, t in zip(s["halfway_step"], old))
 
 

@@ -6,13 +6,14 @@ import io
 import json
 import os
 import time
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from dln_core import store as store_mod
+from dln_core.result import FrameViews
 from dln_core.store import CorruptRunError, RunNotFoundError, RunStore
 
 
@@ -70,14 +71,25 @@ def test_round_trip_frames_equal(home):
         run.frame("modes")
 
 
+@dataclass
+class _FakeRun(FrameViews):
+    """A result.Run (config_flat, summary, frames) with weights, like a RunResult."""
+
+    config_flat: dict
+    frames: dict
+    summary: dict
+    weights: list
+
+    def frame(self, name):
+        return self.frames[name]
+
+
 def test_save_run_result_like_object(home):
-    """A RunResult (duck-typed) saves its frames, flat config, JSON-safe summary and weights."""
-    cfg = SimpleNamespace(to_flat=lambda: {"depth": 2, "lr": 0.04, "singular_values": "6,4"})
+    """A RunResult (any result.Run) saves its frames, flat config, JSON-safe summary and weights."""
     w = [np.arange(6.0).reshape(2, 3), np.eye(2)]
-    result = SimpleNamespace(
-        config=cfg,
-        history=_history(),
-        modes=pd.DataFrame({"step": [0], "mode": [1], "u": [1e-5]}),
+    result = _FakeRun(
+        config_flat={"depth": 2, "lr": 0.04, "singular_values": "6,4"},
+        frames={"history": _history(), "modes": pd.DataFrame({"step": [0], "mode": [1], "u": [1e-5]})},
         summary={
             "final_loss": np.float64(np.inf),
             "diverged": np.bool_(True),
@@ -320,6 +332,7 @@ def test_real_run_result_round_trip(home):
     from dln_core.config import RunConfig
     from dln_core.engine import run
     from dln_core.frames import export_frame
+    from dln_core.result import FRAME_NAMES
 
     cfg = RunConfig.make(
         depth=3,
@@ -335,7 +348,7 @@ def test_real_run_result_round_trip(home):
     s = RunStore()
     rid = s.save(result, name="real")
     back = s.load(rid)
-    for name in store_mod.RESULT_FRAMES:
+    for name in FRAME_NAMES:
         pd.testing.assert_frame_equal(back.frame(name), getattr(result, name), obj=name)
     assert back.config() == cfg
     assert len(back.weights) == 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dln_core import studies
+from dln_core import studies, studies_matrix
 
 
 @pytest.mark.parametrize("depth", [2, 3])
@@ -27,7 +27,7 @@ def test_step_size_cap_separates_converging_from_not_converging(depth):
 def test_commuting_inputs_flip_the_learning_order_in_simulation_and_theory():
     # λ = (3, 1), d = (6, 1): end points λ/d = (0.5, 1) would rank mode 2 first, but the speed is set
     # by λ, so mode 1 (small end point, high variance) is learned first (THEORY.md §6).
-    data = studies.study_commuting(depth=2, singular_values="3,1", input_eigenvalues="6,1", init_scale=1e-2,
+    data = studies_matrix.study_commuting(depth=2, singular_values="3,1", input_eigenvalues="6,1", init_scale=1e-2,
                                    lr=0.02)
     order = data["order"].set_index("mode")
     assert list(order["order_by_target_strength"]) == [2, 1]
@@ -54,7 +54,7 @@ def test_sharpness_ratio_shrinks_with_depth_as_predicted():
 
 
 def test_exact_l2_solution_matches_gd_to_first_order_in_the_step():
-    e = studies.study_exact_l2(singular_values="2,1", init_scale=0.1, lr=0.02, t_max=4.0, n_times=5)["errors"]
+    e = studies_matrix.study_exact_l2(singular_values="2,1", init_scale=0.1, lr=0.02, t_max=4.0, n_times=5)["errors"]
     last = e.sort_values("t").groupby("lr").last()
     assert (last["rel_error"] < 0.02).all()
     # the gap is discretisation error: η/4 gives about a quarter of it (tolerance: factor 3 to 5)

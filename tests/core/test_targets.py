@@ -98,7 +98,7 @@ def test_rotate_seed_rotates_the_article_target():
 
 def test_haar_columns_are_orthonormal_and_psd_sqrt_squares_back():
     """The two shared helpers (engine init, targets, theory): checked to 1e-12."""
-    from dln_core.targets import haar_columns, psd_sqrt
+    from dln_core.linalg import haar_columns, psd_sqrt
 
     q = haar_columns(7, 3, np.random.default_rng(0))
     assert q.shape == (7, 3)

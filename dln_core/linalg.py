@@ -1,0 +1,36 @@
+"""Small linear-algebra helpers shared by targets, inits, the theory and the step-size report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def haar_columns(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random n × k with orthonormal columns, k ≤ n (k = n: an orthogonal matrix).
+
+    QR of an n × k Gaussian (one ``rng.standard_normal((n, k))`` draw) with the sign fix that makes
+    the distribution exactly Haar (a zero diagonal entry of R counts as +).
+    """
+    q, r = np.linalg.qr(rng.standard_normal((n, k)))
+    return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
+
+
+def psd_sqrt(a: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric PSD matrix (eigen-decomposition; tiny negative eigenvalues
+    from round-off are clipped to 0). The input is symmetrised first, which is exact for symmetric input."""
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def complete_basis(V: np.ndarray) -> np.ndarray:
+    """Extend orthonormal columns V (n, r) to a full orthogonal (n, n) basis (deterministic)."""
+    n, r = V.shape
+    if r == n:
+        return V
+    q, _ = np.linalg.qr(np.concatenate([V, np.eye(n)], axis=1))
+    q = q[:, :n]
+    q[:, :r] = V  # QR may flip signs of the given columns: keep them exactly
+    return q
+
+
+__all__ = ["complete_basis", "haar_columns", "psd_sqrt"]

@@ -1,0 +1,144 @@
+"""Snapshot recording: the diagnostics of all B members of a batch at each snapshot → arrays.
+
+:class:`Recorder` measures one snapshot at a time (dln_core.diagnostics, batched over members) and
+keeps one small record per snapshot, so memory grows with the number of snapshots, never with the
+number of steps. :meth:`Recorder.snapshots` stacks the records once into :class:`Snapshots` (arrays
+with leading axes (S, B)); :meth:`Snapshots.member` cuts one member's view (snapshots before its
+divergence step only), which the theory overlay (overlay.py) and the frames (frames.py) read.
+
+The recorded fields are declared once, in :data:`FIELDS` (name → what it holds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import diagnostics as dg
+from .targets import Problem
+
+# name -> what one snapshot record holds for the batch (B members, r modes, L layers)
+FIELDS: dict[str, str] = {
+    "loss": "(B,) loss (H) of the end-to-end map",
+    "u": "(B, r) mode strengths u_i = u*_iᵀ W v*_i",
+    "sv": "(B, r) leading singular values of W",
+    "alignment": "(B,) alignment score of the signed overlap matrices (leading k×k block)",
+    "mode_alignment": "(B, r) per-mode alignment u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖)",
+    "mode_rate": "(B, r) measured gradient-flow rate du_i/dt",
+    "drift": "(B, L−1) ‖H_l − H_l(0)‖_F per layer pair",
+    "upd_rank": "(B, L) effective rank of each layer's step update",
+    "layer_sv": "per layer (B, k_l): singular values of W_l",
+    "upd_sv": "per layer (B, k_l): singular values of the step update −lr·G_l",
+    "overlaps": "{pair label: (B, a, b)} signed singular-vector overlaps",
+}
+_PER_LAYER = ("layer_sv", "upd_sv")
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Stacked records: ``steps`` (S,) and each field of :data:`FIELDS` with leading axes (S, B)."""
+
+    steps: np.ndarray
+    arrays: dict  # name -> (S, B, ...) array; per-layer fields: list of arrays; overlaps: {label: array}
+    lrs: np.ndarray  # (B,)
+
+    def kept(self, diverged_step: int | None) -> np.ndarray:
+        """Mask of the snapshots before a member's divergence step (all when it did not diverge)."""
+        return self.steps < diverged_step if diverged_step is not None else np.ones(len(self.steps), bool)
+
+    def member(self, b: int, diverged_step: int | None) -> MemberSnapshots:
+        """Member b's snapshots before its divergence step."""
+        keep = self.kept(diverged_step)
+        a = self.arrays
+        fields = {}
+        for name in FIELDS:
+            if name in _PER_LAYER:
+                fields[name] = [x[keep, b] for x in a[name]]
+            elif name == "overlaps":
+                fields[name] = {k: v[keep, b] for k, v in a[name].items()}
+            else:
+                fields[name] = a[name][keep, b]
+        steps = self.steps[keep]
+        return MemberSnapshots(steps=steps, t=float(self.lrs[b]) * steps, lr=float(self.lrs[b]), **fields)
+
+    def u0(self) -> np.ndarray:
+        """Measured u_i(0) of every member, (B, r)."""
+        return self.arrays["u"][0].astype(float)
+
+
+@dataclass(frozen=True)
+class MemberSnapshots:
+    """One member's recorded snapshots: ``steps`` (S,), ``t`` = lr·step, and the :data:`FIELDS` (S, ...)."""
+
+    steps: np.ndarray
+    t: np.ndarray
+    lr: float
+    loss: np.ndarray
+    u: np.ndarray
+    sv: np.ndarray
+    alignment: np.ndarray
+    mode_alignment: np.ndarray
+    mode_rate: np.ndarray
+    drift: np.ndarray
+    upd_rank: np.ndarray
+    layer_sv: list
+    upd_sv: list
+    overlaps: dict
+
+
+class Recorder:
+    """Diagnostics of all B members at each snapshot (arrays with a leading batch axis)."""
+
+    def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray]) -> None:
+        self.p = problem
+        self.lrs = np.asarray(lrs, dtype=float)
+        self.H0 = dg.balance_matrices(weights0)
+        self.steps: list[int] = []
+        self.rows: list[dict] = []
+        # leading k×k block of overlaps is scored: the modes with a nonzero target
+        self.k_score = max(1, int(np.sum(problem.lambda_star > 0)))
+
+    def record(self, step: int, weights: list[np.ndarray]) -> None:
+        """Measure every field of :data:`FIELDS` for the batch at this step."""
+        p = self.p
+        with np.errstate(all="ignore"):
+            W = dg.end_to_end(weights)
+            svds = dg.signed_svds(weights, p.U_star)
+            mats = dg.overlaps(svds, p.U_star, p.V_star)
+            grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
+            upd_sv = [dg.gram_singular_values(self.lrs[:, None, None] * g) for g in grads]
+            H = dg.balance_matrices(weights)
+            drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, self.H0)], axis=-1) if H else \
+                np.zeros((len(self.lrs), 0))
+            self.rows.append({
+                "loss": p.loss(W),
+                "u": dg.mode_strengths(W, p.U_star, p.V_star),
+                "sv": np.linalg.svd(W, compute_uv=False)[:, : p.r],
+                "alignment": dg.alignment_score(list(mats.values()), self.k_score),
+                "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star),
+                "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
+                "drift": drift,
+                "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
+                "layer_sv": [s for _, s, _ in svds],
+                "upd_sv": upd_sv,
+                "overlaps": mats,
+            })
+        self.steps.append(int(step))
+
+    def snapshots(self) -> Snapshots:
+        """Stack the records once into :class:`Snapshots` (the per-snapshot records are dropped)."""
+        rows = self.rows
+        arrays: dict = {}
+        for name in FIELDS:
+            if name in _PER_LAYER:
+                arrays[name] = [np.stack([row[name][li] for row in rows]) for li in range(len(rows[0][name]))]
+            elif name == "overlaps":
+                arrays[name] = {label: np.stack([row[name][label] for row in rows]) for label in rows[0][name]}
+            else:
+                arrays[name] = np.stack([row[name] for row in rows])
+        self.rows = []
+        return Snapshots(steps=np.array(self.steps, dtype=np.int64), arrays=arrays, lrs=self.lrs)
+
+
+__all__ = ["FIELDS", "MemberSnapshots", "Recorder", "Snapshots"]

@@ -1,0 +1,198 @@
+"""The GD step program: B networks advanced together on the population loss (H), numpy or torch.
+
+THEORY.md §1: with Σxx, Σyx the loss is ℓ = ½ tr((W − W*) Σxx (W − W*)ᵀ) and
+∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ. :func:`backprop` evaluates that closed form
+(no autograd, no nn.Module); :func:`gd_steps` is the one step loop built on it, and the backends
+differ only in which array functions they hand it (:class:`Ops`). Layer l is one array of shape
+(B, n_l, n_{l−1}) and each member has its own step size lr_b (B, 1, 1).
+
+Backends: on CPU the loop runs in numpy (at d ≈ 6 torch's per-op overhead costs 2–4×; measured in
+benchmarks/bench_engine.py); on CUDA (or with ``backend="torch"``) the same loop runs in torch. A
+batch of one runs on 2-D views with ``np.dot`` (about 2× faster than stacked matmul at d ≈ 6; the
+"single" kernel row of bench_engine.py).
+
+Per step the loop also keeps an elementwise running max of the mode strengths u_i (``umax``): the
+runner uses it to see, at a chunk end, whether a halfway crossing happened inside the chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ConfigError
+from .targets import Problem
+
+BACKENDS = ("numpy", "torch")
+
+
+class Ops(NamedTuple):
+    """The array functions the step program needs (numpy batched, numpy 2-D, torch)."""
+
+    matmul: Callable
+    mT: Callable  # transpose of the last two axes
+    diagonal: Callable  # diagonal of the last two axes
+    maximum: Callable  # maximum(a, b, out=a)
+
+
+def _np_mT(a):
+    return a.swapaxes(-1, -2)
+
+
+NUMPY_OPS = Ops(np.matmul, _np_mT, lambda a: np.diagonal(a, 0, -2, -1), np.maximum)
+NUMPY_2D_OPS = Ops(np.dot, lambda a: a.T, lambda a: a.diagonal(), np.maximum)
+
+
+def forward(weights: Sequence, matmul: Callable = np.matmul) -> list:
+    """Prefix products [W_1, W_2W_1, …, W_L…W_1]; the last one is the end-to-end map W (THEORY.md §1)."""
+    prefix = [weights[0]]
+    for Wl in weights[1:]:
+        prefix.append(matmul(Wl, prefix[-1]))
+    return prefix
+
+
+def backprop(weights: Sequence, prefix: Sequence, E, matmul: Callable = np.matmul, mT: Callable = _np_mT) -> list:
+    """[G_1, …, G_L] with G_l = (W_L…W_{l+1})ᵀ E (W_{l−1}…W_1)ᵀ (THEORY.md §1), from the current weights.
+
+    With E = W Σxx − Σyx, G_l is the layer gradient; the step loop passes lr·E, so G_l is the step.
+    ``prefix`` is :func:`forward`'s output for the same weights.
+    """
+    out = [None] * len(weights)
+    for li in range(len(weights) - 1, 0, -1):
+        out[li] = matmul(E, mT(prefix[li - 1]))
+        E = matmul(mT(weights[li]), E)  # (W_L…W_l)ᵀ E for the next layer down
+    out[0] = E
+    return out
+
+
+def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops) -> None:
+    """n full-batch GD steps in place on ``Ws``; ``umax`` keeps the running max of u (before each step)."""
+    matmul, mT, diagonal, maximum = ops
+    L = range(len(Ws))
+    for _ in range(n):
+        prefix = forward(Ws, matmul)
+        W = prefix[-1]
+        maximum(umax, diagonal(W) if diag else (matmul(UT, W) * VT).sum(-1), out=umax)
+        E = W - syx if sxx is None else matmul(W, sxx) - syx
+        E *= lr  # lr·(W Σxx − Σyx): each G_l is then the step of layer l
+        G = backprop(Ws, prefix, E, matmul, mT)
+        for li in L:
+            Ws[li] -= G[li]
+
+
+class NumpyStepper:
+    """B networks as stacked numpy arrays; ``advance(n)`` does n GD steps."""
+
+    def __init__(self, weights: list[np.ndarray], lrs: np.ndarray, problem: Problem, dtype: str) -> None:
+        self.dtype = np.dtype(dtype)
+        self.W = [np.ascontiguousarray(w, dtype=self.dtype) for w in weights]
+        self.lr = np.asarray(lrs, dtype=self.dtype).reshape(-1, 1, 1).copy()
+        self.syx = problem.sigma_yx.astype(self.dtype)
+        self.sxx = None if np.array_equal(problem.sigma_xx, np.eye(len(problem.sigma_xx))) else \
+            problem.sigma_xx.astype(self.dtype)
+        r = problem.r
+        n_out, n_in = problem.sigma_yx.shape
+        # u_i is a diagonal entry of W when U*, V* are the leading standard basis vectors
+        self.diag = np.array_equal(problem.U_star, np.eye(n_out, r)) and np.array_equal(
+            problem.V_star, np.eye(n_in, r))
+        self.UT = problem.U_star.T.astype(self.dtype)
+        self.VT = problem.V_star.T.astype(self.dtype)
+        self.umax = np.full((len(self.lr), r), -np.inf, dtype=self.dtype)
+
+    def reset_umax(self) -> None:
+        self.umax.fill(-np.inf)
+
+    def advance(self, n: int) -> None:
+        with np.errstate(all="ignore"):  # a diverging member overflows; the runner handles it at the chunk end
+            if len(self.lr) == 1:  # 2-D views: in-place updates land in self.W
+                gd_steps(n, [w[0] for w in self.W], self.lr.item(), self.umax[0], self.syx, self.sxx, self.UT,
+                         self.VT, self.diag, NUMPY_2D_OPS)
+            else:
+                gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, NUMPY_OPS)
+
+    def weights(self) -> list[np.ndarray]:
+        return [w.astype(np.float64, copy=True) for w in self.W]
+
+    def umax_numpy(self) -> np.ndarray:
+        return self.umax.astype(np.float64)
+
+    def set_member(self, b: int, weights: list[np.ndarray], lr: float | None = None) -> None:
+        for w, new in zip(self.W, weights):
+            w[b] = new
+        if lr is not None:
+            self.lr[b] = lr
+
+
+class TorchStepper(NumpyStepper):
+    """The same program in torch (CUDA, or CPU when forced)."""
+
+    def __init__(self, weights, lrs, problem, dtype, device) -> None:
+        import torch  # lazy: importing torch costs ~2 s and the CPU default never needs it
+
+        self.torch = torch
+        super().__init__(weights, lrs, problem, dtype)
+        tdt = getattr(torch, dtype)
+        dev = torch.device(device)
+
+        def put(a):
+            return None if a is None else torch.as_tensor(a, device=dev).to(tdt)
+
+        self.W = [put(w).contiguous() for w in self.W]
+        self.lr, self.syx, self.sxx = put(self.lr), put(self.syx), put(self.sxx)
+        self.UT, self.VT, self.umax = put(self.UT), put(self.VT), put(self.umax)
+        self.ops = Ops(torch.matmul, lambda a: a.mT, lambda a: a.diagonal(dim1=-2, dim2=-1), torch.maximum)
+
+    def reset_umax(self) -> None:
+        self.umax.fill_(-math.inf)
+
+    def advance(self, n: int) -> None:
+        with self.torch.no_grad():
+            gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, self.ops)
+
+    def weights(self) -> list[np.ndarray]:
+        return [w.detach().cpu().numpy().astype(np.float64) for w in self.W]
+
+    def umax_numpy(self) -> np.ndarray:
+        return self.umax.cpu().numpy().astype(np.float64)
+
+    def set_member(self, b, weights, lr=None) -> None:
+        for w, new in zip(self.W, weights):
+            w[b] = self.torch.as_tensor(new, dtype=w.dtype, device=w.device)
+        if lr is not None:
+            self.lr[b] = lr
+
+
+def resolve_backend(device: str, backend: str | None) -> tuple[str, str]:
+    """(backend, device): numpy on CPU (fastest at small d), torch on CUDA."""
+    if device == "auto":
+        # importing torch costs ~2 s: only ask it about CUDA when an NVIDIA driver is present
+        device = "cpu"
+        if os.path.exists("/proc/driver/nvidia/version") or os.environ.get("CUDA_VISIBLE_DEVICES"):
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device", "'cuda' requested but no CUDA device is available; use 'cpu' or 'auto'",
+                              device)
+        return "torch", device
+    if backend not in (None, *BACKENDS):
+        raise ConfigError("backend", "must be 'numpy' or 'torch'", backend)
+    return backend or "numpy", device
+
+
+def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtype: str) -> NumpyStepper:
+    """A stepper for ``backend`` ("numpy" | "torch") holding stacked ``weights`` (B, ...) and ``lrs`` (B,)."""
+    if backend == "torch":
+        return TorchStepper(weights, lrs, problem, dtype, device)
+    return NumpyStepper(weights, lrs, problem, dtype)
+
+
+__all__ = ["BACKENDS", "NumpyStepper", "Ops", "TorchStepper", "backprop", "forward", "gd_steps", "make_stepper",
+           "resolve_backend"]
