@@ -44,7 +44,7 @@ def test_cost_grows_with_every_work_count():
 
 
 def test_the_auto_search_stops_where_the_budget_would_be_spent():
-    cfg = _issue_request().replace(steps="auto")
+    cfg = _issue_request().replace(steps="auto", singular_values=(3, 2.5, 2, 1.5, 1, 0.8, 0.6, 0.5))
     cap = budget.auto_search_cap([cfg], HOSTED.max_cpu_seconds, HOSTED.max_steps)
     assert 0 < cap < HOSTED.max_steps
     search = budget.step_seconds(cfg.layer_dims, 1)
@@ -125,8 +125,8 @@ def test_auto_gives_up_where_the_budget_ends_and_says_so():
 
     from dln_core import engine
 
-    cfg = RunConfig.make(init_scheme="aligned", init_scale=1e-3, lr=0.01, steps="auto")  # a long plateau
-    tight = replace(LOCAL, max_cpu_seconds=0.5)
+    cfg = RunConfig.make(init_scheme="aligned", init_scale=1e-8, lr=0.01, steps="auto")  # a long plateau
+    tight = replace(LOCAL, max_cpu_seconds=1.5)
     cap = budget.auto_search_cap([cfg], tight.max_cpu_seconds, tight.max_steps)
     res = engine.run(cfg, limits=tight)
     assert res.summary["auto_reached"] is False
