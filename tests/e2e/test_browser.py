@@ -69,7 +69,8 @@ def test_save_in_explorer_then_compare_on_the_runs_page(app):
     """A user's loop: train, save, open Runs, see the saved run listed with its overlay controls."""
     page = app.page
     app.visit("explorer")
-    page.get_by_role("button", name="Save to runs").click()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)  # the page has settled
+    page.get_by_role("button", name="Save to runs").click(timeout=60_000)
     app.wait()
     expect(page.get_by_test_id("stToast").filter(has_text="Saved as")).to_be_visible(timeout=30_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
