@@ -138,6 +138,18 @@ class NetworkConfig:
             _set(self, "width", check_int("width", self.width, 1))
 
 
+MAX_INIT_SCALE = 1e3  # far past any useful init: W_L…W_1 would then overflow float64 at moderate depth
+MAX_LAMBDA_B = 1e6
+
+
+def _check_magnitudes(init) -> None:
+    """Refuse magnitudes whose products overflow before the first step (an SVD of inf fails)."""
+    if init.scale > MAX_INIT_SCALE:
+        raise ConfigError("init_scale", f"must be in (0, {MAX_INIT_SCALE:g}]", init.scale)
+    if abs(init.lambda_b) > MAX_LAMBDA_B:
+        raise ConfigError("lambda_b", f"must be in [-{MAX_LAMBDA_B:g}, {MAX_LAMBDA_B:g}]", init.lambda_b)
+
+
 @dataclass(frozen=True)
 class InitConfig:
     """Initialisation scheme: a name in inits.SCHEMES (inits.init_weights draws it)."""
@@ -152,6 +164,7 @@ class InitConfig:
         _set(self, "scale", check_float("init_scale", self.scale, positive=True))
         _set(self, "lambda_b", check_float("lambda_b", self.lambda_b))
         _set(self, "seed", check_int("seed", self.seed, 0))
+        _check_magnitudes(self)
 
 
 @dataclass(frozen=True)
@@ -357,14 +370,22 @@ class RunConfig:
             check_cap("n_snapshots", self.optim.n_snapshots, limits.max_snapshots, "snapshots per run")
         elif self.optim.steps != "auto":
             self.check_snapshots(self.optim.steps, limits)
+        else:  # 'auto' may run up to the step cap: refuse now what would be refused only after training
+            self.check_snapshots(limits.max_steps, limits, auto=True)
 
-    def check_snapshots(self, total_steps: int, limits: Limits) -> None:
-        """ConfigError if recording every N steps over ``total_steps`` exceeds limits.max_snapshots."""
+    def check_snapshots(self, total_steps: int, limits: Limits, auto: bool = False) -> None:
+        """ConfigError if recording every N steps over ``total_steps`` exceeds limits.max_snapshots
+        (``auto``: ``total_steps`` is the longest an 'auto' run may last)."""
         if self.optim.record == "log":
             return
         n = total_steps // self.optim.record + 2  # every N steps, plus step 0 and the last step
-        check_cap("record", n, limits.max_snapshots,
-                  f"snapshots per run; record every {self.optim.record} steps of {total_steps} steps")
+        if n <= limits.max_snapshots:
+            return
+        every = -(-total_steps // (limits.max_snapshots - 2))
+        length = f"'auto' may run up to {total_steps} steps" if auto else f"{total_steps} steps"
+        raise ConfigError("record", f"at most {limits.max_snapshots} snapshots per run on this server: {length}, "
+                          f"so record every {every} steps or more (or use log-spaced snapshots)",
+                          self.optim.record)
 
 
 def preset(depth: int, name: str) -> RunConfig:

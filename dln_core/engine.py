@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from . import frames, sharpness
+from . import budget, frames, sharpness
 from .config import RunConfig
 from .errors import ConfigError
 from .inits import init_weights
@@ -29,7 +30,7 @@ from .linalg import psd_sqrt
 from .overlay import Overlay, batch_overlays
 from .record import Snapshots
 from .result import FRAME_NAMES, RunResult, RunSummary
-from .runner import Runner, snapshot_steps
+from .runner import AUTO_MIN_STEPS, CHUNK, Runner, snapshot_steps
 from .steppers import resolve_backend
 from .targets import Problem, build_problem
 
@@ -182,15 +183,24 @@ def run_batch(
     check_cap("batch", len(cfgs), limits.max_batch, "networks in one batch")
     for c in cfgs:
         c.check_limits(limits)
+    steps = cfgs[0].optim.steps
+    what = "this run" if len(cfgs) == 1 else f"this batch of {len(cfgs)} networks"
+    cpu = limits.max_cpu_seconds
+    if steps == "auto":  # the search stops where the budget would run out (reported: auto_reached False)
+        search_cap = budget.auto_search_cap(cfgs, cpu, limits.max_steps, AUTO_MIN_STEPS)
+        if search_cap < CHUNK:  # not even one chunk of search fits: refuse with the smallest run's cost
+            smallest = budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS)
+            budget.check_budget(max(smallest, math.nextafter(cpu, math.inf)), cpu, what, budget.TRAIN_HINT)
+    else:
+        budget.check_budget(budget.batch_seconds(cfgs, int(steps)), cpu, what, budget.TRAIN_HINT)
     t0 = time.perf_counter()
     problem = build_problem(cfgs[0].target)
     backend, device = resolve_backend(cfgs[0].optim.device, backend)
     runner = Runner(cfgs, problem, backend, device, progress)
-    steps = cfgs[0].optim.steps
     auto_reached, frac0 = None, 0.0
-    if steps == "auto":
+    if steps == "auto":  # False: never within AUTO_LOSS of the floor within the search
         floor = loss_floor(problem, cfgs[0].network.depth, cfgs[0].width)
-        total, auto_reached = runner.find_auto_steps(limits.max_steps, floor)  # False: never within AUTO_LOSS of it
+        total, auto_reached = runner.find_auto_steps(max(search_cap, CHUNK), limits.max_steps, floor)
         cfgs[0].check_snapshots(total, limits)  # 'every N' recording: the count is known only now
         frac0 = 0.2
     else:

@@ -28,6 +28,9 @@ class Limits:
     max_embed_steps: int  # word-embedding GD steps
     max_embed_work: float  # word-embedding budget: V·V·d·steps (one step costs about 2·V²·d flops)
     max_upload_mb: float  # uploaded corpus size
+    max_cpu_seconds: float  # budget per request: estimated CPU seconds of one computation (budget.py)
+    max_session_runs: int  # hosted: saved runs one visitor session may keep (session_store.py)
+    max_session_mb: float  # hosted: megabytes of saved runs one visitor session may keep
 
 
 LOCAL = Limits(
@@ -43,6 +46,9 @@ LOCAL = Limits(
     max_embed_steps=20_000,
     max_embed_work=2e13,
     max_upload_mb=200.0,
+    max_cpu_seconds=3600.0,
+    max_session_runs=100_000,  # locally the store is shared and has no quota: unused
+    max_session_mb=1e9,
 )
 
 HOSTED = Limits(
@@ -58,15 +64,23 @@ HOSTED = Limits(
     max_embed_steps=2_000,
     max_embed_work=2e11,
     max_upload_mb=5.0,
+    max_cpu_seconds=15.0,
+    max_session_runs=20,
+    max_session_mb=50.0,
 )
+
+
+def current_profile() -> str:
+    """``local`` or ``hosted``, from ``DLN_LAB_PROFILE`` (hosted also makes saved runs private)."""
+    profile = os.environ.get("DLN_LAB_PROFILE", "local").strip().lower()
+    if profile not in ("local", "hosted"):
+        raise ConfigError("DLN_LAB_PROFILE", "must be 'local' or 'hosted'", profile)
+    return profile
 
 
 def current_limits() -> Limits:
     """The caps in force for this process (profile + per-cap environment overrides)."""
-    profile = os.environ.get("DLN_LAB_PROFILE", "local").strip().lower()
-    if profile not in ("local", "hosted"):
-        raise ConfigError("DLN_LAB_PROFILE", "must be 'local' or 'hosted'", profile)
-    base = HOSTED if profile == "hosted" else LOCAL
+    base = HOSTED if current_profile() == "hosted" else LOCAL
     overrides = {}
     for f in fields(Limits):
         raw = os.environ.get("DLN_LAB_" + f.name.upper())

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import budget
 from . import diagnostics as dg
 from .inits import init_weights
 from .record import Recorder, Snapshots
@@ -166,15 +167,19 @@ class Runner:
                 stepper.set_member(b, good, lr=0.0)  # freeze at the last good state
 
     # --- phases
-    def find_auto_steps(self, cap: int, floor: float = 0.0) -> tuple[int, bool]:
-        """'auto': T = first multiple of CHUNK with loss < floor + AUTO_LOSS for every live member
-        (``floor``: the architecture's lowest loss, so a narrow network stops at its rank limit)."""
+    def find_auto_steps(self, cap: int, total_cap: int | None = None, floor: float = 0.0) -> tuple[int, bool]:
+        """'auto': T = first multiple of CHUNK with loss < floor + AUTO_LOSS for every live member, then ×4
+        (at most ``total_cap``); the search gives up after ``cap`` steps (the step cap, or what the
+        CPU budget affords: engine.run_batch). ``floor``: the architecture's lowest loss, so a narrow
+        network stops at its rank limit."""
+        total_cap = cap if total_cap is None else total_cap
         st = self._new_stepper()
         loss0 = self._losses(self._stack(self.init_weights))
         thr = DIVERGE_FACTOR * np.maximum(loss0, 1.0)
         alive = np.ones(len(self.cfgs), dtype=bool)
         k = 0
         while k < cap:
+            budget.checkpoint()  # the requester left: stop between chunks
             n = min(CHUNK, cap - k)
             st.advance(n)
             k += n
@@ -185,9 +190,9 @@ class Runner:
                 st.set_member(b, [w[b] for w in ws], lr=0.0)
                 alive[b] = False
             if not alive.any():
-                return min(cap, max(AUTO_MIN_STEPS, 2 * k)), False
+                return min(total_cap, max(AUTO_MIN_STEPS, 2 * k)), False
             if np.all(loss[alive] < floor + AUTO_LOSS):
-                return min(cap, max(4 * k, AUTO_MIN_STEPS)), True
+                return min(total_cap, max(4 * k, AUTO_MIN_STEPS)), True
             self._report(0.2 * (1 - math.exp(-k / 20_000)))
         return cap, False
 
@@ -210,6 +215,7 @@ class Runner:
         snapset = set(snaps.tolist())
         k = 0
         for kb in bounds[1:].tolist():
+            budget.checkpoint()  # the requester left: stop between chunks
             start = stepper.weights()
             stepper.reset_umax()
             stepper.advance(kb - k)

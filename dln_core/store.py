@@ -117,6 +117,20 @@ def _result_parts(run: Any) -> tuple[dict[str, pd.DataFrame], dict, dict[str, np
 # ---------------------------------------------------------------- the store
 
 
+def _check_meta_types(name: str, meta: dict) -> None:
+    """Valid JSON is not enough: a field of the wrong type would break listing later (the table parses
+    ``created`` as a time), so an ill-typed meta is a corrupt entry, reported and skipped."""
+    try:
+        _dt.datetime.fromisoformat(meta["created"])
+    except ValueError:
+        raise CorruptRunError(f"{name}: meta 'created' is not an ISO time ({meta['created']!r})") from None
+    if meta.get("name") is not None and not isinstance(meta["name"], str):
+        raise CorruptRunError(f"{name}: meta 'name' is not text")
+    for key in ("config", "summary"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise CorruptRunError(f"{name}: meta '{key}' is not an object")
+
+
 class RunStore:
     """The run store rooted at ``home`` (default: :func:`default_home`), runs under ``home/runs``."""
 
@@ -131,6 +145,7 @@ class RunStore:
         """Create the runs folder if needed and check a run could be written there (OSError if not).
 
         Cheap; callers use it before a long computation so a bad ``DLN_LAB_HOME`` fails first."""
+        self._check_root()
         self.root.mkdir(parents=True, exist_ok=True)
         probe_writable(self.root)
 
@@ -167,6 +182,7 @@ class RunStore:
         for n, df in frames.items():
             if not isinstance(df, pd.DataFrame):
                 raise TypeError(f"frame {n!r} is a {type(df).__name__}, not a DataFrame")
+        self._check_root()
         self.root.mkdir(parents=True, exist_ok=True)
         for _attempt in range(8):  # a clash needs the same ms and the same 16 random bits
             run_id = new_run_id()
@@ -241,9 +257,19 @@ class RunStore:
 
     def _path(self, run_id: str) -> Path:
         # ids become directory names: refuse anything that could escape the runs directory
-        if not isinstance(run_id, str) or not _ID_RE.match(run_id):
-            raise RunNotFoundError(f"not a run id: {run_id!r}")
-        return self.root / run_id
+        if isinstance(run_id, str) and _ID_RE.match(run_id):
+            return self.root / run_id
+        # a folder with another name (copied or renamed by hand) is listed under its name, so it must
+        # be loadable and deletable too: only a plain, visible child folder, never a path
+        if (isinstance(run_id, str) and run_id not in ("", ".", "..") and not run_id.startswith(".")
+                and not any(c in run_id for c in ("/", "\\", "\0")) and (self.root / run_id).is_dir()):
+            return self.root / run_id
+        raise RunNotFoundError(f"not a run id: {run_id!r}")
+
+    def _check_root(self) -> None:
+        """A ``runs`` file where the folder should be is an error, not an empty store."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root} is not a folder; move it away or set DLN_LAB_HOME to another place")
 
     def _read_meta(self, path: Path, verify: bool = False) -> dict:
         """Parse and check one entry's meta.json and that its files are present and complete.
@@ -264,6 +290,7 @@ class RunStore:
             raise CorruptRunError(f"{path.name}: unsupported format_version {version!r}")
         if meta.get("kind") not in KINDS or not isinstance(meta.get("created"), str):
             raise CorruptRunError(f"{path.name}: meta lacks a valid kind/created")
+        _check_meta_types(path.name, meta)
         for section in ("frames", "arrays"):
             entries = meta.get(section, {})
             if not isinstance(entries, dict):
@@ -299,6 +326,7 @@ class RunStore:
 
         ``verify=True`` also checksums every file (slower; reads all the data)."""
         self.problems = []
+        self._check_root()
         if not self.root.is_dir():
             return []
         self._clean_stale()
@@ -359,7 +387,10 @@ class RunStore:
             except Exception as exc:  # checksum ok but unreadable: written by an incompatible library
                 raise CorruptRunError(f"{path.name}: frame {n!r} unreadable ({exc})") from None
         for n, entry in meta["arrays"].items():
-            out.arrays[n] = np.load(io.BytesIO(self._verified_bytes(path, n, entry)), allow_pickle=False)
+            try:  # never unpickle: an object array planted in the store is a corrupt entry, not code to run
+                out.arrays[n] = np.load(io.BytesIO(self._verified_bytes(path, n, entry)), allow_pickle=False)
+            except ValueError as exc:
+                raise CorruptRunError(f"{path.name}: array {n!r} unreadable ({exc})") from None
         return out
 
     @staticmethod

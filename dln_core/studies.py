@@ -38,7 +38,7 @@ import pandas as pd
 from . import theory
 from .config import RunConfig
 from .errors import ConfigError
-from .limits import Limits
+from .limits import Limits, check_cap, current_limits
 from .sweep import (
     Progress,
     _scalar,
@@ -65,6 +65,24 @@ def steps_to_reach(lam: float, u0: float, depth: int, lr: float, fraction: float
 def _record_every(steps: int, snapshots: int) -> int:
     """Snapshot spacing giving about ``snapshots`` snapshots (memory stays flat in steps)."""
     return max(1, steps // snapshots)
+
+
+def _check_sizes(limits: Limits | None, lists: dict, depths: Sequence | None = None, per_depth: int = 1) -> None:
+    """The server's caps from the cheap parts first (list lengths), before any problem is built: a
+    2000-value target is refused at once, not after an SVD or a sharpness of a 2000 × 2000 matrix."""
+    from .config import split_floats
+
+    limits = limits or current_limits()
+    for field, value in lists.items():
+        if value is None or value == "":
+            continue
+        try:
+            n = len(split_floats(value)) if isinstance(value, str) else len(value)
+        except ValueError:
+            continue  # not numbers: the full parse below says so
+        check_cap(field, n, limits.max_width, "target dimension")
+    if depths is not None:
+        check_cap("sweep size", len(depths) * per_depth, limits.max_batch, "networks per sweep")
 
 
 def _spectrum(text: str) -> tuple[float, ...]:
@@ -95,6 +113,7 @@ def study_scaling(
 ) -> dict[str, pd.DataFrame]:
     """Figure 1: halfway time of mode 1 vs u0 per depth (aligned init, u0 = scale**L), with the exact
     theory curve and per-depth fits (log law at L = 2, power law −(1 − 2/L) beyond; THEORY.md §2)."""
+    _check_sizes(limits, {"singular values": singular_values}, depths, n_points)
     lam = _spectrum(singular_values)
     if not (0 < u0_min < u0_max < lam[0] / 2):
         raise ConfigError("u0 range", f"must satisfy 0 < u0_min < u0_max < λ1/2 = {lam[0] / 2:g}", (u0_min, u0_max))
@@ -131,6 +150,7 @@ def study_learning_order(
 ) -> dict[str, pd.DataFrame]:
     """Figure 2: one run; halfway time of every mode vs its λ, measured vs exact theory from the
     measured u0 (THEORY.md §2). Run length: until the weakest mode is well past halfway."""
+    _check_sizes(limits, {"singular values": singular_values})
     lam = _spectrum(singular_values)
     u0_guess = init_scale**depth  # exact for aligned; the right order for the other schemes
     steps = steps_to_reach(lam[-1], u0_guess, depth, lr, margin=1.6)
@@ -154,6 +174,7 @@ def study_sharpness(
 ) -> dict[str, pd.DataFrame]:
     """Figure 3: rise time (10 %→90 %) over halfway time per depth, one aligned single-mode run each;
     η = lr_fraction × the stability cap so that GD tracks gradient flow (THEORY.md §2, §6)."""
+    _check_sizes(limits, {}, depths)
     if not 0 < u0 < 0.1 * lam:
         raise ConfigError("u0", f"must be in (0, 0.1·λ = {0.1 * lam:g}) so the 10 % point lies ahead", u0)
     if not 0 < lr_fraction < 1:
@@ -196,6 +217,8 @@ def study_stability(
 ) -> dict[str, pd.DataFrame]:
     """Figure 4: η = factor × predicted cap per depth; each run ends converged, diverged or neither
     (GD past the cap cannot settle into any minimum, THEORY.md §6). Aligned init, u0 = scale**L."""
+    _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues},
+                 depths, len(factors))
     lam = _spectrum(singular_values)
     if not factors or min(factors) <= 0:
         raise ConfigError("lr factors", "must be numbers > 0 (multiples of the predicted cap)", tuple(factors))

@@ -19,7 +19,7 @@ from .engine import run_batch
 from .errors import ConfigError
 from .inits import init_weights
 from .limits import Limits, current_limits
-from .studies import _record_every, steps_to_reach
+from .studies import _check_sizes, _record_every, steps_to_reach
 from .sweep import Progress, check_sweep_limits, input_variances, parse_floats, run_members, summarize
 from .targets import build_problem
 
@@ -91,6 +91,7 @@ def study_commuting(
     while it converges to λ_i/d_i; a high-variance direction with a small λ_i/d_i can therefore be
     learned before one with a larger λ_i/d_i. Compared with theory. A rotated (non-commuting) Σxx with
     the same variances is simulated as well, with no theory (none is known)."""
+    _check_sizes(limits, {"singular values": singular_values, "input variances": input_eigenvalues})
     lam = parse_floats("singular values", singular_values, positive=True)
     ev = parse_floats("input variances", input_eigenvalues, positive=True)
     if len(ev) != len(lam):
@@ -141,6 +142,7 @@ def study_exact_l2(
 
     The engine returns final weights only, so each time point is its own (deterministic) run from the
     same seeded start; the cost is a few times the longest run."""
+    _check_sizes(limits, {"singular values": singular_values})
     if not 2 <= n_times <= 40:
         raise ConfigError("time points", "must be an integer in [2, 40]", n_times)
     if not t_max > 0:

@@ -19,6 +19,7 @@ The Theory & scaling page's figures, built on this module, live in :mod:`dln_cor
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -174,6 +175,25 @@ def check_sweep_limits(members: Sequence, limits: Limits) -> None:
     check_cap("sweep snapshots", snaps, limits.max_sweep_snapshots, "networks × snapshots")
     for cfg in members:
         cfg.check_limits(limits)
+    from .budget import TRAIN_HINT, check_budget
+
+    check_budget(sum(group_seconds(members, limits)), limits.max_cpu_seconds,
+                 f"this sweep of {len(members)} networks", TRAIN_HINT)
+
+
+def group_seconds(members: Sequence, limits: Limits) -> list[float]:
+    """Estimated CPU seconds of each engine batch of a sweep (budget.py; an 'auto' member at its
+    shortest run: the engine stops its search where the budget left for it runs out)."""
+    from . import budget
+    from .engine import AUTO_MIN_STEPS, CHUNK
+
+    out = []
+    for group in group_by_shape(members):
+        cfgs = [members[i] for i in group]
+        steps = cfgs[0].optim.steps
+        out.append(budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS) if steps == "auto"
+                   else budget.batch_seconds(cfgs, int(steps)))
+    return out
 
 
 def group_by_shape(members: Sequence) -> list[list[int]]:
@@ -203,6 +223,7 @@ def run_members(
     check_sweep_limits(members, limits)  # before any work: an over-cap sweep is refused outright
     groups = group_by_shape(members)
     weights = [sum(member_steps(members[i], limits) for i in g) for g in groups]
+    estimates = group_seconds(members, limits)
     total = float(sum(weights)) or 1.0
     results: list = [None] * len(members)
     done = 0.0
@@ -215,7 +236,10 @@ def run_members(
 
         if progress is not None:
             progress(done / total, label)
-        batch = run_batch([members[i] for i in group], progress=on_batch, limits=limits)
+        # each batch may spend the sweep's budget less what the other batches are estimated to need
+        allowance = limits.max_cpu_seconds - (sum(estimates) - estimates[gi])
+        batch = run_batch([members[i] for i in group], progress=on_batch,
+                          limits=dataclasses.replace(limits, max_cpu_seconds=allowance))
         for i, res in zip(group, batch):
             results[i] = res
         done += w

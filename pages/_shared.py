@@ -1,14 +1,21 @@
 """Helpers shared by the pages (UI glue only: no math here).
 
+- ``plain(text)``: user-supplied text escaped so Streamlit's markdown shows it literally.
 - ``show_error(exc)``: a user-facing message for bad input, never a traceback.
+- ``computation(text)``: a progress bar plus the cancel token that stops the work when the visitor leaves.
+- ``upload_cap_mb(limits)``: the upload limit a page states (profile cap and server config agree).
 - ``remember_run(result, label)`` / ``session_runs()``: runs made in this browser session, which the
   Runs page lists next to the saved ones.
-- ``run_store()``: the on-disk store (``DLN_LAB_HOME``), or None if it cannot be opened.
+- ``run_store()``: the on-disk store (``DLN_LAB_HOME``; hosted: this session's private store), or None.
 - ``references(page)``: the page's references block; ``figure_downloads(chart, ...)``: SVG/PDF buttons
   for a 2-D chart; ``table_downloads(runs, ...)``: CSV/Parquet, wide/long tables of saved runs.
 """
 
 from __future__ import annotations
+
+import contextlib
+import re
+import secrets
 
 import streamlit as st
 
@@ -17,6 +24,7 @@ from dln_core.store import RunStore
 
 SESSION_RUNS_KEY = "dln_session_runs"
 ENTRY_KEY = "dln_entrypoint_ran"
+OWNER_KEY = "dln_owner_token"  # hosted: the random token whose private store holds this session's runs
 
 
 def ensure_entrypoint() -> None:
@@ -40,13 +48,69 @@ def ensure_entrypoint() -> None:
     st.rerun()
 
 
+# every ASCII punctuation character: CommonMark lets a backslash escape any of them, and together they
+# cover all markdown syntax (links, images, emphasis, code, HTML tags, :directives[], $maths$)
+_MARKDOWN_SYNTAX = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare URLs and e-mail addresses into links *after* escapes are resolved, so escaping cannot
+# stop it: a zero-width space breaks the patterns it looks for ("scheme://", "www.", "name@host")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=://)|(?<=www)(?=\.)|(?<=@)")
+ZWSP = "\u200b"
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for st.error / st.warning / st.info / st.caption, which render markdown: an
+    error message, run name or file name a visitor typed is then shown literally. A payload such as
+    ``![x](http://host/beacon.png)`` or ``[sign in](http://…)`` becomes text, not an image fetch or a
+    live link (raw HTML is escaped too, bare URLs are not auto-linked). Newlines stay line breaks."""
+    text = _AUTOLINK.sub(ZWSP, str(text))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", text).replace("\n", "  \n")
+
+
 def show_error(exc: BaseException, what: str = "") -> None:
-    """Show bad input as an error box; unexpected failures get a short, honest message."""
+    """Show bad input as an error box; unexpected failures get a short, honest message. The message
+    often quotes what the visitor typed (``got '…'``), so it is shown as plain text (:func:`plain`)."""
     prefix = f"{what}: " if what else ""
     if isinstance(exc, ConfigError):
-        st.error(f"{prefix}{exc}", icon=":material/error:")
+        st.error(plain(f"{prefix}{exc}"), icon=":material/error:")
     else:
-        st.error(f"{prefix}{type(exc).__name__}: {exc}", icon=":material/error:")
+        st.error(plain(f"{prefix}{type(exc).__name__}: {exc}"), icon=":material/error:")
+
+
+@contextlib.contextmanager
+def computation(text: str):
+    """A real progress bar for one long computation of this session, which also stops it when the
+    visitor leaves or changes a widget: yields ``progress(fraction, message="")`` for the library.
+
+    Streamlit stops or reruns a script only where the script touches an element. The library's
+    runners call dln_core.budget.checkpoint() between chunks; the cancel token set here answers it by
+    touching the bar (at most every 0.2 s), and Streamlit raises its own stop / rerun there once the
+    session has ended or a new run is wanted, which unwinds the computation within a chunk.
+    Use it inside the cached function (a cached function may only write to elements it creates)."""
+    from dln_core.budget import CancelToken, cancel_scope
+
+    bar = st.progress(0.0, text=text)
+    state = {"fraction": 0.0, "message": text}
+
+    def progress(fraction: float, message: str = "") -> None:
+        state["fraction"] = min(max(float(fraction), 0.0), 1.0)
+        state["message"] = f"{text} {100 * state['fraction']:.0f} %" + (f" · {message}" if message else "")
+        bar.progress(state["fraction"], text=state["message"])
+
+    def poll() -> bool:
+        bar.progress(state["fraction"], text=state["message"])  # Streamlit raises here when stopping
+        return False
+
+    try:
+        with cancel_scope(CancelToken(poll)):
+            yield progress
+    finally:
+        bar.empty()
+
+
+def upload_cap_mb(limits) -> float:
+    """The upload size a page may promise: the profile's cap, or the server's ``maxUploadSize`` if that is
+    smaller (.streamlit/config.toml sets it to the hosted cap; the server refuses anything bigger)."""
+    return float(min(limits.max_upload_mb, st.get_option("server.maxUploadSize")))
 
 
 def warn_if(text: str | None) -> None:
@@ -69,10 +133,29 @@ def session_runs() -> list:
     return list(st.session_state.get(SESSION_RUNS_KEY, []))
 
 
+def private_runs() -> bool:
+    """Saved runs belong to the visitor's session (the hosted profile); locally one shared store."""
+    from dln_core.limits import current_profile
+
+    return current_profile() == "hosted"
+
+
 def run_store():
-    """The on-disk run store, or None if it is unavailable (e.g. a read-only hosted disk)."""
+    """The run store this visitor sees, or None if it is unavailable (e.g. a read-only disk).
+
+    Hosted: a private store of this browser session, found by a random owner token kept only in the
+    session state (dln_core.session_store), with the profile's quota. Locally: the shared store."""
     try:
-        return RunStore()
+        from dln_core.store import default_home
+
+        if not private_runs():
+            return RunStore()
+        from dln_core.session_store import prune_sessions
+
+        if OWNER_KEY not in st.session_state:  # a new visitor: also clear stores of long-gone sessions
+            st.session_state[OWNER_KEY] = secrets.token_urlsafe(24)
+            prune_sessions(default_home())
+        return session_store_for(st.session_state[OWNER_KEY])
     except Exception:  # the store is optional for the pages: they still work without it
         return None
 
@@ -150,3 +233,13 @@ def table_downloads(runs, key: str) -> None:
     c4.download_button(f"Runs table ({fmt})", lambda: exports.table_bytes(exports.runs_table(r.meta for r in runs), fmt),
                        file_name=f"dln_runs.{fmt}", mime=mime, on_click="ignore", key=f"{key}_runs",
                        icon=":material/download:", help="one row per run: config, summary and provenance")
+
+
+def session_store_for(token: str):
+    """The private store of the session holding ``token``, with the profile's quota."""
+    from dln_core.limits import current_limits
+    from dln_core.session_store import Quota, session_store
+    from dln_core.store import default_home
+
+    limits = current_limits()
+    return session_store(default_home(), token, Quota(limits.max_session_runs, limits.max_session_mb * 1e6))

@@ -31,7 +31,16 @@ from dln_core.embeddings import (
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
-from pages._shared import ensure_entrypoint, figure_downloads, references, run_store, show_error
+from pages._shared import (
+    computation,
+    ensure_entrypoint,
+    figure_downloads,
+    plain,
+    references,
+    run_store,
+    show_error,
+    upload_cap_mb,
+)
 
 TEST_MODE = os.environ.get("DLN_LAB_EMBED_TEST") == "1" or st.query_params.get("embed_test") == "1"
 DEFAULTS = (
@@ -57,11 +66,8 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
 
     The progress bar is created inside: a cached function may not write to a block made outside it
     (CacheReplayClosureError on the next cache hit); on a hit the bar is replayed already emptied."""
-    bar = st.progress(0.0, text="Gradient descent…")
-    result = run_embedding(cfg, _corpus, current_limits(),
-                           progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="Gradient descent…"))
-    bar.empty()
-    return result
+    with computation("Gradient descent…") as progress:
+        return run_embedding(cfg, _corpus, current_limits(), progress=progress)
 
 
 @st.cache_resource(show_spinner=False)
@@ -141,7 +147,10 @@ with st.sidebar:
                              bind="query-params")
     upload = None
     if corpus_choice == "upload":
-        upload = st.file_uploader(f"Plain text, at most {limits.max_upload_mb:g} MB", type=["txt"], key="emb_upload")
+        # the browser refuses a bigger file before sending it; the server's maxUploadSize is the hard stop
+        upload_mb = upload_cap_mb(limits)
+        upload = st.file_uploader(f"Plain text, at most {upload_mb:g} MB", type=["txt"], key="emb_upload",
+                                  max_upload_size=max(1, math.floor(upload_mb)))
     vocab = st.number_input("Vocabulary size V", min_value=2, value=DEFAULTS["vocab"], step=500, key="emb_vocab", bind="query-params",
                             help=f"Top-V words by frequency (at most {limits.max_vocab} here).")
     dim = st.number_input("Embedding dimension d", min_value=1, value=DEFAULTS["dim"], step=10, key="emb_dim", bind="query-params",
@@ -168,10 +177,12 @@ try:
         if upload is None:
             st.info("Upload a plain-text file to train on it (blank lines separate documents).")
             st.stop()
+        if upload.size > upload_mb * 1e6:  # refused before its bytes are copied again
+            raise ConfigError("corpus", f"at most {upload_mb:g} MB on this server", f"{upload.size / 1e6:.1f} MB")
         data = upload.getvalue()
         if not data.strip():
             raise ConfigError("corpus", "the uploaded file is empty", upload.name)
-        corpus = uploaded_corpus(data, upload.name, limits.max_upload_mb)
+        corpus = uploaded_corpus(data, upload.name, upload_mb)
     else:
         corpus = load_default_corpus(corpus_choice)
     requested = EmbedConfig(vocab=int(vocab), dim=int(dim), init_scale=float(init_scale), lr=lr,
@@ -217,7 +228,7 @@ c3.metric("man : woman :: king : ?", s["king_man_woman"] or "n/a")
 c4.metric("WordSim-353 ρ", rho(s["wordsim_rho"]), help=f"Spearman ρ over {s['wordsim_pairs']} pairs.")
 c5.metric("Step size η", f"{s['lr']:.2e}", help=f"{'automatic' if s['lr_auto'] else 'manual'}; "
           f"μ_max = {s['mu_max']:.0f}, μ_min = {s['mu_min']:.0f}")
-st.caption(f"{s['analogy_questions']} in-vocabulary analogy questions · corpus: {s['corpus']} "
+st.caption(f"{s['analogy_questions']} in-vocabulary analogy questions · corpus: {plain(s['corpus'])} "
            f"({s['corpus_tokens']:,} words) · {s['steps']} steps on {s['device']} in {s['wall_time_s']:.1f} s")
 
 # ---------------------------------------------------------------- 3-D scatter
@@ -283,7 +294,7 @@ with left:
         answers = complete_analogy(result.W, result.vocab, qa, qb, qc, topk=5)
         st.dataframe(pd.DataFrame(answers, columns=["answer", "cosine"]), hide_index=True)
     except ConfigError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
 with right:
     st.markdown("**Nearest neighbours** (cosine)")
     word = st.text_input("Word", "france", key="emb_nn")
@@ -291,7 +302,7 @@ with right:
         st.dataframe(pd.DataFrame(nearest_neighbours(result.W, result.vocab, word, k=8), columns=["word", "cosine"]),
                      hide_index=True)
     except ConfigError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
 
 with st.expander("Chosen analogies over training"):
     tracks = result.analogy_tracks

@@ -20,7 +20,15 @@ from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
 from pages import _laws
-from pages._shared import ensure_entrypoint, explorer_footer, remember_run, run_store, show_error
+from pages._shared import (
+    computation,
+    ensure_entrypoint,
+    explorer_footer,
+    plain,
+    remember_run,
+    run_store,
+    show_error,
+)
 
 ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "error": ":material/error:"}
@@ -47,14 +55,17 @@ def _apply_preset(depth: int, name: str) -> None:
                             log_scale=round(math.log10(scale), 4), steps=0)
 
 
-@st.cache_data(max_entries=16, show_spinner="Training the network…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def train(cfg: RunConfig):
     """The page's one call into the engine: full-batch GD for this frozen config (deterministic given
-    its seeds), frames built here, once, so the cached copy carries them and a rerun never rebuilds."""
+    its seeds), priced first (over the CPU budget: refused with the estimate), with a progress bar,
+    stopped between chunks if the visitor leaves or changes a widget meanwhile (_shared.computation);
+    frames built here, once, so the cached copy carries them and a rerun never rebuilds."""
     limits = current_limits()
     if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
         limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
-    return engine.run(cfg, limits=limits).build_frames()
+    with computation("Training the network…") as progress:
+        return engine.run(cfg, progress, limits=limits).build_frames()
 
 
 # The chart caches below are keyed on the config (and view); the run itself is handed in (``_run``:
@@ -199,7 +210,7 @@ if result is not None:
     remember_run(result, label)
 elif LAST_GOOD in st.session_state:
     label, cfg, result = st.session_state[LAST_GOOD]
-    st.info(f"Showing the last valid run: {label}", icon=":material/history:")
+    st.info(plain(f"Showing the last valid run: {label}"), icon=":material/history:")
 if result is None:
     st.stop()
 

@@ -15,6 +15,8 @@ from dln_core.store import RunStore, export_stored
 from pages._shared import (
     ensure_entrypoint,
     figure_downloads,
+    plain,
+    private_runs,
     references,
     run_store,
     session_runs,
@@ -24,8 +26,10 @@ from pages._shared import (
 
 ensure_entrypoint()
 st.title("Runs")
-st.caption("Saved runs live on disk (DLN_LAB_HOME); session runs are the ones you trained in this browser "
-           "session. Select rows to overlay their curves or export them.")
+st.caption(("Saved runs are private to this browser session (reloading the page starts a new one)"
+            if private_runs() else "Saved runs live on disk (DLN_LAB_HOME)")
+           + "; session runs are the ones you trained in this browser session. Select rows to overlay their "
+           "curves or export them.")
 
 store = run_store()
 saved = None
@@ -38,7 +42,7 @@ if store is not None:
         show_error(exc, "could not read the run store")
     else:
         for problem in store.problems:
-            st.warning(f"Skipped a damaged saved run: {problem}", icon=":material/warning:")
+            st.warning(plain(f"Skipped a damaged saved run: {problem}"), icon=":material/warning:")
         others = [m for m in entries if m.get("kind") != "train"]
 
 session = session_runs()
@@ -158,7 +162,7 @@ def other_section(entries: list[dict]) -> None:
             try:
                 stats[rid] = _frame_stats(str(store.home), rid, frame)
             except Exception as exc:  # damaged: listed without its size, the page stays usable
-                st.warning(f"Could not read saved {meta.get('kind')} {rid}: {exc}", icon=":material/warning:")
+                st.warning(plain(f"Could not read saved {meta.get('kind')} {rid}: {exc}"), icon=":material/warning:")
     table = charts.other_runs_table(entries, stats)
     event = st.dataframe(
         table,
@@ -182,13 +186,13 @@ def other_section(entries: list[dict]) -> None:
         meta = by_id[rid]
         frame = charts.main_frame_name(meta)
         if frame is None:
-            st.warning(f"Saved {meta.get('kind')} {rid} has no frame to export.", icon=":material/warning:")
+            st.warning(plain(f"Saved {meta.get('kind')} {rid} has no frame to export."), icon=":material/warning:")
             continue
         try:
             loaded.append(store.load(rid, frames=[frame]))
             data = loaded[-1].frame(frame)
         except Exception as exc:  # deleted or damaged meanwhile
-            st.warning(f"Could not load saved {meta.get('kind')} {rid}: {exc}", icon=":material/warning:")
+            st.warning(plain(f"Could not load saved {meta.get('kind')} {rid}: {exc}"), icon=":material/warning:")
             continue
         parts.append(charts.tag_frame(data, rid, meta.get("kind"), meta.get("name")))
     d1, d2 = st.columns(2)

@@ -11,7 +11,16 @@ import streamlit as st
 from dln_core import advice, laws, studies, studies_matrix, sweep
 from dln_core.charts import scaling as charts
 from pages import _laws
-from pages._shared import altair_figure, ensure_entrypoint, references, run_store, show_error, url, warn_if
+from pages._shared import (
+    altair_figure,
+    computation,
+    ensure_entrypoint,
+    references,
+    run_store,
+    show_error,
+    url,
+    warn_if,
+)
 
 ensure_entrypoint()
 st.title("Theory & scaling")
@@ -27,11 +36,14 @@ by the short alignment phase a random start goes through first.
 STUDY_FUNCTIONS = {n: f for m in (studies, studies_matrix) for n, f in vars(m).items() if n.startswith("study_")}
 STUDY_FUNCTIONS |= {"study_u0_law": laws.study_u0_law, "study_lambda_law": laws.study_lambda_law}
 
-@st.cache_data(show_spinner="Running the sweep…", max_entries=48)
+
+@st.cache_data(show_spinner=False, max_entries=48)
 def compute(study: str, params: dict) -> dict:
     """The one cached call per figure: ``study_<study>(**params)`` (studies / studies_matrix, or the
-    exponent studies of dln_core.laws) → DataFrames."""
-    return STUDY_FUNCTIONS[f"study_{study}"](**params)
+    exponent studies of dln_core.laws) → DataFrames, priced first against the CPU budget, with a
+    progress bar, stopped if the visitor leaves meanwhile."""
+    with computation("Running the sweep…") as progress:
+        return STUDY_FUNCTIONS[f"study_{study}"](**params, progress=progress)
 
 
 def offer_downloads(frames: dict, stem: str) -> None:

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dln_core: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except OSError as exc:  # a missing file, no permission, a full disk: one line, not a traceback
         print(f"dln_core: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -179,6 +179,35 @@ def check_outputs(csv: str | None, save: bool, *, make_dir: bool = False):
     return csv_path, store
 
 
+class Outputs:
+    """Writes a finished computation's outputs (``--save``, ``--csv``) and reports them honestly.
+
+    Each write runs even if an earlier one failed; an OSError (a full disk, a quota, a vanished
+    folder) or a store refusal is kept as one message instead of a traceback. :meth:`finish` prints
+    the JSON line whatever happened (a run that was saved keeps its summary and id), then the
+    failures as one stderr line, and returns exit code 2 if anything failed. The store and the CSV
+    writer are atomic, so a failed write leaves nothing half-written and earlier runs untouched."""
+
+    def __init__(self, out: dict) -> None:
+        self.out = out
+        self.failures: list[str] = []
+
+    def write(self, flag: str, key: str, writer) -> None:
+        """``out[key] = writer()``, or a failure message naming ``flag``."""
+        try:
+            self.out[key] = writer()
+        except (OSError, dln_core.store.StoreError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failures.append(f"{flag}: could not write ({reason}); nothing half-written was kept")
+
+    def finish(self) -> int:
+        print_json(self.out)
+        if self.failures:
+            print("dln_core: error: " + "; ".join(self.failures), file=sys.stderr, flush=True)
+            return 2
+        return 0
+
+
 def print_json(obj: dict) -> None:
     """The one stdout line of every command: strict JSON (numpy values become plain numbers,
     non-finite numbers null, via store.to_jsonable)."""

@@ -22,7 +22,7 @@ import dln_core
 from .. import embeddings  # lazy itself (PEP 562): the model, corpus and pipeline load in run()
 from ..errors import ConfigError
 from ..limits import current_limits
-from .common import check_outputs, given, print_json
+from .common import Outputs, check_outputs, given
 
 HELP = "word embeddings as a deep linear network (QWEM)"
 DESCRIPTION = None
@@ -120,11 +120,12 @@ def run(args: argparse.Namespace) -> int:
     if result.summary["diverged"]:
         print(f"diverged at step {result.summary['diverged_step']}", file=sys.stderr)
     out = {k: result.summary.get(k) for k in JSON_KEYS}
+    outputs = Outputs(out)
     if store is not None:
-        out["run_id"] = embeddings.save_embedding_run(store, result, args.name)
-        print(f"saved run {out['run_id']}", file=sys.stderr)
+        outputs.write("--save", "run_id", lambda: embeddings.save_embedding_run(store, result, args.name))
+        if "run_id" in out:
+            print(f"saved run {out['run_id']}", file=sys.stderr)
     if csv_path is not None:
-        dln_core.store.atomic_write_bytes(csv_path, result.history.to_csv(index=False).encode())
-        out["csv"] = str(csv_path)
-    print_json(out)
-    return 0
+        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_bytes(
+            csv_path, result.history.to_csv(index=False).encode()) or str(csv_path))
+    return outputs.finish()

@@ -21,8 +21,9 @@ import dln_core
 
 from ..config import parse_floats
 from ..errors import ConfigError
-from ..limits import current_limits
+from ..limits import check_cap, current_limits
 from .common import (
+    Outputs,
     StderrProgress,
     add_init_options,
     add_schedule_options,
@@ -30,7 +31,6 @@ from .common import (
     as_flag_error,
     check_outputs,
     parse_steps,
-    print_json,
     target_options,
 )
 
@@ -140,7 +140,10 @@ def checked_spec(args: argparse.Namespace):
     """build_spec, then every member's config and the sweep caps, before any work; errors name flags."""
     try:
         spec = build_spec(args)
-        dln_core.sweep.check_sweep_limits(dln_core.sweep.build_members(spec), current_limits())
+        limits = current_limits()
+        # the grid's size from the list lengths first: 100 000 seeds are refused before 100 000 configs exist
+        check_cap("sweep size", spec.size, limits.max_batch, "networks per sweep")
+        dln_core.sweep.check_sweep_limits(dln_core.sweep.build_members(spec), limits)
     except ConfigError as exc:
         raise as_flag_error(exc) from None
     return spec
@@ -179,12 +182,6 @@ def run(args: argparse.Namespace) -> int:
         from ..distributed import executor_info
 
         info = executor_info(executor)
-    if csv_path is not None:
-        dln_core.store.atomic_write_csv(csv_path, result.summary)
-    saved = None
-    if store is not None:
-        meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
-        saved = store.save_frames({"summary": result.summary}, meta, kind="sweep")
     per_member = result.summary.drop_duplicates("member")
     line = {
         "members": result.n_members,
@@ -195,9 +192,14 @@ def run(args: argparse.Namespace) -> int:
         "diverged": int(per_member["diverged"].sum()),
         "executor": info.executor,
         "workers": info.workers,
-        "csv": str(args.csv) if args.csv else None,
+        "csv": None,
     }
-    if saved is not None:
-        line["run_id"] = str(saved)
-    print_json(line)
-    return 0
+    outputs = Outputs(line)
+    if csv_path is not None:
+        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, result.summary)
+                      or str(args.csv))
+    if store is not None:
+        meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
+        outputs.write("--save", "run_id",
+                      lambda: str(store.save_frames({"summary": result.summary}, meta, kind="sweep")))
+    return outputs.finish()

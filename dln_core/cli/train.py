@@ -42,6 +42,7 @@ from ..errors import ConfigError
 from ..limits import current_limits
 from .common import (
     TARGET_HELP,
+    Outputs,
     StderrProgress,
     add_init_options,
     add_schedule_options,
@@ -51,7 +52,6 @@ from .common import (
     finite_float,
     given,
     parse_steps,
-    print_json,
     target_options,
 )
 
@@ -73,7 +73,7 @@ SUMMARY_KEYS = (
 # gives no nulls for them
 OPTIONAL_SUMMARY_KEYS = ("lr_cap", "lr_over_cap", "converged", "theory_start_step", "halfway_step_theory_gf",
                          "theory_applies", "theory_reason", "theory_alignment", "ode_exponent",
-                         "ode_exponent_theory")
+                         "ode_exponent_theory", "auto_reached")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -165,16 +165,21 @@ def run(args: argparse.Namespace) -> int:
     figures = check_figures(args.figures, args.figure_format)
 
     result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None)
-    extra: dict = {}
+    s = result.summary
+    if s.get("auto") and not s.get("auto_reached", True):
+        print(f"train: --steps auto gave up after {s['steps']:,} steps: the loss is still above 0.05 (stuck on "
+              "a plateau, or the budget ran out); raise --init-scale or --lr, or set --steps", file=sys.stderr)
+    outputs = Outputs(summary_line(s, {}))
     if store is not None:
-        extra["run_id"] = store.save(result, kind="train", name=args.name)
-        print(f"saved run {extra['run_id']}", file=sys.stderr)
+        outputs.write("--save", "run_id", lambda: store.save(result, kind="train", name=args.name))
+        if "run_id" in outputs.out:
+            print(f"saved run {outputs.out['run_id']}", file=sys.stderr)
     if csv_path is not None:
-        dln_core.store.atomic_write_csv(csv_path, result.history)
-        extra["csv"] = str(csv_path)
+        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, result.history)
+                      or str(csv_path))
     if figures is not None:
         from ..charts import export
 
-        extra["figures"] = export.write_figures(export.explorer_figures(result), args.figures, figures)
-    print_json(summary_line(result.summary, extra))
-    return 0
+        outputs.write("--figures", "figures",
+                      lambda: export.write_figures(export.explorer_figures(result), args.figures, figures))
+    return outputs.finish()

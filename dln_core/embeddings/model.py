@@ -19,6 +19,7 @@ import scipy.linalg
 import scipy.sparse.linalg
 
 from .._validate import is_int
+from ..budget import EMBED_HINT, check_budget, checkpoint, embed_seconds
 from ..errors import ConfigError
 from ..limits import Limits, check_cap
 
@@ -101,6 +102,9 @@ class EmbedConfig:
         check_cap("steps", self.steps, limits.max_embed_steps, "embedding GD steps")
         check_cap("max_embed_work", self.work, getattr(limits, "max_embed_work", DEFAULT_MAX_EMBED_WORK),
                   "compute budget V·V·d·steps: lower the vocabulary, dimension or steps")
+        # the CPU budget per request: spectrum, gradient descent and evaluation, priced before any work
+        check_budget(embed_seconds(self.vocab, self.dim, self.steps, self.n_snapshots),
+                     getattr(limits, "max_cpu_seconds", math.inf), "this embedding", EMBED_HINT)
 
     @property
     def work(self) -> float:
@@ -262,8 +266,10 @@ def _gd_loop(M, W0, lr, steps, eigvecs, snapshot_steps, dev, tdt, progress, t0, 
             if k == steps:
                 break
             X += lr * (XM - G @ X)  # W ← W + η (M* − WWᵀ) W, transposed
-            if progress is not None and k % 20 == 0:
-                progress(k / steps)
+            if k % 20 == 0:
+                checkpoint()  # the requester left or asked for something else: stop here
+                if progress is not None:
+                    progress(k / steps)
     if progress is not None:
         progress(1.0)
     return Trajectory(

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.markdown_text import shown
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
@@ -78,7 +80,7 @@ def test_uploaded_corpus_trains_with_a_clamped_vocabulary(page):
     assert not page.exception
     assert any("only 100 distinct words" in w.value for w in page.warning)
     assert len(page.get("plotly_chart")) >= 4
-    assert any("toy.txt" in c.value for c in page.caption)
+    assert any("toy.txt" in shown(c.value) for c in page.caption)
 
 
 def test_empty_upload_is_an_error(page):
@@ -128,14 +130,14 @@ def test_binary_upload_is_rejected(page):
     page.radio(key="emb_corpus").set_value("upload").run()
     page.file_uploader(key="emb_upload").set_value(("img.txt", b"\x89PNG\r\n\x00\x00" * 50, "text/plain")).run()
     assert not page.exception
-    assert any("plain UTF-8 text" in e.value for e in page.error)
+    assert any("plain UTF-8 text" in shown(e.value) for e in page.error)
 
 
 def test_over_budget_request_names_the_cap(page, monkeypatch):
     monkeypatch.setenv("DLN_LAB_MAX_EMBED_WORK", "1e9")  # 700² · 20 · 150 = 1.5e9
     page.run()
     assert not page.exception
-    assert any("max_embed_work" in e.value for e in page.error)
+    assert any("max_embed_work" in shown(e.value) for e in page.error)
 
 
 def test_save_to_runs_and_the_runs_page_lists_it(page, tmp_path, monkeypatch):

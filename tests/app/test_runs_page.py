@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dln_core.charts import runs as charts
+from tests.app.markdown_text import shown
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -316,7 +317,7 @@ def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, downl
     assert not at.exception and not at.error
     assert not any("No runs yet" in i.value for i in at.info)
     assert any("No DLN training runs yet" in i.value for i in at.info)
-    assert any(sweep in w.value for w in at.warning)
+    assert any(sweep in shown(w.value) for w in at.warning)
     other = at.dataframe[0].value
     assert set(other["run_id"]) == {embed, sweep}
     assert pd.isna(other.set_index("run_id").loc[sweep, "rows"])
@@ -326,4 +327,27 @@ def test_only_other_entries_and_a_damaged_sweep_keep_the_page_usable(home, downl
     assert not at.exception and not at.error
     csv = _read_csv(captured["dln_other_runs.csv"])
     assert set(csv["run_id"]) == {embed} and len(csv) == 3  # the damaged one is skipped, with a warning
-    assert any(sweep in w.value for w in at.warning)
+    assert any(sweep in shown(w.value) for w in at.warning)
+
+
+def test_an_ill_typed_meta_does_not_hide_the_healthy_runs(home):
+    """A valid-JSON meta with a wrong type ("created": "yesterday") is reported; the others stay listed."""
+    ids = _save_two_runs()
+    from dln_core.store import RunStore
+
+    meta_path = RunStore().root / ids[0] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["created"] = "yesterday"
+    meta_path.write_text(json.dumps(meta))
+    at = _open_runs()
+    assert not at.exception and not at.error
+    assert not any("No runs yet" in i.value for i in at.info)
+    assert list(at.dataframe[0].value["run_id"].dropna()) == [ids[1]]
+    assert any(ids[0] in shown(w.value) for w in at.warning)
+
+
+def test_a_runs_file_is_an_error_box_not_an_empty_list(home):
+    (home / "runs").write_text("oops")
+    at = _open_runs()
+    assert not at.exception
+    assert any("not a folder" in shown(e.value) for e in at.error), [e.value for e in at.error]

@@ -155,25 +155,30 @@ def test_snapshot_count_is_capped_per_run():
     with pytest.raises(ConfigError) as err:
         RunConfig.make(steps=9990, record=10).check_limits(small)  # 1001
     assert err.value.field == "record" and "at most 1000" in str(err.value)
-    # 'auto' steps: the count is known only once the run length is; the engine checks it then
-    RunConfig.make(record=10).check_limits(small)
+    # 'auto' steps: checked against the longest run 'auto' may make (the step cap), before training
+    with pytest.raises(ConfigError) as err:  # 100 000 // 100 + 2 = 1002 > 1000
+        RunConfig.make(record=100).check_limits(small)
+    assert err.value.field == "record" and "record every 101 steps or more" in str(err.value)
+    RunConfig.make(record=101).check_limits(small)
     RunConfig.make(record=10).check_snapshots(9980, small)
     with pytest.raises(ConfigError) as err:
         RunConfig.make(record=10).check_snapshots(9990, small)
     assert err.value.field == "record"
 
 
-def test_auto_steps_with_every_n_recording_is_checked_once_the_length_is_known():
-    """The article L=2 Small run stops at 8,800 steps: every step fits a 10k cap, not a 5k one."""
+def test_auto_steps_with_every_n_recording_is_checked_before_training():
+    """'auto' + every-N recording is refused up front when the longest 'auto' run (the step cap) would
+    record too many snapshots; within the cap it records every step. The article L=2 run stops at
+    8,800 steps."""
     from dataclasses import replace
 
     from dln_core import engine
 
     cfg = RunConfig.make(record=1)  # steps="auto"
-    result = engine.run(cfg, limits=replace(LOCAL, max_snapshots=10_000))
+    result = engine.run(cfg, limits=replace(LOCAL, max_snapshots=10_000, max_steps=9_998))
     assert len(result.history) == result.summary["steps"] + 1
     with pytest.raises(ConfigError) as err:
-        engine.run(cfg, limits=replace(LOCAL, max_snapshots=5_000))
+        cfg.check_limits(replace(LOCAL, max_snapshots=5_000, max_steps=9_998))  # before any step
     assert err.value.field == "record" and "at most 5000" in str(err.value)
 
 

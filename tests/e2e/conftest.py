@@ -40,9 +40,10 @@ def _free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` on a free loopback port with its own DLN_LAB_HOME; stopped by its pid."""
+    """`streamlit run app.py` on a free loopback port with its own DLN_LAB_HOME (and ``env`` on top of
+    this process's environment, e.g. the hosted profile); stopped by its pid."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict | None = None) -> None:
         port = _free_port()
         self.home = tempfile.mkdtemp(prefix="dln_lab_e2e_")
         self.log = open(Path(self.home) / "streamlit.log", "w")
@@ -53,7 +54,7 @@ class Server:
                 "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
                 "--global.developmentMode=false",
             ],
-            cwd=ROOT, env={**os.environ, "DLN_LAB_HOME": self.home},
+            cwd=ROOT, env={**os.environ, "DLN_LAB_HOME": self.home, **(env or {})},
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{port}"
@@ -92,6 +93,14 @@ def fresh_app_url():
     """A server whose very first request comes from the test (deep links on a fresh start)."""
     server = Server()
     yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hosted_server():
+    """A server with the hosted profile (private runs, budget, small caps), one per test module."""
+    server = Server({"DLN_LAB_PROFILE": "hosted"})
+    yield server
     server.stop()
 
 

@@ -1,0 +1,235 @@
+"""What a request will cost before it runs, the CPU budget per request, and cancelling between chunks.
+
+A hosted demo must not let one visitor's request hold a core for minutes. Every computation a page
+or the CLI starts is therefore priced first, from the cheap parts of its config alone (sizes, step
+and snapshot counts), and refused with the estimate in the message when it exceeds the profile's
+budget ``Limits.max_cpu_seconds`` (hosted about 15 s, local an hour; ``DLN_LAB_MAX_CPU_SECONDS``).
+
+The cost model is linear in a few work counts per phase, with coefficients in seconds of one CPU
+core fitted by ``benchmarks/calibrate_budget.py`` on the reference machine (2-core x86 VM, numpy with
+one BLAS thread, as in the Dockerfile) and a safety margin on top:
+
+- train (engine.run_batch): numpy calls per step, matmul flops of the closed-form gradient (THEORY §1:
+  about 6·n_in·Σ n_l·n_{l−1} per network and step), per-member overhead of the stacked matmuls,
+  per-snapshot diagnostics (an SVD per layer, gradients, overlaps) and, for a single run whose frames
+  a page builds, the long alignment / update frames (snapshots × layers × r² rows);
+- embed (embeddings.run_embedding): the spectrum of the V × V target M* (dense V³ below ~400 words,
+  Lanczos ~V²·d above), gradient descent (about 2·V²·d flops per step, THEORY §7) and the evaluation
+  of every snapshot (analogies over the vocabulary).
+
+Cancellation is cooperative: the runner calls :func:`checkpoint` between chunks; it raises
+:class:`Cancelled` once the current :class:`CancelToken` (set with :func:`cancel_scope`) says so. The
+token's ``poll`` hook is how a caller outside the library (a Streamlit session ending or rerunning)
+stops the work; this module knows nothing about Streamlit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from .errors import ConfigError
+
+# seconds of one core per unit of each work count (benchmarks/calibrate_budget.py, reference machine)
+TRAIN_COEF = {
+    "run": 0.00423,  # fixed cost of one run_batch call (problem, results, caps)
+    "calls": 3.071e-06,  # numpy calls in the step loop
+    "flops": 2.94e-11,  # matmul flops in the step loop
+    "member_calls": 5.442e-08,  # stacked-matmul calls × members (per-member overhead of batched matmul)
+    "snap_calls": 0.0006041,  # snapshots × layers (numpy calls of the diagnostics, batched over members)
+    "snap_layers": 2.901e-05,  # snapshots × members × layers (per-member part of the diagnostics)
+    "snap_flops": 1.189e-08,  # snapshots × members × SVD flops of the layers
+    # rows of the long per-snapshot frames of a single run, built and drawn by the explorer: 3.95e-8 for
+    # the frames alone (calibrate_budget.py), 2.5e-6 measured for the whole explorer page (AppTest, depth
+    # 8, width 64, 64 modes: 16.5 s of charts over 6.7 M rows), which is what a hosted request costs
+    "frame_rows": 2.5e-06,
+}
+EMBED_COEF = {
+    "run": 0.2698,  # corpus statistics (cached per corpus and V), frames, summary
+    "dense_eig": 0.0,  # V³ when the dense solver is used (V ≤ max(400, 3d + 20))
+    "lanczos": 2.971e-09,  # V²·d for the Lanczos solver
+    "gd_flops": 3.682e-11,  # V²·d·steps
+    "eval": 1.943e-07,  # snapshots × V × d (analogy accuracy and effective rank of every snapshot)
+}
+MARGIN = 2.0  # above the fitted mean: measured requests ran at 0.5-1.4 of the fit under load (benchmarks)
+
+
+# ------------------------------------------------------------------------------------ work counts
+def train_counts(dims: Sequence[int], members: int, steps: int, snapshots: int, modes: int,
+                 frames: bool) -> dict[str, float]:
+    """Work counts of one engine batch: ``members`` networks with layer sizes ``dims`` (n_in, …,
+    n_out), ``steps`` GD steps and ``snapshots`` recorded states each; ``frames``: the page builds
+    the long snapshot frames of this (single) run."""
+    L = len(dims) - 1
+    pairs = sum(a * b for a, b in itertools.pairwise(dims))
+    calls = 3 * L + 4  # prefix products, error, back-propagated products and updates, max of u
+    svd = sum(a * b * min(a, b) for a, b in itertools.pairwise(dims))
+    return {
+        "run": 1.0,
+        "calls": float(steps) * calls,
+        "flops": 6.0 * dims[0] * pairs * steps * members,
+        "member_calls": float(steps) * calls * members if members > 1 else 0.0,
+        "snap_calls": float(snapshots) * L,
+        "snap_layers": float(snapshots) * members * L,
+        "snap_flops": float(snapshots) * members * svd,
+        "frame_rows": float(snapshots) * L * (modes * modes + max(dims)) if frames else 0.0,
+    }
+
+
+def embed_counts(vocab: int, dim: int, steps: int, snapshots: int) -> dict[str, float]:
+    """Work counts of one word-embedding run (see the module docstring)."""
+    dense = vocab <= max(400, 3 * dim + 20)  # the rule of embeddings.model.spectrum
+    return {
+        "run": 1.0,
+        "dense_eig": float(vocab) ** 3 if dense else 0.0,
+        "lanczos": 0.0 if dense else float(vocab) ** 2 * dim,
+        "gd_flops": float(vocab) ** 2 * dim * steps,
+        "eval": float(snapshots) * vocab * dim,
+    }
+
+
+def _seconds(counts: dict[str, float], coef: dict[str, float]) -> float:
+    return MARGIN * sum(coef[k] * v for k, v in counts.items())
+
+
+def train_seconds(dims: Sequence[int], members: int, steps: int, snapshots: int, modes: int,
+                  frames: bool = True) -> float:
+    """Estimated CPU seconds of one engine batch (:func:`train_counts` priced by TRAIN_COEF)."""
+    return _seconds(train_counts(dims, members, steps, snapshots, modes, frames), TRAIN_COEF)
+
+
+def embed_seconds(vocab: int, dim: int, steps: int, snapshots: int) -> float:
+    """Estimated CPU seconds of one word-embedding run (:func:`embed_counts` priced by EMBED_COEF)."""
+    return _seconds(embed_counts(vocab, dim, steps, snapshots), EMBED_COEF)
+
+
+def step_seconds(dims: Sequence[int], members: int) -> float:
+    """Estimated CPU seconds of one GD step of a batch, without snapshots (the 'auto' search)."""
+    c = train_counts(dims, members, 1, 0, 0, False)
+    return MARGIN * sum(TRAIN_COEF[k] * c[k] for k in ("calls", "flops", "member_calls"))
+
+
+def snapshot_count(total_steps: int, record: str | int, n_snapshots: int) -> int:
+    """Snapshots a run of ``total_steps`` records (engine.snapshot_steps: log-spaced about n, a few %
+    more where the grid is refined, or every N steps plus step 0 and the last)."""
+    if record == "log":
+        return min(math.ceil(1.05 * n_snapshots) + 2, total_steps + 1)
+    return total_steps // int(record) + 2
+
+
+def batch_seconds(cfgs: Sequence, total_steps: int) -> float:
+    """Estimated CPU seconds of engine.run_batch on ``cfgs`` (RunConfigs sharing a shape) for
+    ``total_steps`` steps. A single run is priced with its snapshot frames (the explorer and the CLI
+    build them); batch members are not (sweeps read only their mode series)."""
+    cfg = cfgs[0]
+    dims = cfg.layer_dims
+    snaps = snapshot_count(total_steps, cfg.optim.record, cfg.optim.n_snapshots)
+    return train_seconds(dims, len(cfgs), total_steps, snaps, min(dims[0], dims[-1]), frames=len(cfgs) == 1)
+
+
+def auto_seconds(cfgs: Sequence, k: int, step_cap: int, min_steps: int = 500) -> float:
+    """Estimated CPU seconds of an 'auto' run whose search stops after ``k`` steps (then it trains
+    max(4k, min_steps) steps, at most ``step_cap``, with snapshots)."""
+    per_step = step_seconds(cfgs[0].layer_dims, len(cfgs))
+    return per_step * k + batch_seconds(cfgs, min(step_cap, max(4 * k, min_steps)))
+
+
+def auto_search_cap(cfgs: Sequence, budget: float, step_cap: int, min_steps: int = 500) -> int:
+    """Longest 'auto' search the budget affords: searching k steps (no snapshots), then training
+    max(4k, min_steps) steps with snapshots (engine's 'auto' rule), must fit in ``budget``; so the
+    search gives up early rather than overrun it. At most ``step_cap``; 0 if not even that fits."""
+    def cost(k: int) -> float:
+        return auto_seconds(cfgs, k, step_cap, min_steps)
+
+    if cost(step_cap) <= budget:
+        return step_cap
+    lo, hi = 0, step_cap  # cost(lo) may exceed the budget too: then 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid)
+    return lo
+
+
+# ------------------------------------------------------------------------------------- the budget
+class BudgetError(ConfigError):
+    """A request whose estimated cost exceeds the server's CPU budget per request."""
+
+    def __init__(self, what: str, seconds: float, budget: float, hint: str = "") -> None:
+        self.seconds = seconds
+        self.budget = budget
+        advice = f": {hint}" if hint else ""
+        super().__init__("cpu budget", f"{what} is estimated at {seconds:.1f} s of CPU; this server allows "
+                         f"{budget:g} s per request{advice}")
+
+    def __str__(self) -> str:  # no "got …": the estimate is in the sentence
+        return f"{self.field}: {self.allowed}"
+
+
+def check_budget(seconds: float, budget: float, what: str, hint: str = "") -> None:
+    """Raise :class:`BudgetError` if ``seconds`` (an estimate) exceeds ``budget``."""
+    if not math.isfinite(seconds) or seconds > budget:
+        raise BudgetError(what, seconds, budget, hint)
+
+
+TRAIN_HINT = "fewer steps or snapshots, a smaller width or depth, or fewer networks"
+EMBED_HINT = "a smaller vocabulary, dimension or number of steps"
+
+
+# ------------------------------------------------------------------------------------ cancellation
+class Cancelled(Exception):
+    """The computation was cancelled (its requester left or asked for something else)."""
+
+
+class CancelToken:
+    """Says whether a computation should stop. ``cancel()`` sets it; ``poll`` (optional) is asked at
+    most every ``every_s`` seconds and may return True or raise its own exception to stop the work."""
+
+    def __init__(self, poll: Callable[[], bool | None] | None = None, every_s: float = 0.2,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.poll = poll
+        self.every_s = every_s
+        self.clock = clock
+        self._cancelled = False
+        self._last = -math.inf
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if cancelled (asking ``poll`` when it is due)."""
+        if not self._cancelled and self.poll is not None:
+            now = self.clock()
+            if now - self._last >= self.every_s:
+                self._last = now
+                if self.poll():
+                    self._cancelled = True
+        if self._cancelled:
+            raise Cancelled("the computation was cancelled")
+
+
+_TOKEN: contextvars.ContextVar[CancelToken | None] = contextvars.ContextVar("dln_cancel_token", default=None)
+
+
+@contextlib.contextmanager
+def cancel_scope(token: CancelToken | None) -> Iterator[CancelToken | None]:
+    """Make ``token`` the one :func:`checkpoint` consults inside the ``with`` block (this thread)."""
+    reset = _TOKEN.set(token)
+    try:
+        yield token
+    finally:
+        _TOKEN.reset(reset)
+
+
+def checkpoint() -> None:
+    """Called by long loops between chunks: raises if the current request was cancelled. Cheap."""
+    token = _TOKEN.get()
+    if token is not None:
+        token.check()
