@@ -107,5 +107,5 @@ def test_unigram_token_frequency_option_changes_m_star_by_the_documented_amount(
     assert err.value.field == "unigram"
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "data" / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "dln_core" / "data" / "README.md").read_text()
     assert "token frequency" in readme and "11.0 %" in readme
