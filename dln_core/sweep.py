@@ -37,6 +37,7 @@ from .engine import batch_key, run_batch
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
 from .runner import snapshot_steps
+from .sweep_executor import run_members_on
 
 Progress = Callable[[float, str], None]
 
@@ -283,13 +284,11 @@ def run_sweep(
 
 
 def _run_on_executor(executor, members, progress, limits, rise_times, t0) -> SweepResult:
-    from .sweep_executor import run_members_on
-
     limits = limits or current_limits()
     check_sweep_limits(members, limits)  # refused before anything is submitted
     groups = group_by_shape(members)
     weights = [sum(member_steps(members[i], limits) for i in g) for g in groups]
-    rows = run_members_on(executor, members, groups, weights, limits, rise_times, progress)
+    rows = run_members_on(executor, run_batch_rows, members, groups, weights, limits, rise_times, progress)
     summary = summarize_rows(rows)
     if progress is not None:
         progress(1.0, f"done: {len(members)} networks in {len(groups)} batches")
@@ -329,6 +328,14 @@ def _scalar(x) -> float:
 
 def _nan(x) -> float:
     return math.nan if x is None else float(x)
+
+
+def run_batch_rows(task: tuple) -> list[dict]:
+    """Worker side of a distributed sweep: run one batch and return its summary rows (members keep
+    their sweep index; dln_core.sweep_executor)."""
+    indices, cfgs, limits, rise_times = task
+    results = run_batch(list(cfgs), limits=limits)
+    return [row for i, res in zip(indices, results) for row in summarize_one(i, res, rise_times)]
 
 
 def summarize_one(index: int, result, rise_times: bool = True) -> list[dict]:

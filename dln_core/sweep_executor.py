@@ -9,25 +9,16 @@ identical. Lost workers: :func:`dln_core.distributed.run_tasks` (resubmitted, el
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from .distributed import run_tasks
 from .limits import Limits
 
 
-def run_batch_rows(task: tuple) -> list[dict]:
-    """Worker side: run one batch and return its summary rows (members keep their sweep index)."""
-    from .engine import run_batch
-    from .sweep import summarize_one
-
-    indices, cfgs, limits, rise_times = task
-    results = run_batch(list(cfgs), limits=limits)
-    return [row for i, res in zip(indices, results) for row in summarize_one(i, res, rise_times)]
-
-
 def run_members_on(
     executor: Executor,
+    run_batch_rows: Callable[[tuple], list[dict]],
     members: Sequence,
     groups: list[list[int]],
     weights: Sequence[float],
@@ -36,7 +27,10 @@ def run_members_on(
     progress=None,
     retries: int = 1,
 ) -> list[dict]:
-    """Summary rows of all members (in member order), the batches run as tasks on ``executor``."""
+    """Summary rows of all members (in member order), the batches run as tasks on ``executor``.
+
+    ``run_batch_rows(task)`` is the worker side (:func:`dln_core.sweep.run_batch_rows`, a module-level
+    function so it pickles); it is passed in so that this module never imports the sweep."""
     tasks = [(tuple(g), tuple(members[i] for i in g), limits, rise_times) for g in groups]
 
     def label(gi: int) -> str:

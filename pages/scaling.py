@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dln_core import advice, laws, studies, studies_matrix, sweep
+from dln_core import advice, studies, studies_laws, studies_matrix, sweep
 from dln_core.charts import scaling as charts
 from pages import _laws
 from pages._shared import (
@@ -34,7 +34,7 @@ by the short alignment phase a random start goes through first.
 
 
 STUDY_FUNCTIONS = {n: f for m in (studies, studies_matrix) for n, f in vars(m).items() if n.startswith("study_")}
-STUDY_FUNCTIONS |= {"study_u0_law": laws.study_u0_law, "study_lambda_law": laws.study_lambda_law}
+STUDY_FUNCTIONS |= {"study_u0_law": studies_laws.study_u0_law, "study_lambda_law": studies_laws.study_lambda_law}
 
 
 @st.cache_data(show_spinner=False, max_entries=48)

@@ -16,8 +16,8 @@ import time
 from ..errors import ConfigError
 
 STUDIES = {  # CLI name -> (module, function)
-    "lambda-law": ("dln_core.laws", "study_lambda_law"),
-    "u0-law": ("dln_core.laws", "study_u0_law"),
+    "lambda-law": ("dln_core.studies_laws", "study_lambda_law"),
+    "u0-law": ("dln_core.studies_laws", "study_u0_law"),
     "learning-order": ("dln_core.studies", "study_learning_order"),
     "sharpness": ("dln_core.studies", "study_sharpness"),
     "stability": ("dln_core.studies", "study_stability"),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dln_core import laws, theory
+from dln_core import laws, studies_laws, theory
 from dln_core.cli import main
 from dln_core.config import RunConfig
 from dln_core.engine import run
@@ -18,7 +18,7 @@ def test_lambda_law_exponents_match_two_minus_two_over_depth():
     """A sweep over λ at fixed u₀/λ: the fitted exponent of λ is within 0.03 of 2 − 2/L at L = 2, 3, 4, 6,
     and the collapse τ½ λ^{2−2/L} is one curve per depth (within 4 % of g_L(u₀/λ) for every λ; the
     largest gap is finite η at the largest λ, where ηλ^{2−2/L} = 0.05)."""
-    out = laws.study_lambda_law(depths=(2, 3, 4, 6))  # defaults: λ = 0.5 … 4, u₀/λ = 0.01, 0.03
+    out = studies_laws.study_lambda_law(depths=(2, 3, 4, 6))  # defaults: λ = 0.5 … 4, u₀/λ = 0.01, 0.03
     fits = out["fits"]
     assert list(fits["depth"]) == [2, 3, 4, 6]
     for row in fits.itertuples():
@@ -68,7 +68,7 @@ def test_ode_exponent_is_a_measurement_an_unbalanced_gaussian_run_misses():
 
 
 def test_u0_law_reports_the_exponent_with_its_stderr():
-    out = laws.study_u0_law(depths=(3, 4), u0_min=1e-5, u0_max=1e-3, n_points=4, lr=0.05)
+    out = studies_laws.study_u0_law(depths=(3, 4), u0_min=1e-5, u0_max=1e-3, n_points=4, lr=0.05)
     fits = out["exponent_fits"]
     assert list(fits["depth"]) == [3, 4]
     for row in fits.itertuples():
