@@ -180,7 +180,7 @@ with st.sidebar:
                          bind="query-params")
 
 for bad in bad_params:
-    st.warning(bad.message(st.session_state.get(bad.name)), icon=":material/link_off:")
+    st.warning(plain(bad.message(st.session_state.get(bad.name))), icon=":material/link_off:")  # the value is user text
 
 target_label = f"{target} {sv_text}" if target in ("spectrum", "random") else target
 label = (f"L={depth} {scheme} c={10 ** log_scale:.3g} η={lr:g} steps={steps or 'auto'} seed={seed} "
