@@ -160,7 +160,7 @@ def test_url_configures_the_run_and_garbage_is_dropped(home):
     assert at.text_input(key="sv").value == "5, 2"
     assert _data_with(at, "u")["mode"].nunique() == 2  # the URL's two-mode target was trained
     assert _payload(at)["axis"] == "t"  # time axis t = η·k from the URL
-    assert not at.warning or not any("URL parameter" in w.value for w in at.warning)
+    assert not at.warning or not any("URL parameter" in shown(w.value) for w in at.warning)
 
 
 @pytest.mark.parametrize(("query", "name", "used"), [
@@ -171,7 +171,7 @@ def test_url_configures_the_run_and_garbage_is_dropped(home):
 def test_bad_url_parameter_is_named_with_the_value_used(home, query, name, used):
     at = _open({**query, "steps": query.get("steps", "400")} if name != "steps" else query)
     _ok(at)
-    texts = [w.value for w in at.warning if "URL parameter" in w.value]
+    texts = [shown(w.value) for w in at.warning if "URL parameter" in shown(w.value)]  # as displayed
     value = query[name]
     assert texts == [next(t for t in texts if t.startswith(f"URL parameter {name}={value!r} ignored"))]
     assert texts[0].endswith(f"using {name} = {used}.")
