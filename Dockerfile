@@ -37,8 +37,8 @@ RUN useradd --create-home --uid 10001 dln
 COPY app.py LICENSE README.md ./
 COPY .streamlit ./.streamlit
 COPY pages ./pages
+# dln_core carries its data (corpora, evaluation sets, licences) as package data
 COPY dln_core ./dln_core
-COPY data ./data
 USER dln
 
 EXPOSE 8501

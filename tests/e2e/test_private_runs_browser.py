@@ -20,7 +20,7 @@ def test_visitor_b_neither_sees_nor_deletes_visitor_a_s_run(browser, hosted_serv
     try:
         a = Browser(ctx_a.new_page(), hosted_server.url)
         a.visit("explorer")
-        expect(a.page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+        expect(a.page.get_by_test_id("stIFrame").first).to_be_visible(timeout=60_000)
         a.page.get_by_role("button", name="Save to runs").click(timeout=60_000)
         a.wait()
         expect(a.page.get_by_test_id("stToast").filter(has_text="Saved as")).to_be_visible(timeout=30_000)
