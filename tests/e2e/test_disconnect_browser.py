@@ -80,6 +80,11 @@ def start_embedding(page, url: str) -> None:
         box.press("Enter")
         if label != "Embedding dimension d":  # the last one starts the heavy run: do not wait for it
             wait_for_app_run(page)
+    # a run estimated above a minute asks first (pages/embeddings.confirm_cost): confirm it
+    confirm = page.get_by_role("button", name=re.compile("Run it anyway"))
+    confirm.or_(page.get_by_test_id("stProgress")).first.wait_for(timeout=120_000)
+    if confirm.count():
+        confirm.click(timeout=60_000)
 
 
 def test_closing_the_tab_stops_a_heavy_embedding(browser, heavy_server):
