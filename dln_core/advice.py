@@ -23,6 +23,7 @@ import numpy as np
 from . import theory
 from .config import parse_floats
 from .errors import ConfigError
+from .targets import build_problem
 
 BUDGET_STEPS = 2_500  # the article's L = 2 "Small" preset (c = 1e-5, η = 0.01) learns its slowest mode in ≈ 2,200 steps
 AUTO_LOSS = 0.05  # engine "auto": loss above the floor at which the target counts as learned
@@ -85,8 +86,6 @@ def scaled_init(depth: int, lambda_star: Sequence[float], lr: float, scheme: str
 
 def scaled_init_for(cfg) -> float:
     """:func:`scaled_init` for a RunConfig: its target's λ*, depth, η, scheme and width."""
-    from .targets import build_problem
-
     lam = build_problem(cfg.target).lambda_star
     return scaled_init(cfg.network.depth, lam, cfg.optim.lr, cfg.init.scheme, cfg.network.width or len(lam))
 

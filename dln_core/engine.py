@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import budget, frames, sharpness
+from . import budget, frames, laws, sharpness
 from .config import RunConfig
 from .errors import ConfigError
 from .inits import init_weights
@@ -107,8 +107,6 @@ def _member_series(snaps: Snapshots, b: int, diverged_step) -> tuple:
 
 def _ode_exponents(problem: Problem, snaps: Snapshots, b: int, diverged_step, depth: int) -> list:
     """Member b's fitted Eq. 11 prefactor exponent per mode (laws.ode_exponents; None: not fitted)."""
-    from . import laws
-
     m = snaps.member(b, diverged_step)
     return laws.ode_exponents(problem, m.u, m.mode_rate, depth)
 

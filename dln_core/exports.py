@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
+from .store import atomic_write_bytes, export_stored
 
 LONG_COLUMNS = ("run_id", "step", "t", "metric", "index", "value")
 FORMATS = ("csv", "parquet")
@@ -93,8 +94,6 @@ def runs_table(metas: Iterable[Mapping]) -> pd.DataFrame:
 
 def history_table(runs: Sequence, layout: str) -> pd.DataFrame:
     """The history table (module docstring) of loaded runs (``store.StoredRun`` with their frames)."""
-    from .store import export_stored
-
     check_choice("layout", layout, LAYOUTS)
     with_history = [run for run in runs if "history" in run.frames]
     if layout == "wide":
@@ -150,8 +149,6 @@ def export_tables(runs: Sequence, fmt: str = "csv", layout: str = "wide") -> tup
 
 def write_export(runs: Sequence, out: str | os.PathLike, fmt: str = "csv", layout: str = "wide") -> dict:
     """Write the history and runs tables of loaded runs next to each other; returns what it wrote."""
-    from .store import atomic_write_bytes
-
     history, table, rows = export_tables(runs, fmt, layout)
     history_path, runs_path = export_paths(out, fmt)
     for path, data in ((history_path, history), (runs_path, table)):

@@ -11,6 +11,15 @@ from ._validate import check_array, check_int, check_mode_params
 from .errors import ConfigError
 
 
+def balanced_layer_strength(u, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """(σ, s) of a balanced mode of end-to-end strength u: every layer has strength s and u = σ s^L
+    (THEORY §2). For odd L the sign rides on s (σ = 1); for even L, s = |u|^{1/L} and σ = sign(u)."""
+    u = np.asarray(u, dtype=float)
+    if depth % 2 == 1:
+        return np.ones_like(u), np.sign(u) * np.abs(u) ** (1.0 / depth)
+    return np.where(u < 0, -1.0, 1.0), np.abs(u) ** (1.0 / depth)
+
+
 def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
     """Exact finite-step GD recursion for balanced aligned modes, u at the given steps: (K, r) (THEORY §2).
 
@@ -33,12 +42,7 @@ def mode_curve_gd(steps, lam, u0, depth, lr, d=1.0) -> np.ndarray:
         raise ConfigError("steps", "must be integers >= 0", steps)
     steps_arr = steps_arr.astype(np.int64)
     lam, u0, d = check_mode_params(lam, u0, d)
-    if L % 2 == 1:
-        sigma = np.ones_like(u0)
-        s = np.sign(u0) * np.abs(u0) ** (1.0 / L)
-    else:
-        sigma = np.where(u0 < 0, -1.0, 1.0)
-        s = np.abs(u0) ** (1.0 / L)
+    sigma, s = balanced_layer_strength(u0, L)
 
     wanted = np.unique(steps_arr)
     if lam.size <= _GD_SCALAR_MAX_MODES:

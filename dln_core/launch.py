@@ -47,6 +47,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import theory
+from .diagnostics import mode_alignment, mode_strengths
+from .finite_step import balanced_layer_strength
+
 ALIGNED = 0.8  # alignment that ends the alignment phase (depth > 2 launch rule)
 RISING = 0.05  # a mode with u_i ≥ this fraction of its target is rising: too late to launch it
 RATE_RTOL = 0.3  # ... and whose measured rate du_i/dt is within this of the balanced ODE's (else unbalanced)
@@ -115,7 +119,6 @@ def snapshot(W: np.ndarray, problem, grps: list[np.ndarray]) -> tuple[np.ndarray
     Alignment of a mode in group G: ‖U_Gᵀ W V_G‖²_F / (‖W V_G‖_F ‖Wᵀ U_G‖_F) (the per-mode ratio
     u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) when G = {i}); 0 where a norm vanishes.
     """
-    from .diagnostics import mode_alignment, mode_strengths
 
     U, V = problem.U_star, problem.V_star
     align = mode_alignment(W, U, V)  # singletons: the per-mode ratio, all modes at once
@@ -262,7 +265,6 @@ def plan(problem, depth: int, weights0, steps: np.ndarray, u: np.ndarray, alignm
 
 def _on_ode(problem, depth: int, u: float, rate: float, i: int) -> bool:
     """Measured rate du_i/dt within RATE_RTOL of the balanced ODE's L u^{2−2/L}(λ − d u) (THEORY.md §2)."""
-    from . import theory
 
     ode = float(np.asarray(theory.mode_rate(u, problem.lambda_star[i], depth, problem.mode_d[i])))
     return bool(np.isfinite(rate) and abs(rate - ode) <= RATE_RTOL * abs(ode))
@@ -309,7 +311,6 @@ def _eig_launch(launch: Launch, problem):
 def curves(problem, launch: Launch, depth: int, lr: float, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradient-flow and finite-η predicted u_i at the snapshots: (gf (K, r), gd (K, r)); NaN before a
     mode's launch and for modes without theory."""
-    from . import theory
 
     steps = np.asarray(steps)
     K, r = len(steps), problem.r
@@ -347,7 +348,6 @@ def halfway(problem, launches: list, depth: int, lrs, horizon=None) -> tuple[lis
     would cost far more than the run). Gradient flow: launch step + τ½/η (exact closed form for a
     single mode; for an equal-λ group, bisection on the predicted diagonal).
     """
-    from . import theory
 
     r = problem.r
     half = 0.5 * problem.target_strength
@@ -417,7 +417,6 @@ def _gd_bound(gf_step, start, horizon=GD_MAX_STEPS) -> int:
 
 def _bisect_half(lam, d, kap, w, half, depth) -> float:
     """Gradient-flow time where Σ_j w_j m_j(t) first reaches ``half`` (equal-λ group; bisection)."""
-    from . import theory
 
     def f(t):
         return float(np.asarray(theory.mode_curve_gf([t], lam, kap, depth, d))[0] @ w) - half
@@ -445,12 +444,7 @@ def _gd_first_crossing(lam, d, kap, lr, mix, half, depth, bound) -> np.ndarray:
     within ``bound`` steps. Iterates in blocks of GD_BLOCK pure updates and replays only a block in
     which something crossed, so the per-step cost is the update itself."""
     L = depth
-    if L % 2 == 1:
-        sig = np.ones_like(kap)
-        s = np.sign(kap) * np.abs(kap) ** (1.0 / L)
-    else:
-        sig = np.where(kap < 0, -1.0, 1.0)
-        s = np.abs(kap) ** (1.0 / L)
+    sig, s = balanced_layer_strength(kap, L)
     c, ds = lr * sig, d * sig
     out = np.full(len(half), -1, dtype=np.int64)
     one_hot = np.all(np.count_nonzero(mix, axis=1) == 1) and np.all(mix.max(axis=1) == 1.0)

@@ -20,6 +20,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .steppers import resolve_backend
+
 PACKAGES = ("numpy", "torch", "scipy", "pandas", "dln-lab")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -66,8 +68,6 @@ def code_revision(root: Path | None = None) -> dict | None:
 
 def resolve_device(device: str | None, backend: str | None = None) -> tuple[str, str]:
     """(backend, device) the engine would use for a config's ``device`` setting ("auto" resolved)."""
-    from .steppers import resolve_backend
-
     return resolve_backend(device or "auto", backend)
 
 

@@ -19,6 +19,10 @@ import numpy as np
 import pandas as pd
 
 from . import provenance
+from .embeddings.corpus import SHIPPED_CORPORA, load_default_corpus
+from .embeddings.model import EmbedConfig
+from .embeddings.pipeline import run_embedding
+from .engine import run as run_engine
 from .errors import ConfigError
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
@@ -61,16 +65,10 @@ def _changed(old: Mapping, new: Mapping, prefix: str = "") -> dict[str, list]:
 def _retrain(run) -> tuple[pd.DataFrame, list[np.ndarray], str, dict]:
     """(fresh history, fresh final weights, dtype, fresh provenance) for a stored run."""
     if run.kind == "train":
-        from .engine import run as run_engine
-
         cfg = run.config()
         result = run_engine(cfg)
         return result.history, list(result.weights), cfg.optim.dtype, provenance.collect(
             cfg.optim.device, cfg.optim.dtype)
-    from .embeddings.corpus import SHIPPED_CORPORA, load_default_corpus
-    from .embeddings.model import EmbedConfig
-    from .embeddings.pipeline import run_embedding
-
     corpus = run.summary.get("corpus")
     if corpus not in SHIPPED_CORPORA:
         raise ConfigError("run", "reproduce needs an embedding run trained on a shipped corpus "

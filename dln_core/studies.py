@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import theory
-from .config import RunConfig
+from .config import RunConfig, split_floats
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
 from .sweep import (
@@ -70,8 +70,6 @@ def _record_every(steps: int, snapshots: int) -> int:
 def _check_sizes(limits: Limits | None, lists: dict, depths: Sequence | None = None, per_depth: int = 1) -> None:
     """The server's caps from the cheap parts first (list lengths), before any problem is built: a
     2000-value target is refused at once, not after an SVD or a sharpness of a 2000 × 2000 matrix."""
-    from .config import split_floats
-
     limits = limits or current_limits()
     for field, value in lists.items():
         if value is None or value == "":

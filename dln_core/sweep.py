@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import theory
+from . import budget, theory
 from ._numeric import crossing_time, fit_log_law, fit_power_law
+from .budget import TRAIN_HINT, check_budget
 from .config import RunConfig, parse_floats  # the one comma-list parser (re-exported for studies and the CLI)
-from .engine import batch_key, run_batch
+from .engine import AUTO_MIN_STEPS, CHUNK, batch_key, run_batch
 from .errors import ConfigError
 from .limits import Limits, check_cap, current_limits
 from .runner import snapshot_steps
@@ -176,8 +177,6 @@ def check_sweep_limits(members: Sequence, limits: Limits) -> None:
     check_cap("sweep snapshots", snaps, limits.max_sweep_snapshots, "networks × snapshots")
     for cfg in members:
         cfg.check_limits(limits)
-    from .budget import TRAIN_HINT, check_budget
-
     check_budget(sum(group_seconds(members, limits)), limits.max_cpu_seconds,
                  f"this sweep of {len(members)} networks", TRAIN_HINT)
 
@@ -185,9 +184,6 @@ def check_sweep_limits(members: Sequence, limits: Limits) -> None:
 def group_seconds(members: Sequence, limits: Limits) -> list[float]:
     """Estimated CPU seconds of each engine batch of a sweep (budget.py; an 'auto' member at its
     shortest run: the engine stops its search where the budget left for it runs out)."""
-    from . import budget
-    from .engine import AUTO_MIN_STEPS, CHUNK
-
     out = []
     for group in group_by_shape(members):
         cfgs = [members[i] for i in group]

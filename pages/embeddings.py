@@ -23,7 +23,6 @@ from dln_core.embeddings import (
     EmbedConfig,
     complete_analogy,
     corpus_from_upload,
-    cost,
     load_default_corpus,
     nearest_neighbours,
     run_embedding,
@@ -31,6 +30,7 @@ from dln_core.embeddings import (
 )
 from dln_core.errors import ConfigError
 from dln_core.limits import current_limits
+from pages._embed_cost import confirm_cost
 from pages._shared import (
     computation,
     ensure_entrypoint,
@@ -68,34 +68,6 @@ def train(cfg: EmbedConfig, corpus_digest: str, _corpus):
     (CacheReplayClosureError on the next cache hit); on a hit the bar is replayed already emptied."""
     with computation("Gradient descent…") as progress:
         return run_embedding(cfg, _corpus, current_limits(), progress=progress)
-
-
-@st.cache_resource(show_spinner=False)
-def machine_rate() -> float:
-    """This machine's speed for the training step's product (dln_core.embeddings.cost), once per server."""
-    return cost.measure_rate()
-
-
-def confirm_cost(cfg: EmbedConfig) -> bool:
-    """Show the estimated cost; above cost.CONFIRM_ABOVE_S ask first, above REFUSE_ABOVE_S refuse."""
-    est = cost.estimate(cfg.vocab, cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
-    verdict = cost.verdict(est)
-    if verdict == "refuse":
-        top = cost.largest_vocab(cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
-        st.error(f"Not run: V = {cfg.vocab:,}, d = {cfg.dim}, {cfg.steps:,} steps would take {est.describe()}, "
-                 f"holding this server for that long (M* alone is V × V). At d = {cfg.dim} and {cfg.steps:,} "
-                 f"steps the largest V within {cost.REFUSE_ABOVE_S / 60:.0f} min is ≈ {top:,}; or use the CLI "
-                 "(python -m dln_core embed) on a bigger machine.", icon=":material/block:")
-        return False
-    st.caption(f"Estimated cost of this configuration: {est.describe()}.")
-    if verdict == "run" or st.session_state.get("emb_confirmed") == cfg:
-        return True
-    st.warning(f"This configuration will take {est.describe()}. The page is busy until it finishes.",
-               icon=":material/timer:")
-    if st.button(f"Run it anyway ({est.describe().split(' on ')[0]})", key="emb_confirm"):
-        st.session_state["emb_confirmed"] = cfg
-        return True
-    return False
 
 
 # The page's charts: (result, *view options) → Plotly figure

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..store import atomic_write_bytes, probe_writable
+from . import explorer as charts
 
 FIGURE_FORMATS = ("svg", "pdf", "png")
 MIME = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
@@ -107,8 +109,6 @@ def explorer_figures(result: Any, time_axis: str = "step", show_gd: bool = False
     """The explorer's 2-D charts of one run (``engine.RunResult``), by file stem: loss, mode strengths,
     balancedness drift and update rank over time, and the alignment heatmaps and update spectrum at
     the last snapshot."""
-    from . import explorer as charts
-
     history = result.history
     last = int(history["step"].iloc[-1])
     return {
@@ -123,8 +123,6 @@ def explorer_figures(result: Any, time_axis: str = "step", show_gd: bool = False
 
 def check_figure_dir(folder: str | os.PathLike) -> Path:
     """Create ``folder`` if needed and check a file can be written there (OSError now, not later)."""
-    from ..store import probe_writable
-
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     probe_writable(path)
@@ -137,8 +135,6 @@ def write_figures(figures: Mapping[str, Any], folder: str | os.PathLike, formats
     All files are rendered in memory first, then each is written atomically: a rendering error
     writes nothing.
     """
-    from ..store import atomic_write_bytes
-
     fmts = parse_formats(list(formats))
     path = check_figure_dir(folder)
     rendered = {path / f"{name}.{fmt}": figure_bytes(fig, fmt) for name, fig in figures.items() for fmt in fmts}

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .theory import tau_half
+
 LANCZOS_PASSES = 150
 STATISTICS_S = 1.0
 EVALUATE_BASE_S = 3.0  # similarity sets, closed-form accuracy, probes: about constant
@@ -107,6 +109,4 @@ def largest_vocab(dim: int, steps: int, history_rows: int, rate: float, budget_s
 def steps_for_modes(mu: np.ndarray, u0: float, lr: float) -> np.ndarray:
     """Steps until each mode (eigenvalue μ_k of M*) reaches halfway from strength u0 at step η
     (the depth-2 mode law, THEORY.md §7): how long a run must be for d modes to be learned."""
-    from .theory import tau_half
-
     return tau_half(np.asarray(mu, float), np.full(len(mu), float(u0))) / lr
