@@ -11,6 +11,9 @@ drives Debian's headless Chromium with Playwright. Printed side by side in one r
 - ``playback``: frames/s and ms per frame while the player runs (requestAnimationFrame; ≥ 20 target)
   for the default run and for depth 8.
 - ``embeddings first figure``: the embeddings page's first Plotly chart on the warm server.
+- ``reference: bare Streamlit page``: the same first-element measurement on a one-line Streamlit app
+  (a title and an iframe) served next to ours, so the framework's own share (loading its front end,
+  the websocket, the first script run) can be read off on this machine, under its current load.
 
     python benchmarks/bench_browser.py [--chromium /usr/bin/chromium]
 """
@@ -32,14 +35,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
-def start_server() -> tuple[subprocess.Popen, str, float]:
+BARE_APP = 'import streamlit as st\nst.title("bare")\nst.iframe("<body data-drawn=1>ok</body>", height=80)\n'
+
+
+def start_server(script: Path | None = None) -> tuple[subprocess.Popen, str, float]:
+    """``streamlit run`` on a free loopback port: this repository's app.py, or ``script``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     home = tempfile.mkdtemp(prefix="dln_bench_")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+        [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.headless=true", f"--server.port={port}",
          "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
          "--global.developmentMode=false"],
         cwd=ROOT, env={**os.environ, "DLN_LAB_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,11 +77,11 @@ def player(page, timeout=120_000):
     raise RuntimeError("no player frame")
 
 
-def first_chart(browser, url: str) -> float:
+def first_chart(browser, url: str, path: str = "/explorer") -> float:
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
     t0 = time.perf_counter()
-    page.goto(url + "/explorer")
+    page.goto(url + path)
     player(page)
     dt = time.perf_counter() - t0
     ctx.close()
@@ -131,6 +138,25 @@ def playback(browser, url: str, query: str) -> tuple[float, float]:
     return fps, ms
 
 
+def bare_first(browser) -> tuple[float, float]:
+    """(fresh server, new session) seconds to the bare reference app's iframe being drawn."""
+    script = Path(tempfile.mkdtemp(prefix="dln_bare_")) / "bare.py"
+    script.write_text(BARE_APP)
+    proc, url, _ = start_server(script)
+    try:
+        return first_chart(browser, url, ""), first_chart(browser, url, "")
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def embeddings_first(browser, url: str) -> float:
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
@@ -161,13 +187,15 @@ def main() -> None:
                 rows.append((f"playback {name}", fps, "frames/s", "≥ 20"))
                 rows.append((f"playback {name}: draw time", ms, "ms/frame", ""))
             rows.append(("embeddings first figure (warm server)", embeddings_first(browser, url), "s", ""))
+            stop(proc)
+            fresh, session = bare_first(browser)
+            rows.append(("reference: bare Streamlit page, fresh server", fresh, "s", ""))
+            rows.append(("reference: bare Streamlit page, new session", session, "s", ""))
+            rows.append(("ratio: our first chart / bare page (fresh server)", rows[1][1] / fresh, "×", ""))
+            rows.append(("ratio: our first chart / bare page (new session)", rows[2][1] / session, "×", ""))
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"{'measurement':44s} {'value':>9s}  unit      target")
     for name, value, unit, target in rows:
         print(f"{name:44s} {value:9.2f}  {unit:9s} {target}")
