@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import solve_ivp
 
 from ._validate import check_positive
 from .errors import ConfigError
@@ -228,6 +227,8 @@ def _default_starts(extent: float) -> np.ndarray:
 
 def _flow_path(a0, b0, lam, t_eval):
     """Exact-to-tolerance gradient flow of ½(λ − ab)²: ȧ = b(λ − ab), ḃ = a(λ − ab) (THEORY §5)."""
+
+    from scipy.integrate import solve_ivp  # here, not at the top: scipy.integrate slows the first page load
 
     def rhs(_t, y):
         r = lam - y[0] * y[1]
