@@ -206,5 +206,14 @@ def verdict(summary, frame: pd.DataFrame) -> str:
             f"around 2/η = {edge:.4g} (GD oscillates instead of settling).")
 
 
-__all__ = ["CURVATURE_COLUMNS", "FULL_MAX", "FirstLayerTrace", "MAX_PARAMS", "SharpnessTracker", "TOP_K",
-           "full_hessian", "top_eigen", "verdict"]
+__all__ = [
+    "CURVATURE_COLUMNS",
+    "FULL_MAX",
+    "MAX_PARAMS",
+    "TOP_K",
+    "FirstLayerTrace",
+    "SharpnessTracker",
+    "full_hessian",
+    "top_eigen",
+    "verdict",
+]

@@ -105,11 +105,32 @@ def rsa_frame(run, steps_wanted=None) -> pd.DataFrame:
     return pd.DataFrame.from_records(recs, columns=list(RSA_COLUMNS))
 
 
-def learned_steps(run) -> list[int]:
-    """Chosen times for the RSA panel: step 0, each mode's measured halfway step, and the last step."""
-    half = [k for k in run.summary.halfway_step if k is not None]
-    return sorted({0, *half, int(run.summary.steps)})
+def learned_steps(run, frac: float = 0.95) -> list[int]:
+    """Chosen times for the RSA panel: step 0, then for each mode the first recorded snapshot where it
+    has reached ``frac`` of its target strength ("after mode i is learned"), and the last snapshot."""
+    steps, _, u = run.mode_series()
+    target = np.asarray(run.problem.target_strength, float)
+    out = {int(steps[0]), int(steps[-1])}
+    for i in np.nonzero(target > 0)[0]:
+        hit = np.nonzero(u[:, i] >= frac * target[i])[0]
+        if hit.size:
+            out.add(int(steps[hit[0]]))
+    return sorted(out)
 
 
-__all__ = ["RSA_COLUMNS", "SVD_COLUMNS", "learned_steps", "mode_names", "rsa_balanced", "rsa_error", "rsa_frame",
-           "rsa_measured", "rsa_theory", "svd_frames"]
+def rsa_at(run, step: int) -> tuple[int, np.ndarray, np.ndarray, float, float]:
+    """At the recorded snapshot nearest ``step``: (step, measured W_1ᵀW_1, mode-strength theory, its
+    relative error :func:`rsa_error`, and the error of the balanced prediction (WᵀW)^{1/L})."""
+    steps, w1, W = run.first_layer
+    j = int(np.argmin(np.abs(steps - step)))
+    s_modes, _, u = run.mode_series()
+    k = int(np.argmin(np.abs(s_modes - steps[j])))
+    p, L = run.problem, run.summary.depth
+    meas = rsa_measured(w1[j])
+    theo = rsa_theory(p.V_star[:, : p.r], u[k][None], L)[0]
+    bal = rsa_balanced(W[j][None], L)[0]
+    return int(steps[j]), meas, theo, float(rsa_error(meas, theo)), float(rsa_error(meas, bal))
+
+
+__all__ = ["RSA_COLUMNS", "SVD_COLUMNS", "learned_steps", "mode_names", "rsa_at", "rsa_balanced", "rsa_error",
+           "rsa_frame", "rsa_measured", "rsa_theory", "svd_frames"]

@@ -150,7 +150,9 @@ def sharpness_keys(result) -> dict:
         return {}
     from ..curvature import verdict
 
-    num = (lambda v: float(v) if v == v else None)  # NaN -> null
+    def num(v):
+        return float(v) if v == v else None  # NaN -> null
+
     return {"sharpness_start": num(c["sharpness"].iloc[0]) if len(c) else None,
             "sharpness_final": num(c["sharpness"].iloc[-1]) if len(c) else None,
             "gauss_newton_final": num(c["gauss_newton"].iloc[-1]) if len(c) else None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dln_core import engine, representation as rep
+from dln_core import engine
+from dln_core import representation as rep
 from dln_core.config import RunConfig
 from dln_core.targets import HIERARCHY_ITEMS
 
@@ -38,7 +39,7 @@ def test_rsa_balanced_identity_and_mode_strength_theory():
     for _ in range(3):
         depth, scheme = int(rng.integers(2, 4)), ("near-identity", "gaussian")[int(rng.integers(2))]
         res = _run(depth, scheme, int(rng.integers(1000)))
-        steps, w1, W = res.first_layer
+        _, w1, W = res.first_layer
         _, _, u = res.mode_series()
         meas = rep.rsa_measured(w1)
         norm = np.linalg.norm(meas, axis=(1, 2))
