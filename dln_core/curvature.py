@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import eigh
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .sharpness import _FULL_HESSIAN_MAX, _hvp
@@ -78,6 +79,25 @@ def full_hessian(sxx, syx, Ws, gn_only: bool = False) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
+def ntk_matrix(sxx, Ws) -> np.ndarray:
+    """The tangent kernel on the inputs, (n_out·n_in)²: K = J_s J_sᵀ with J_s = ∂(W Σxx^{1/2})/∂θ.
+
+    Its nonzero eigenvalues are those of the Hessian's Gauss–Newton part G = Jᵀ(Σxx ⊗ I)J (THEORY §11),
+    and it is much smaller than G (n_out·n_in instead of all weights).
+    """
+    shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
+    Vs = _unit_directions(shapes, sizes)
+    n_in = Ws[0].shape[1]
+    pre, dpre = [np.eye(n_in)], [np.zeros((Vs[0].shape[0], n_in, n_in))]
+    for W, V in zip(Ws, Vs):
+        pre.append(W @ pre[-1])
+        dpre.append(V @ pre[-2] + W @ dpre[-1])
+    vals, vecs = np.linalg.eigh(sxx)
+    root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+    J = (dpre[-1] @ root).reshape(dpre[-1].shape[0], -1)  # row j = vec(∂W/∂θ_j Σxx^{1/2})
+    return J.T @ J
+
+
 def top_eigen(sxx, syx, Ws, v0=None, full_max: int = FULL_MAX, k: int = TOP_K):
     """(top-k Hessian eigenvalues descending, top eigenvector, Gauss–Newton top eigenvalue, method).
 
@@ -88,9 +108,9 @@ def top_eigen(sxx, syx, Ws, v0=None, full_max: int = FULL_MAX, k: int = TOP_K):
     shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
     n = sum(sizes)
     if n <= full_max:
-        vals = np.linalg.eigvalsh(full_hessian(sxx, syx, Ws))  # exact: no start vector needed (None)
-        gn = np.linalg.eigvalsh(full_hessian(sxx, syx, Ws, gn_only=True))[-1]
-        top = vals[::-1][:k]
+        m = min(k, n)  # exact: no start vector needed (None)
+        top = eigh(full_hessian(sxx, syx, Ws), eigvals_only=True, subset_by_index=[n - m, n - 1], driver="evr")[::-1]
+        gn = np.linalg.eigvalsh(ntk_matrix(sxx, Ws))[-1]
         return np.pad(top, (0, k - top.size), constant_values=np.nan), None, float(gn), "full Hessian"
     splits = np.cumsum(sizes)[:-1]
 

@@ -133,3 +133,15 @@ def test_too_many_weights_is_one_config_error():
     cfg = RunConfig.make(depth=3, width=512, steps=10)  # 268,288 weights
     with pytest.raises(ConfigError, match="sharpness"):
         engine.run(cfg, sharpness=True)
+
+
+def test_ntk_top_equals_gauss_newton_part_top():
+    """The small tangent-kernel matrix and the all-weights Gauss–Newton matrix share their top eigenvalue."""
+    rng = np.random.default_rng(3)
+    cfg = RunConfig.make(target_kind="hierarchy", depth=3, init_scheme="gaussian", init_scale=0.3, steps=1)
+    p = engine.build_problem(cfg.target)
+    Ws = [rng.standard_normal(sh) * 0.4 for sh in
+          [(cfg.layer_dims[i + 1], cfg.layer_dims[i]) for i in range(len(cfg.layer_dims) - 1)]]
+    G = curvature.full_hessian(p.sigma_xx, p.sigma_yx, Ws, gn_only=True)
+    K = curvature.ntk_matrix(p.sigma_xx, Ws)
+    np.testing.assert_allclose(np.linalg.eigvalsh(K)[::-1][:4], np.linalg.eigvalsh(G)[::-1][:4], rtol=1e-9)

@@ -1,0 +1,34 @@
+"""The explorer's curvature and hierarchy-geometry panels in real headless Chromium (no exception element)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+def test_hierarchy_geometry_and_sharpness_panels_render(app):
+    page = app.page
+    app.visit("explorer?target=hierarchy&lr=0.05&log_scale=-3&steps=2000")
+    expect(page.get_by_text("The hierarchy's geometry")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Hidden-layer representational similarity", exact=False)).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stVegaLiteChart").nth(2)).to_be_attached(timeout=60_000)  # fit, SVD, RSA
+    page.get_by_test_id("stSidebar").get_by_text("Track sharpness").click()
+    app.wait()
+    expect(page.get_by_text("Cost:", exact=False)).to_be_visible(timeout=180_000)
+    chart = page.get_by_test_id("stVegaLiteChart").filter(has_text="Curvature along the path")
+    expect(chart.first).to_be_visible(timeout=60_000)
+    chart.first.scroll_into_view_if_needed()
+    app.screenshot("explorer_curvature_hierarchy")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    chart.first.screenshot(path=str(ARTIFACTS / "explorer_sharpness_chart.png"))
+    rsa = page.get_by_test_id("stVegaLiteChart").filter(has_text="theory").last
+    rsa.scroll_into_view_if_needed()
+    rsa.screenshot(path=str(ARTIFACTS / "explorer_rsa_chart.png"))
+    svd = page.get_by_test_id("stVegaLiteChart").filter(has_text="modes × features")
+    svd.first.screenshot(path=str(ARTIFACTS / "explorer_svd_chart.png"))
+    assert app.count("stException") == 0
+    assert app.count("stVegaLiteChart") >= 4
