@@ -1,4 +1,4 @@
-"""Curvature along the training path: the Hessian's top eigenvalues at every snapshot (THEORY §11).
+"""Curvature along the training path: the Hessian's top eigenvalues at every snapshot (THEORY §10.1).
 
 Optional (``engine.run_batch(..., sharpness=True)``, ``train --sharpness``): a :class:`SharpnessTracker`
 is handed to the runner as a snapshot hook and, at each recorded snapshot, measures for every member
@@ -42,7 +42,7 @@ def _hvp_batch(sxx, syx, Ws, Vs, gn_only: bool = False) -> list[np.ndarray]:
 
     The same product rule as sharpness._hvp with the direction batched on a leading axis:
     ∂G_l = ∂(post_l)ᵀ R pre_lᵀ + post_lᵀ ∂R pre_lᵀ + post_lᵀ R ∂(pre_l)ᵀ, ∂R = ∂W Σxx; the middle
-    term alone is G·V (THEORY §11).
+    term alone is G·V (THEORY §10.1).
     """
     L = len(Ws)
     n_in, n_out = Ws[0].shape[1], Ws[-1].shape[0]
@@ -72,7 +72,7 @@ def _unit_directions(shapes, sizes):
 
 
 def full_hessian(sxx, syx, Ws, gn_only: bool = False) -> np.ndarray:
-    """The (n, n) Hessian of loss (H) in all weights (layers flattened in order), exact (THEORY §11)."""
+    """The (n, n) Hessian of loss (H) in all weights (layers flattened in order), exact (THEORY §10.1)."""
     shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
     cols = _hvp_batch(sxx, syx, Ws, _unit_directions(shapes, sizes), gn_only)
     H = np.concatenate([c.reshape(c.shape[0], -1) for c in cols], axis=1)  # row j = H e_j
@@ -82,7 +82,7 @@ def full_hessian(sxx, syx, Ws, gn_only: bool = False) -> np.ndarray:
 def ntk_matrix(sxx, Ws) -> np.ndarray:
     """The tangent kernel on the inputs, (n_out·n_in)²: K = J_s J_sᵀ with J_s = ∂(W Σxx^{1/2})/∂θ.
 
-    Its nonzero eigenvalues are those of the Hessian's Gauss–Newton part G = Jᵀ(Σxx ⊗ I)J (THEORY §11),
+    Its nonzero eigenvalues are those of the Hessian's Gauss–Newton part G = Jᵀ(Σxx ⊗ I)J (THEORY §10.1),
     and it is much smaller than G (n_out·n_in instead of all weights).
     """
     shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
@@ -132,7 +132,7 @@ def top_eigen(sxx, syx, Ws, v0=None, full_max: int = FULL_MAX, k: int = TOP_K):
 
 
 class SharpnessTracker:
-    """Snapshot hook: per member, the Hessian's top eigenvalues at each recorded step (THEORY §11).
+    """Snapshot hook: per member, the Hessian's top eigenvalues at each recorded step (THEORY §10.1).
 
     Call it as ``tracker(step, weights)`` with the batch's stacked weights (B, ...); it keeps one
     row per (snapshot, member), each warm-started from that member's previous eigenvector, and the
@@ -208,7 +208,7 @@ class FirstLayerTrace:
 
 
 def verdict(summary, frame: pd.DataFrame) -> str:
-    """One honest sentence on what GD did relative to the step-size cap (THEORY §6, §11)."""
+    """One honest sentence on what GD did relative to the step-size cap (THEORY §6, §10.1)."""
     if frame.empty:
         return "No sharpness was recorded."
     final = float(frame["sharpness"].iloc[-1])

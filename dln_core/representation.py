@@ -1,4 +1,4 @@
-"""The hierarchy's geometry: the target's SVD and the hidden layer's similarity matrix (THEORY §12).
+"""The hierarchy's geometry: the target's SVD and the hidden layer's similarity matrix (THEORY §10.3).
 
 Pure numpy/pandas. :func:`svd_frames` turns a problem's Σyx into long frames for heatmaps (items ×
 modes, modes × features, singular values) with a reading of each mode from its sign pattern over the
@@ -34,7 +34,7 @@ def mode_names(V: np.ndarray, items) -> list[str]:
 
 
 def svd_frames(problem) -> dict[str, pd.DataFrame]:
-    """Long frames of the target's SVD Σyx = U* diag(λ) V*ᵀ for heatmaps (THEORY §12).
+    """Long frames of the target's SVD Σyx = U* diag(λ) V*ᵀ for heatmaps (THEORY §10.3).
 
     ``items_modes``: V*[item, mode] (row = item, col = mode label); ``modes_features``: U*[feature,
     mode] (row = mode label, col = feature); ``singular_values``: mode label, lambda. Mode labels read
@@ -62,13 +62,13 @@ def rsa_measured(w1: np.ndarray) -> np.ndarray:
 
 
 def rsa_theory(V: np.ndarray, u: np.ndarray, depth: int) -> np.ndarray:
-    """V diag(|u|^{2/L}) Vᵀ per snapshot, u (S, r) mode strengths (THEORY §12); (S, n_in, n_in)."""
+    """V diag(|u|^{2/L}) Vᵀ per snapshot, u (S, r) mode strengths (THEORY §10.3); (S, n_in, n_in)."""
     p = np.abs(np.asarray(u, float)) ** (2.0 / depth)
     return np.einsum("im,sm,jm->sij", V, p, V)
 
 
 def rsa_balanced(W: np.ndarray, depth: int) -> np.ndarray:
-    """(WᵀW)^{1/L} of end-to-end maps W (S, n_out, n_in): the RSA of any balanced net (THEORY §12)."""
+    """(WᵀW)^{1/L} of end-to-end maps W (S, n_out, n_in): the RSA of any balanced net (THEORY §10.3)."""
     G = np.swapaxes(W, -1, -2) @ W
     vals, vecs = np.linalg.eigh(G)
     vals = np.clip(vals, 0.0, None) ** (1.0 / depth)

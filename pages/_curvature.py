@@ -1,10 +1,10 @@
 """The explorer's curvature and hierarchy-geometry panels (UI glue only; math in dln_core).
 
 ``curvature_panel(result, time_axis)``: the sharpness along the path with the 2/η line, what GD did
-relative to the cap, and what the measurement cost (dln_core.curvature, THEORY §11).
+relative to the cap, and what the measurement cost (dln_core.curvature, THEORY §10.1).
 ``hierarchy_panel(result, time_axis)``: the target's SVD heatmaps and the hidden layer's item × item
 similarity at chosen snapshots and at any snapshot, against the mode-strength theory
-(dln_core.representation, THEORY §12).
+(dln_core.representation, THEORY §10.3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chart builders for curvature along the path and the hierarchy's geometry (THEORY §11, §12).
+"""Chart builders for curvature along the path and the hierarchy's geometry (THEORY §10.1, §10.3).
 
 Pure functions (no streamlit): the ``curvature`` frame (curvature.CURVATURE_COLUMNS) → the sharpness
 chart with the 2/η line; the hierarchy's SVD frames and the RSA frame (representation.py) → heatmaps.
@@ -26,7 +26,7 @@ MIN_COLOUR = "#555555"  # the balanced minimum's sharpness
 
 def sharpness_chart(curv: pd.DataFrame, time_axis: str = "step") -> alt.LayerChart:
     """The Hessian's top eigenvalues and the Gauss–Newton top along the run (log time, log eigenvalue),
-    with the 2/η rule (red) and the balanced minimum's sharpness (grey dashed): THEORY §6, §11.
+    with the 2/η rule (red) and the balanced minimum's sharpness (grey dashed): THEORY §6, §10.1.
 
     The y axis spans 10⁻³ × the largest sharpness up to the larger of that and 2/η, so both the rise and
     the edge stay readable; smaller (and non-positive) values are clipped at the bottom edge."""
@@ -95,7 +95,7 @@ def svd_charts(svd: dict[str, pd.DataFrame]) -> alt.VConcatChart:
 
 def rsa_charts(rsa: pd.DataFrame, time_axis: str = "step") -> alt.FacetChart:
     """Item × item similarity, measured (top row) and predicted from the mode strengths (bottom row),
-    one column per chosen snapshot (THEORY §12); one colour scale for all panels."""
+    one column per chosen snapshot (THEORY §10.3); one colour scale for all panels."""
     items = list(dict.fromkeys(rsa["item_a"]))
     f = rsa.rename(columns={"similarity": "value"}).copy()
     f["when"] = f[time_axis].map(lambda v: f"{'k' if time_axis == 'step' else 't'} = {v:,.6g}")

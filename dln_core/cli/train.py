@@ -8,7 +8,7 @@ not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lamb
 launched from), ``theory_applies`` and ``theory_reason`` (why not), ``theory_alignment`` (alignment at
 the launch), ``halfway_step_theory_gf`` (gradient-flow value; ``halfway_step_theory`` is the finite-η
 prediction), ``ode_exponent`` (fitted Eq. 11 prefactor exponent, dln_core.laws) with
-``ode_exponent_theory`` = 2 − 2/L; with ``--sharpness`` (dln_core.curvature, THEORY §11):
+``ode_exponent_theory`` = 2 − 2/L; with ``--sharpness`` (dln_core.curvature, THEORY §10.1):
 ``sharpness_start``, ``sharpness_final``, ``gauss_newton_final``, ``sharpness_balanced``, ``two_over_lr``,
 ``sharpness_method``, ``sharpness_seconds`` (also on stderr) and ``sharpness_verdict``, and the CSV
 gains ``sharpness`` and ``gauss_newton`` columns; and ``run_id``
@@ -144,7 +144,7 @@ def summary_line(summary: Mapping, extra: dict | None = None) -> dict:
 
 
 def sharpness_keys(result) -> dict:
-    """With --sharpness: the curvature keys of the stdout object (THEORY §11); else none."""
+    """With --sharpness: the curvature keys of the stdout object (THEORY §10.1); else none."""
     c = result.curvature
     if c is None:
         return {}

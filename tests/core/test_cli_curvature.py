@@ -1,4 +1,4 @@
-"""``train --sharpness`` (dln_core/cli/train.py, THEORY §11): JSON keys, cost on stderr, CSV columns, off path."""
+"""``train --sharpness`` (dln_core/cli/train.py, THEORY §10.1): JSON keys, cost on stderr, CSV columns, off path."""
 
 from __future__ import annotations
 

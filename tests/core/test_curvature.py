@@ -1,4 +1,4 @@
-"""Curvature along the path (dln_core.curvature, THEORY §11): sharpness at every snapshot.
+"""Curvature along the path (dln_core.curvature, THEORY §10.1): sharpness at every snapshot.
 
 Against a finite-difference Hessian mid-training, against the closed form at the end, above the cap,
 and the off path (frames identical without the flag).

@@ -1,4 +1,4 @@
-"""The hierarchy's geometry (dln_core.representation, THEORY §12): target SVD and hidden-layer RSA."""
+"""The hierarchy's geometry (dln_core.representation, THEORY §10.3): target SVD and hidden-layer RSA."""
 
 from __future__ import annotations
 
