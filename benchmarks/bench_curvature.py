@@ -1,12 +1,13 @@
 """Cost of curvature along the path (THEORY §10.3), measured side by side in one run.
 
 1. Off path: the same training run (no ``sharpness``) timed with this tree and with a baseline tree
-   (default: ``git archive main``, unpacked into a temporary folder), in alternating subprocesses so
+   (default: the merge base of main and HEAD, i.e. this branch without its own commits, via
+   ``git archive``, unpacked into a temporary folder), in alternating subprocesses so
    both see the same machine load; prints the median of each and their ratio.
 2. On path: per-snapshot cost of the sharpness tracker for a few network sizes (full Hessian up to
    400 weights, Lanczos above), and the ratio of a run with sharpness to the same run without.
 
-Usage: ``python benchmarks/bench_curvature.py [--baseline-ref main] [--repeats 7]``.
+Usage: ``python benchmarks/bench_curvature.py [--baseline-ref REF] [--repeats 7]``.
 """
 
 from __future__ import annotations
@@ -55,9 +56,13 @@ def off_path(ref: str, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = _export(ref, Path(tmp))
         here, there = [], []
-        for _ in range(repeats):
-            here.append(_time(ROOT))
-            there.append(_time(base))
+        for k in range(repeats):  # swap the order every pair, so neither tree always runs first
+            if k % 2:
+                there.append(_time(base))
+                here.append(_time(ROOT))
+            else:
+                here.append(_time(ROOT))
+                there.append(_time(base))
         mh, mb = statistics.median(here), statistics.median(there)
         print(f"off path (depth 3, 6000 steps, 200 snapshots, no --sharpness): this tree {mh * 1e3:.1f} ms, "
               f"{ref} {mb * 1e3:.1f} ms, ratio {mh / mb:.3f} (median of {repeats} alternating subprocess pairs)")
@@ -90,12 +95,14 @@ def on_path() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--baseline-ref", default="main")
+    ap.add_argument("--baseline-ref", default=None, help="git ref of the baseline (default: merge base with main)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--skip-off", action="store_true")
     args = ap.parse_args()
     if not args.skip_off:
-        off_path(args.baseline_ref, args.repeats)
+        ref = args.baseline_ref or subprocess.run(["git", "merge-base", "main", "HEAD"], cwd=ROOT, check=True,
+                                                  capture_output=True, text=True).stdout.strip()[:12]
+        off_path(ref, args.repeats)
     on_path()
 
 
