@@ -77,3 +77,26 @@ def test_fitted_exponent_standard_error_matches_regression():
                             "halfway_time": tau, "tau_half_theory": u0 ** (-1 / 3)})
     fits = sweep.fit_scaling(summary)
     assert fits.loc[0, "fitted_slope_se"] == pytest.approx(ref.stderr, rel=1e-9)
+
+
+def test_cli_sweep_writes_the_seed_summary(tmp_path, monkeypatch):
+    import contextlib
+    import io
+    import json
+
+    from dln_core import cli
+
+    monkeypatch.setenv("DLN_LAB_HOME", str(tmp_path))
+    monkeypatch.delenv("DLN_LAB_PROFILE", raising=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = cli.main(["sweep", "--target", "3,1", "--depth", "2", "--init", "gaussian", "--init-scale", "1e-3",
+                         "--lr", "0.05", "--steps", "600", "--seeds", "3", "--quiet", "--csv",
+                         str(tmp_path / "s.csv")])
+    assert code == 0
+    line = json.loads(out.getvalue())
+    agg = pd.read_csv(line["seeds_csv"])
+    assert line["seeds_csv"].endswith("s.seeds.csv") and len(agg) == 2 and (agg["n_seeds"] == 3).all()
+    full = pd.read_csv(tmp_path / "s.csv")
+    m1 = full[full["mode"] == 1]["halfway_time"]
+    assert agg.loc[agg["mode"] == 1, "halfway_time_mean"].iloc[0] == pytest.approx(m1.mean())

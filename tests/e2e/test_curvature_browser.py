@@ -32,3 +32,40 @@ def test_hierarchy_geometry_and_sharpness_panels_render(app):
     svd.first.screenshot(path=str(ARTIFACTS / "explorer_svd_chart.png"))
     assert app.count("stException") == 0
     assert app.count("stVegaLiteChart") >= 4
+
+
+@pytest.fixture
+def seeded_server(tmp_path):
+    """A server whose run store already holds three saved runs that differ only in seed."""
+    from dln_core.config import RunConfig
+    from dln_core.engine import run
+    from dln_core.store import RunStore
+    from tests.e2e.conftest import Server
+
+    store = RunStore(tmp_path)
+    for seed in (0, 1, 2):
+        cfg = RunConfig.make(depth=2, init_scheme="gaussian", init_scale=1e-3, lr=0.05, steps=600, seed=seed)
+        store.save(run(cfg), name=f"seed {seed}")
+    server = Server({"DLN_LAB_HOME": str(tmp_path)})
+    yield server
+    server.stop()
+
+
+def test_runs_page_seed_bands_render(page, seeded_server):
+    from tests.e2e.conftest import Browser
+
+    app = Browser(page, seeded_server.url)
+    app.visit("runs")
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible(timeout=60_000)
+    box = grid.bounding_box()
+    for k in range(3):  # tick each row's box (the grid is a canvas: rows sit 35 px apart under the header)
+        page.mouse.click(box["x"] + 15, box["y"] + 35 + 17 + 35 * k)
+        app.wait()
+    expect(page.get_by_text("Same configuration, different seeds")).to_be_visible(timeout=60_000)
+    band = page.get_by_test_id("stVegaLiteChart").filter(has_text="mode strengths u_i")
+    expect(band.first).to_be_visible(timeout=60_000)
+    band.first.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    band.first.screenshot(path=str(ARTIFACTS / "runs_seed_bands.png"))
+    assert app.count("stException") == 0
