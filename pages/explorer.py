@@ -77,10 +77,11 @@ def surfaces(_run, cfg: RunConfig):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> str:
-    """The in-browser player for this run and view: all snapshot data, sent once."""
+def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str, sharp: bool) -> tuple[str, int]:
+    """The in-browser player for this run and view (html, height): all snapshot data, sent once."""
     view = landscape.two_mode_view(_run, n=31)
-    return playback.player_html(playback.playback_payload(_run, view, time_axis, show_gd))
+    payload = playback.playback_payload(_run, view, time_axis, show_gd)
+    return playback.player_html(payload), playback.player_height(payload)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -244,7 +245,8 @@ if e2.button("Save to runs", key="save_run", icon=":material/save:"):
 st.markdown("**Watch it learn.** Play, pause, reset and scrub run in your browser from this run's recorded "
             "snapshots: no retraining and no server round trip per frame.")
 try:
-    st.iframe(player(result, cfg, show_gd, time_axis), height=playback.PLAYER_HEIGHT)
+    html, height = player(result, cfg, show_gd, time_axis, result.curvature is not None)
+    st.iframe(html, height=height)
 except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
     show_error(exc, "could not draw the charts")
 st.caption(captions.loss_caption(depth, summary))

@@ -145,3 +145,24 @@ def test_ntk_top_equals_gauss_newton_part_top():
     G = curvature.full_hessian(p.sigma_xx, p.sigma_yx, Ws, gn_only=True)
     K = curvature.ntk_matrix(p.sigma_xx, Ws)
     np.testing.assert_allclose(np.linalg.eigvalsh(K)[::-1][:4], np.linalg.eigvalsh(G)[::-1][:4], rtol=1e-9)
+
+
+def test_player_payload_carries_rsa_and_sharpness_only_when_recorded():
+    from dln_core import landscape, representation
+    from dln_core.charts import playback
+
+    cfg = RunConfig.make(target_kind="hierarchy", depth=2, lr=0.05, init_scale=1e-3, steps=800)
+    res = engine.run(cfg, sharpness=True).build_frames()
+    payload = playback.playback_payload(res, landscape.two_mode_view(res, n=11))
+    S = len(payload["x"]["step"])
+    assert len(payload["rsa"]["measured"]) == S == len(payload["sharp"]["top"])
+    _, w1, _ = res.first_layer  # the last frame, unscaled, is the measured W_1ᵀW_1
+    last = np.array(payload["rsa"]["measured"][-1]) * payload["rsa"]["peak"]
+    np.testing.assert_allclose(last, representation.rsa_measured(w1[-1]).ravel(), rtol=1e-3, atol=1e-4)
+    html = playback.player_html(payload)
+    assert 'id="c_rsa"' in html and 'id="c_sharp"' in html
+    assert playback.player_height(payload) == playback.PLAYER_HEIGHT + playback.EXTRA_ROW_HEIGHT
+    plain = engine.run(RunConfig.make(steps=200)).build_frames()
+    p2 = playback.playback_payload(plain, landscape.two_mode_view(plain, n=11))
+    assert "rsa" not in p2 and "sharp" not in p2 and playback.player_height(p2) == playback.PLAYER_HEIGHT
+    assert 'id="c_rsa"' not in playback.player_html(p2)

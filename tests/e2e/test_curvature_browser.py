@@ -32,6 +32,18 @@ def test_hierarchy_geometry_and_sharpness_panels_render(app):
     svd.first.screenshot(path=str(ARTIFACTS / "explorer_svd_chart.png"))
     assert app.count("stException") == 0
     assert app.count("stVegaLiteChart") >= 4
+    # the in-browser player carries the RSA and sharpness panels too; scrubbing changes what they show
+    frame = next(f for f in page.frames if f.url == "about:srcdoc")
+    frame.wait_for_selector("#c_sharp", timeout=60_000)
+    frame.wait_for_selector("body[data-drawn]", timeout=30_000)
+    end = frame.locator("#c_rsa").screenshot()
+    frame.locator("#reset").click()
+    page.wait_for_timeout(300)
+    assert frame.locator("#c_rsa").screenshot() != end  # step 0: every item alike (blank) vs learned
+    frame.locator("#end").click()
+    page.get_by_test_id("stIFrame").first.scroll_into_view_if_needed()
+    frame.locator("#c_rsa").scroll_into_view_if_needed()
+    page.get_by_test_id("stIFrame").first.screenshot(path=str(ARTIFACTS / "explorer_player_rsa_sharpness.png"))
 
 
 @pytest.fixture
