@@ -59,7 +59,8 @@ def hierarchy_panel(result, time_axis: str) -> None:
                "the matrix is W₁ᵀW₁. Columns: step 0, the first snapshot where each mode reached 95 % of its "
                "target, and the last one. Top: measured; bottom: predicted from the mode strengths, "
                "V* diag(u^{2/L}) V*ᵀ (exact for balanced, aligned weights). The items differentiate as the "
-               "modes are learned: all alike, then animals vs plants, then every item apart.")
+               "modes are learned: all alike, then animals vs plants, then every item apart. The player above "
+               "animates the same two matrices at every snapshot (its panel 7).")
     steps = result.first_layer[0].tolist()
     pick = st.select_slider("snapshot for the similarity check (step k)", steps, value=steps[-1],
                             key="rsa_snapshot")

@@ -145,7 +145,7 @@ def summary_line(summary: Mapping, extra: dict | None = None) -> dict:
 
 def sharpness_keys(result) -> dict:
     """With --sharpness: the curvature keys of the stdout object (THEORY §10.1); else none."""
-    c = result.curvature
+    c = getattr(result, "curvature", None)
     if c is None:
         return {}
     from ..curvature import verdict
@@ -163,7 +163,7 @@ def sharpness_keys(result) -> dict:
 
 def history_table(result):
     """The history frame, plus the sharpness and gauss_newton columns when they were measured."""
-    if result.curvature is None:
+    if getattr(result, "curvature", None) is None:
         return result.history
     return result.history.merge(result.curvature[["step", "sharpness", "gauss_newton"]], on="step", how="left")
 
@@ -194,13 +194,14 @@ def run(args: argparse.Namespace) -> int:
     csv_path, store = check_outputs(args.csv, args.save)
     figures = check_figures(args.figures, args.figure_format)
 
-    result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None, sharpness=args.sharpness)
+    extra = {"sharpness": True} if args.sharpness else {}  # the off path calls run exactly as before
+    result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None, **extra)
     s = result.summary
     if s.get("auto") and not s.get("auto_reached", True):
         print(f"train: --steps auto gave up after {s['steps']:,} steps: the loss is still above 0.05 (stuck on "
               "a plateau, or the budget ran out); raise --init-scale or --lr, or set --steps", file=sys.stderr)
     outputs = Outputs(summary_line(s, sharpness_keys(result)))
-    if result.curvature is not None:
+    if getattr(result, "curvature", None) is not None:
         print(f"train: sharpness took {result.sharpness_seconds:.3f} s "
               f"({1e3 * result.sharpness_seconds / max(1, len(result.curvature)):.2f} ms per snapshot)",
               file=sys.stderr)
