@@ -27,6 +27,7 @@ class Fit:
     intercept: float
     r2: float
     n: int
+    stderr: float = math.nan  # standard error of the slope, √(SS_res / (n − 2) / Σ(x − x̄)²); NaN if n < 3
 
 
 def _linfit(x: np.ndarray, y: np.ndarray) -> Fit:
@@ -37,8 +38,11 @@ def _linfit(x: np.ndarray, y: np.ndarray) -> Fit:
     slope, intercept = np.polyfit(x, y, 1)
     resid = y - (slope * x + intercept)
     ss = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss if ss > 0 else 1.0
-    return Fit(float(slope), float(intercept), r2, len(x))
+    ss_res = float(np.sum(resid**2))
+    r2 = 1.0 - ss_res / ss if ss > 0 else 1.0
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    se = math.sqrt(ss_res / (len(x) - 2) / sxx) if len(x) > 2 else math.nan
+    return Fit(float(slope), float(intercept), r2, len(x), se)
 
 
 def fit_power_law(u0, tau) -> Fit:

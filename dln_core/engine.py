@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import budget, frames, laws, sharpness
+from . import budget, curvature, frames, laws, sharpness
 from .config import RunConfig
 from .errors import ConfigError
 from .inits import init_weights
@@ -161,6 +161,37 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
     return out
 
 
+def _curvature_hooks(runner: Runner, cfgs, sharp: bool, first_layer: bool | None) -> tuple:
+    """The optional snapshot hooks (curvature.py): sharpness tracker, first-layer trace (or None each).
+
+    ``first_layer=None``: traced for targets with named items (the hierarchy), whose W_1 is tiny.
+    """
+    tracker = trace = None
+    if sharp:
+        n = sum(a * b for a, b in itertools.pairwise(cfgs[0].layer_dims))
+        if n > curvature.MAX_PARAMS:
+            raise ConfigError("sharpness", f"needs a network with at most {curvature.MAX_PARAMS:,} weights", n)
+        tracker = curvature.SharpnessTracker(runner.problem, len(cfgs))
+        runner.snapshot_hooks.append(tracker)
+    if first_layer or (first_layer is None and runner.problem.labels_in is not None):
+        trace = curvature.FirstLayerTrace()
+        runner.snapshot_hooks.append(trace)
+    return tracker, trace
+
+
+def _attach_curvature(out: list[RunResult], runner: Runner, tracker, trace) -> None:
+    """Each member's curvature frame and first-layer trace, set on its RunResult (None when not asked)."""
+    sharp_min = None
+    if tracker is not None and out[0].summary.lr_cap is not None:
+        sharp_min = 2.0 / out[0].summary.lr_cap
+    for b, (res, m) in enumerate(zip(out, runner.members)):
+        if tracker is not None:
+            res.curvature = tracker.frame(b, m.lr, sharp_min, m.diverged_step)
+            res.sharpness_seconds = tracker.seconds / len(out)
+        if trace is not None:
+            res.first_layer = trace.member(b, m.diverged_step)
+
+
 # ------------------------------------------------------------------------------------------- public
 def run_batch(
     cfgs: Sequence[RunConfig],
@@ -168,12 +199,17 @@ def run_batch(
     *,
     limits: Limits | None = None,
     backend: str | None = None,
+    sharpness: bool = False,
+    first_layer: bool | None = None,
 ) -> list[RunResult]:
     """Run B configs as one batched program; equals running each alone (to rounding, ~1e-12 in float64).
 
     Members must share target, network and optim (steps, record, n_snapshots, device, dtype) and may
     differ in init (scheme, scale, seed, lambda_b) and lr. ``progress(fraction)`` is called as the
     run advances. ``backend`` ("numpy" | "torch") overrides the CPU default (numpy).
+    ``sharpness=True``: each result also carries ``curvature`` (curvature.CURVATURE_COLUMNS, the
+    Hessian's top eigenvalues at every snapshot) and ``sharpness_seconds`` (its cost); ``first_layer``
+    (None: only for the hierarchy) records W_1 at every snapshot as ``result.first_layer``.
     """
     cfgs = list(cfgs)
     _check_batch(cfgs)
@@ -195,6 +231,7 @@ def run_batch(
     problem = build_problem(cfgs[0].target)
     backend, device = resolve_backend(cfgs[0].optim.device, backend)
     runner = Runner(cfgs, problem, backend, device, progress)
+    tracker, trace = _curvature_hooks(runner, cfgs, sharpness, first_layer)
     auto_reached, frac0 = None, 0.0
     if steps == "auto":  # False: never within AUTO_LOSS of the floor within the search
         floor = loss_floor(problem, cfgs[0].network.depth, cfgs[0].width)
@@ -205,6 +242,7 @@ def run_batch(
         total = int(steps)
     snaps, final = runner.simulate(total, frac0)
     out = _results(runner, snaps, final, total, steps == "auto", auto_reached, time.perf_counter() - t0)
+    _attach_curvature(out, runner, tracker, trace)
     runner._report(1.0)
     return out
 
@@ -215,9 +253,12 @@ def run(
     *,
     limits: Limits | None = None,
     backend: str | None = None,
+    sharpness: bool = False,
+    first_layer: bool | None = None,
 ) -> RunResult:
     """Train one network (see run_batch)."""
-    return run_batch([cfg], progress, limits=limits, backend=backend)[0]
+    return run_batch([cfg], progress, limits=limits, backend=backend, sharpness=sharpness,
+                     first_layer=first_layer)[0]
 
 
 __all__ = ["FRAME_NAMES", "RunResult", "RunSummary", "batch_key", "build_problem", "init_weights", "loss_floor",

@@ -95,8 +95,9 @@ class MemberSnapshots:
 class Recorder:
     """Diagnostics of all B members at each snapshot (arrays with a leading batch axis)."""
 
-    def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray]) -> None:
+    def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray], hooks=()) -> None:
         self.p = problem
+        self.hooks = tuple(hooks)  # optional extra measurements hook(step, weights) (e.g. curvature.py)
         self.lrs = np.asarray(lrs, dtype=float)
         self.H0 = dg.balance_matrices(weights0)
         self.steps: list[int] = []
@@ -133,6 +134,8 @@ class Recorder:
                 "overlaps": mats,
             })
         self.steps.append(int(step))
+        for hook in self.hooks:
+            hook(int(step), weights)
 
     def snapshots(self) -> Snapshots:
         """Stack the records once into :class:`Snapshots` (the per-snapshot records are dropped)."""

@@ -131,7 +131,14 @@ class RunResult(FrameViews):
     W_1 … W_L), ``initial_weights`` (W_1(0) … W_L(0)) and the frames of :data:`FRAME_NAMES`. The
     frames are built on first access (a 256-network sweep that only reads summaries never pays for
     them) by ``builder``; ``build_frames()`` builds them now. The result pickles either way.
+    Optional (engine.run_batch ``sharpness`` / ``first_layer``): ``curvature`` (a DataFrame of
+    curvature.CURVATURE_COLUMNS), ``sharpness_seconds`` and ``first_layer`` ((steps, W_1 stack)); None
+    when not recorded.
     """
+
+    curvature: pd.DataFrame | None = None
+    sharpness_seconds: float | None = None
+    first_layer: tuple | None = None
 
     def __init__(self, config: RunConfig, problem: Problem, summary: RunSummary, weights: list[np.ndarray],
                  frames: dict[str, pd.DataFrame] | None = None, builder: Callable[[], dict] | None = None,

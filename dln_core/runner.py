@@ -82,6 +82,7 @@ class Runner:
         self.has_target = problem.target_strength > 0  # a zero mode has no halfway point
         self.members = [Member(lr=float(lr), halfway=np.full(r, -1, dtype=np.int64)) for lr in self.lrs]
         self._last_progress = -1.0
+        self.snapshot_hooks: list = []  # optional hook(step, weights) at every snapshot (engine: sharpness)
 
     # --- helpers
     def _stack(self, per_member: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -209,7 +210,7 @@ class Runner:
         for b, m in enumerate(self.members):
             m.halfway[(u0[b] >= self.half) & self.has_target] = 0
         snaps = snapshot_steps(total, self.optim.record, self.optim.n_snapshots)
-        rec = Recorder(p, self.lrs, w0)
+        rec = Recorder(p, self.lrs, w0, self.snapshot_hooks)
         rec.record(0, w0)
         bounds = np.union1d(snaps, np.arange(0, total, CHUNK))
         snapset = set(snaps.tolist())

@@ -19,7 +19,7 @@ from dln_core.errors import ConfigError
 from dln_core.inits import SCHEMES as SCHEMES_REGISTRY
 from dln_core.limits import current_limits
 from dln_core.targets import TARGET_KINDS
-from pages import _laws
+from pages import _curvature, _laws
 from pages._shared import (
     computation,
     ensure_entrypoint,
@@ -56,7 +56,7 @@ def _apply_preset(depth: int, name: str) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def train(cfg: RunConfig):
+def train(cfg: RunConfig, sharpness: bool = False):
     """The page's one call into the engine: full-batch GD for this frozen config (deterministic given
     its seeds), priced first (over the CPU budget: refused with the estimate), with a progress bar,
     stopped between chunks if the visitor leaves or changes a widget meanwhile (_shared.computation);
@@ -65,7 +65,7 @@ def train(cfg: RunConfig):
     if cfg.optim.steps == "auto":  # a hopeless plateau must not hold the page for minutes
         limits = dataclasses.replace(limits, max_steps=min(limits.max_steps, AUTO_STEP_CAP))
     with computation("Training the network…") as progress:
-        return engine.run(cfg, progress, limits=limits).build_frames()
+        return engine.run(cfg, progress, limits=limits, sharpness=sharpness).build_frames()
 
 
 # The chart caches below are keyed on the config (and view); the run itself is handed in (``_run``:
@@ -77,10 +77,11 @@ def surfaces(_run, cfg: RunConfig):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str) -> str:
-    """The in-browser player for this run and view: all snapshot data, sent once."""
+def player(_run, cfg: RunConfig, show_gd: bool, time_axis: str, sharp: bool) -> tuple[str, int]:
+    """The in-browser player for this run and view (html, height): all snapshot data, sent once."""
     view = landscape.two_mode_view(_run, n=31)
-    return playback.player_html(playback.playback_payload(_run, view, time_axis, show_gd))
+    payload = playback.playback_payload(_run, view, time_axis, show_gd)
+    return playback.player_html(payload), playback.player_height(payload)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -174,6 +175,8 @@ with st.sidebar:
     steps = st.number_input("steps (0 = auto: until loss < 0.05, then ×4)", 0, 10**8, 0, key="steps",
                             bind="query-params")
     seed = st.number_input("seed", 0, 10**6, 0, key="seed", bind="query-params")
+    sharp = st.toggle("Track sharpness (Hessian at every snapshot)", key="sharpness",
+                      help="Top Hessian eigenvalues along the path; retrains the run, and its cost is shown.")
     st.subheader("View")
     show_gd = st.toggle("finite-η theory overlay", key="show_gd", bind="query-params")
     time_axis = st.radio("time axis (step k or t = η·k)", ["step", "t"], horizontal=True, key="time_axis",
@@ -196,7 +199,7 @@ try:
         steps=steps or "auto", seed=seed,
     )
     cfg.check_limits(current_limits())
-    result = train(cfg)
+    result = train(cfg, sharp)
 except ConfigError as exc:
     show_error(exc)
 except Exception as exc:  # an unexpected engine failure: message, never a traceback
@@ -242,7 +245,8 @@ if e2.button("Save to runs", key="save_run", icon=":material/save:"):
 st.markdown("**Watch it learn.** Play, pause, reset and scrub run in your browser from this run's recorded "
             "snapshots: no retraining and no server round trip per frame.")
 try:
-    st.iframe(player(result, cfg, show_gd, time_axis), height=playback.PLAYER_HEIGHT)
+    html, height = player(result, cfg, show_gd, time_axis, result.curvature is not None)
+    st.iframe(html, height=height)
 except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
     show_error(exc, "could not draw the charts")
 st.caption(captions.loss_caption(depth, summary))
@@ -257,6 +261,8 @@ table = charts.halfway_table(result.mode_summary)
 st.dataframe(tables.display_frame(table, keep=("mode",)), hide_index=True, column_config={
     col: st.column_config.TextColumn(help=text) for col, text in tables.column_help(table).items()})
 _laws.depth_exponent_panel(result)  # "the depth exponent of this run"
+_curvature.curvature_panel(result, time_axis)
+_curvature.hierarchy_panel(result, time_axis)
 
 if st.toggle("Rotatable 3-D views (WebGL): the two-mode slice and the one-mode saddle", key="show_3d",
              help="Plotly surfaces you can turn and zoom. Off by default: WebGL is slow on machines without a GPU."):

@@ -12,6 +12,7 @@ import streamlit as st
 from dln_core import frames
 from dln_core.charts import runs as charts
 from dln_core.store import RunStore, export_stored
+from pages._seeds import seed_section
 from pages._shared import (
     ensure_entrypoint,
     figure_downloads,
@@ -96,6 +97,7 @@ def train_section(table: pd.DataFrame) -> None:
         return
 
     histories: dict[str, pd.DataFrame] = {}
+    flats, summaries = {}, {}  # for the seed groups (pages/_seeds.py)
     exports: list[pd.DataFrame] = []
     loaded = []  # saved runs read (and checksummed) once: drawn and exported from the same copy
     saved_ids = [rid for rid, src in zip(picked["run_id"], picked["source"]) if src == "saved"]
@@ -105,10 +107,12 @@ def train_section(table: pd.DataFrame) -> None:
             if row["source"] == "saved":
                 run = store.load(row["run_id"], frames=["history"])
                 histories[lbl] = run.history
+                flats[lbl], summaries[lbl] = run.config_flat, run.summary
                 loaded.append(run)
             else:
                 result = session_results[row["name"]]
                 histories[lbl] = result.history
+                flats[lbl], summaries[lbl] = result.config.to_flat(), result.summary
                 exports.append(frames.export_frame([result]).assign(source="session", name=row["name"]))
         except Exception as exc:  # a run deleted or damaged meanwhile
             show_error(exc, f"could not load {lbl}")
@@ -129,6 +133,7 @@ def train_section(table: pd.DataFrame) -> None:
         figure_downloads(chart, stem, stem, where=col)
     st.caption("Same target, different depth or init scale: compare where the plateaus sit and how sharp "
                "the drops are.")
+    seed_section(histories, flats, summaries, time_axis)
 
     d1, d2 = st.columns(2)
     if exports:

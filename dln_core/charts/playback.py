@@ -101,6 +101,40 @@ def _landscape(view, steps: np.ndarray, clip: float) -> dict:
             "caption": f"loss over per-layer strengths of modes 1–2 (L = {view.depth}), clipped at {clip:g}; drag to turn"}
 
 
+def _extras(result, steps: np.ndarray) -> dict:
+    """Optional panels: the hidden-layer RSA (hierarchy runs, ``result.first_layer``; measured W_1ᵀW_1
+    and the mode-strength theory, THEORY §10.3) and the sharpness (``result.curvature``, THEORY §10.1),
+    aligned to the snapshot steps; absent keys when not recorded."""
+    out = {}
+    first = getattr(result, "first_layer", None)
+    if first is not None:
+        from .. import representation as rep
+
+        f_steps, w1, _ = first
+        pos = {int(k): j for j, k in enumerate(f_steps)}
+        idx = [pos.get(int(k)) for k in steps]
+        if all(i is not None for i in idx):
+            _, _, u = result.mode_series()
+            p = result.problem
+            meas = rep.rsa_measured(w1[idx])
+            theo = rep.rsa_theory(p.V_star[:, : p.r], u, result.summary["depth"])
+            peak = float(np.abs(meas).max()) or 1.0
+            items = p.labels_in or tuple(f"in {j + 1}" for j in range(meas.shape[-1]))
+            out["rsa"] = {"items": list(items), "peak": peak,
+                          "measured": [_nums(m.ravel() / peak, 4) for m in meas],
+                          "theory": [_nums(m.ravel() / peak, 4) for m in theo]}
+    curv = getattr(result, "curvature", None)
+    if curv is not None and len(curv) == len(steps):
+        out["sharp"] = {"top": _nums(curv["sharpness"]), "gn": _nums(curv["gauss_newton"]),
+                        "edge": _num(curv["two_over_lr"].iloc[0]), "min": _num(curv["sharpness_min"].iloc[0])}
+    return out
+
+
+def player_height(payload: dict) -> int:
+    """Iframe height for this payload: :data:`PLAYER_HEIGHT`, plus one row when an optional panel is shown."""
+    return PLAYER_HEIGHT + (EXTRA_ROW_HEIGHT if ("rsa" in payload or "sharp" in payload) else 0)
+
+
 def playback_payload(result, view, time_axis: str = "step", show_gd: bool = False,
                      seconds: float = 8.0, clip: float = 1.2) -> dict:
     """Everything the player draws for one run, as plain lists.
@@ -133,6 +167,7 @@ def playback_payload(result, view, time_axis: str = "step", show_gd: bool = Fals
         "align": _alignment(result.alignment, steps),
         "upd": _updates(result.updates, steps),
         "land": _landscape(view, steps, clip),
+        **_extras(result, steps),
     }
 
 
@@ -164,6 +199,21 @@ canvas{width:100%;display:block}
 """
 
 
+def _extra_panels(payload: dict) -> str:
+    html = ""
+    if "rsa" in payload:
+        html += ('<div class="panel"><h4>7. Hidden-layer similarity W₁ᵀW₁: measured | theory V* diag(u^(2/L)) V*ᵀ'
+                 '</h4><canvas id="c_rsa" style="height:250px"></canvas><div class="legend"><span>scaled by the '
+                 f'largest measured entry ({payload["rsa"]["peak"]:.3g})</span></div></div>')
+    if "sharp" in payload:
+        html += ('<div class="panel"><h4>8. Sharpness (top Hessian eigenvalue)</h4><canvas id="c_sharp" '
+                 'style="height:250px"></canvas><div class="legend"><span><b></b>Hessian λ₁</span><span><b '
+                 'class="dash" style="border-color:#ff7f0e"></b>Gauss–Newton top (= NTK)</span><span><b '
+                 'style="border-color:#d62728"></b>2/η</span><span><b class="dot"></b>balanced minimum</span>'
+                 '</div></div>')
+    return html
+
+
 def player_html(payload: dict) -> str:
     """The self-contained player page (markup, styles, data and script; nothing loaded from outside).
     ``</`` in the JSON is escaped so no data value can close the script element."""
@@ -185,10 +235,11 @@ def player_html(payload: dict) -> str:
 <div class="panel"><h4>5. Update spectrum at this moment</h4><canvas id="c_spec" style="height:220px"></canvas></div>
 <div class="panel"><h4>6. Balancedness drift and update rank</h4><canvas id="c_drift" style="height:110px"></canvas>
 <canvas id="c_rank" style="height:110px"></canvas></div>
-</div>
+{_extra_panels(payload)}</div>
 <script>window.DLN_PAYLOAD={data};</script>
 <script>{PLAYER_JS.read_text(encoding="utf-8")}</script>
 </body></html>"""
 
 
 PLAYER_HEIGHT = 1010  # px of the iframe the page gives the player
+EXTRA_ROW_HEIGHT = 300  # one more row for the optional RSA / sharpness panels

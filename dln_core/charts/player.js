@@ -303,11 +303,55 @@
     ctx.fillText(Lg.caption, 6, h - 6);
   }
 
+  // ------------------------------------------------------------------ optional: RSA and sharpness
+  function drawRSA() {
+    if (!P.rsa) return;
+    const { ctx, w, h } = setupCanvas("c_rsa");
+    const R = P.rsa, n = R.items.length, [i, f] = split(state.pos), j = Math.min(i + 1, S - 1);
+    const lab = 52, cell = Math.min((w - 2 * lab - 30) / (2 * n), (h - 30) / n);
+    [["measured", R.measured], ["theory", R.theory]].forEach(([title, cube], k) => {
+      const gx = lab + k * (n * cell + lab + 10), gy = 20, a = cube[i], b = cube[j];
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
+        const v = a[r * n + c] + f * (b[r * n + c] - a[r * n + c]);
+        ctx.fillStyle = rdbu(v); ctx.fillRect(gx + c * cell, gy + r * cell, cell + 0.5, cell + 0.5);
+      }
+      ctx.strokeStyle = "#bbb"; ctx.strokeRect(gx, gy, n * cell, n * cell);
+      ctx.fillStyle = "#333"; ctx.font = "12px sans-serif"; ctx.textAlign = "center";
+      ctx.fillText(title, gx + (n * cell) / 2, 13);
+      ctx.font = "10px sans-serif"; ctx.textAlign = "right";
+      R.items.forEach((it, r) => ctx.fillText(it, gx - 4, gy + (r + 0.5) * cell + 3));
+    });
+  }
+  let sharpRange = null;
+  function drawSharp() {
+    if (!P.sharp) return;
+    const Q = P.sharp;
+    if (sharpRange === null) {
+      const hi = Math.max(...Q.top.filter(finite), finite(Q.edge) ? Q.edge : 0, finite(Q.min) ? Q.min : 0);
+      sharpRange = [Math.max(1e-3 * Math.max(...Q.top.filter(finite)), 1e-12), 1.3 * hi];
+    }
+    const clip = (ys) => ys.map((v) => (finite(v) ? Math.max(v, sharpRange[0]) : v));
+    const { ctx, h, fr } = withBackground("c_sharp", (ctx, w, h) => {
+      const fr = timeFrame(ctx, w, h, sharpRange[0], sharpRange[1], "eigenvalue (log)", true);
+      for (const [v, col, dash] of [[Q.edge, "#d62728", []], [Q.min, "#555", [2, 2]]]) {
+        if (!finite(v)) continue;
+        ctx.strokeStyle = col; ctx.setLineDash(dash); ctx.lineWidth = 1.5;
+        const y = fr.py(v); ctx.beginPath(); ctx.moveTo(fr.m.l, y); ctx.lineTo(w - fr.m.r, y); ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      curve(ctx, fr, clip(Q.top), null, { colour: "#1f4e9c", alpha: 0.15, yLog: true });
+      return fr;
+    });
+    curve(ctx, fr, clip(Q.gn), state.pos, { colour: "#ff7f0e", dash: [5, 3], width: 1.5, yLog: true });
+    curve(ctx, fr, clip(Q.top), state.pos, { colour: "#1f4e9c", width: 2.5, yLog: true });
+    nowRule(ctx, fr, h);
+  }
+
   // ------------------------------------------------------------------ transport bar + loop
   let drawMs = 0;
   function drawAll() {
     const t0 = performance.now();
-    drawLoss(); drawModes(); drawAlignment(); drawSpectrum(); drawLandscape();
+    drawLoss(); drawModes(); drawAlignment(); drawSpectrum(); drawLandscape(); drawRSA(); drawSharp();
     metric("c_drift", P.drift, "drift ‖ΔH‖", false);
     metric("c_rank", P.rank, "eff. rank", false);
     const i = Math.round(state.pos);

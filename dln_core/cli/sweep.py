@@ -8,7 +8,10 @@ one, not batched). Progress goes to stderr; stdout gets one JSON line with ``wal
 ``network_steps``. The caps (networks, networks × steps, networks × snapshots) and the outputs
 (``--csv`` folder writable, run store for ``--save``) are checked before any training. ``--csv`` is
 written atomically (dln_core.store.atomic_write_csv), so an interrupted sweep never leaves a
-complete-looking partial file.
+complete-looking partial file. With ``--seeds N`` (N ≥ 2) and ``--csv PATH``, the summary collapsed
+over seeds (dln_core.seeds.aggregate_seeds: per config and mode, n_seeds and mean, 95 % t-interval and
+standard error of halfway_step, halfway_time, rise_time, final_loss) is written next to it as
+``<stem>.seeds.csv`` (JSON key ``seeds_csv``).
 """
 
 from __future__ import annotations
@@ -198,6 +201,12 @@ def run(args: argparse.Namespace) -> int:
     if csv_path is not None:
         outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, result.summary)
                       or str(args.csv))
+        if len(spec.seeds) > 1:
+            from ..seeds import aggregate_seeds
+
+            seeds_path = Path(csv_path).with_suffix(".seeds.csv")
+            outputs.write("--csv", "seeds_csv", lambda: dln_core.store.atomic_write_csv(
+                seeds_path, aggregate_seeds(result.summary)) or str(seeds_path))
     if store is not None:
         meta = {"kind": "sweep", "spec": spec_meta(spec), "wall_time_s": result.wall_time_s}
         outputs.write("--save", "run_id",

@@ -8,7 +8,10 @@ not finite), ``diverged``, ``diverged_step``, ``steps``, ``wall_time_s``, ``lamb
 launched from), ``theory_applies`` and ``theory_reason`` (why not), ``theory_alignment`` (alignment at
 the launch), ``halfway_step_theory_gf`` (gradient-flow value; ``halfway_step_theory`` is the finite-η
 prediction), ``ode_exponent`` (fitted Eq. 11 prefactor exponent, dln_core.laws) with
-``ode_exponent_theory`` = 2 − 2/L; and ``run_id``
+``ode_exponent_theory`` = 2 − 2/L; with ``--sharpness`` (dln_core.curvature, THEORY §10.1):
+``sharpness_start``, ``sharpness_final``, ``gauss_newton_final``, ``sharpness_balanced``, ``two_over_lr``,
+``sharpness_method``, ``sharpness_seconds`` (also on stderr) and ``sharpness_verdict``, and the CSV
+gains ``sharpness`` and ``gauss_newton`` columns; and ``run_id``
 with ``--save`` / ``csv`` with ``--csv`` / ``figures`` (the files written) with ``--figures DIR``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
 the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
@@ -88,6 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_schedule_options(o)
     o.add_argument("--dtype", help=" | ".join(DTYPES) + f" (default {DTYPES[0]})")
     o.add_argument("--device", help=" | ".join(DEVICES) + f" (default {DEVICES[0]})")
+    o.add_argument("--sharpness", action="store_true",
+                   help="also measure the Hessian's top eigenvalues at every snapshot (costs time; printed)")
     out = p.add_argument_group("output")
     out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
@@ -138,6 +143,31 @@ def summary_line(summary: Mapping, extra: dict | None = None) -> dict:
     return {**out, **(extra or {})}
 
 
+def sharpness_keys(result) -> dict:
+    """With --sharpness: the curvature keys of the stdout object (THEORY §10.1); else none."""
+    c = getattr(result, "curvature", None)
+    if c is None:
+        return {}
+    from ..curvature import verdict
+
+    def num(v):
+        return float(v) if v == v else None  # NaN -> null
+
+    return {"sharpness_start": num(c["sharpness"].iloc[0]) if len(c) else None,
+            "sharpness_final": num(c["sharpness"].iloc[-1]) if len(c) else None,
+            "gauss_newton_final": num(c["gauss_newton"].iloc[-1]) if len(c) else None,
+            "sharpness_balanced": None if result.summary.lr_cap is None else 2.0 / result.summary.lr_cap,
+            "two_over_lr": 2.0 / result.summary.lr, "sharpness_method": c["method"].iloc[-1] if len(c) else None,
+            "sharpness_seconds": result.sharpness_seconds, "sharpness_verdict": verdict(result.summary, c)}
+
+
+def history_table(result):
+    """The history frame, plus the sharpness and gauss_newton columns when they were measured."""
+    if getattr(result, "curvature", None) is None:
+        return result.history
+    return result.history.merge(result.curvature[["step", "sharpness", "gauss_newton"]], on="step", how="left")
+
+
 def check_figures(folder: str | None, formats: str) -> tuple[str, ...] | None:
     """--figures DIR and --figure-format, checked before training (the folder is created and probed)."""
     if folder is None:
@@ -164,18 +194,23 @@ def run(args: argparse.Namespace) -> int:
     csv_path, store = check_outputs(args.csv, args.save)
     figures = check_figures(args.figures, args.figure_format)
 
-    result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None)
+    extra = {"sharpness": True} if args.sharpness else {}  # the off path calls run exactly as before
+    result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None, **extra)
     s = result.summary
     if s.get("auto") and not s.get("auto_reached", True):
         print(f"train: --steps auto gave up after {s['steps']:,} steps: the loss is still above 0.05 (stuck on "
               "a plateau, or the budget ran out); raise --init-scale or --lr, or set --steps", file=sys.stderr)
-    outputs = Outputs(summary_line(s, {}))
+    outputs = Outputs(summary_line(s, sharpness_keys(result)))
+    if getattr(result, "curvature", None) is not None:
+        print(f"train: sharpness took {result.sharpness_seconds:.3f} s "
+              f"({1e3 * result.sharpness_seconds / max(1, len(result.curvature)):.2f} ms per snapshot)",
+              file=sys.stderr)
     if store is not None:
         outputs.write("--save", "run_id", lambda: store.save(result, kind="train", name=args.name))
         if "run_id" in outputs.out:
             print(f"saved run {outputs.out['run_id']}", file=sys.stderr)
     if csv_path is not None:
-        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, result.history)
+        outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, history_table(result))
                       or str(csv_path))
     if figures is not None:
         from ..charts import export
