@@ -21,8 +21,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import eigh
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .sharpness import _FULL_HESSIAN_MAX, _hvp
 
@@ -105,6 +103,9 @@ def top_eigen(sxx, syx, Ws, v0=None, full_max: int = FULL_MAX, k: int = TOP_K):
     not needed); otherwise Lanczos for the top one only, started from ``v0`` (the previous
     snapshot's eigenvector) when given, and the other k − 1 values are NaN.
     """
+    from scipy.linalg import eigh  # imported here, not at the top: scipy would slow the first page load
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
     shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
     n = sum(sizes)
     if n <= full_max:

@@ -8,7 +8,6 @@ largest step GD can settle with.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ._validate import check_array, check_int
 from .errors import ConfigError
@@ -118,6 +117,8 @@ def sharpness_numeric(sigma_xx, sigma_yx, weights, iters=50) -> float:
     if n <= _FULL_HESSIAN_MAX:
         H = np.column_stack([hvp(e) for e in np.eye(n)])
         return float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+    from scipy.sparse.linalg import LinearOperator, eigsh  # on first use: keeps scipy off the first page load
+
     op = LinearOperator((n, n), matvec=hvp, dtype=float)
     v0 = np.random.default_rng(0).standard_normal(n)
     val = eigsh(op, k=1, which="LA", v0=v0, maxiter=10 * int(iters), tol=1e-12, return_eigenvectors=False)
