@@ -198,25 +198,53 @@ def auto_steps(cfg, modes: gt.ModeSet, u0, norm2: float, floor: float, cap: int)
         horizon = min(4 * horizon, cap)
 
 
-def _simulate(problem, weights0, lr, grid, measure, progress) -> tuple[list, int | None]:
-    """GD (the engine's stepper) to every snapshot step; ``measure(W)`` at each. Stops at divergence."""
-    stepper = make_stepper("numpy", "cpu", [w[None] for w in weights0], np.array([lr]), problem, "float64")
+def _stepper(problem, weights, lr):
+    return make_stepper("numpy", "cpu", [w[None] for w in weights], np.array([lr]), problem, "float64")
+
+
+def _simulate(problem, weights0, lr, grid, measure, test_loss, progress) -> tuple[list, int | None, tuple]:
+    """GD (the engine's stepper) to every snapshot step, ``measure(W)`` at each; stops at divergence.
+
+    The best step is then found to the single step: GD is replayed one step at a time from the
+    snapshot before the best snapshot to the one after it (``test_loss(W)`` each step), from weights
+    kept during the run (two copies, never one per snapshot). Returns (rows, diverged step or None,
+    (best step, its test loss))."""
+    stepper = _stepper(problem, weights0, lr)
     rows = [measure(end_to_end(weights0))]
     threshold = DIVERGE_FACTOR * max(rows[0]["train_loss"], 1.0)
-    k, total = 0, int(grid[-1])
-    for target in grid[1:].tolist():
+    best, anchor, prev = (rows[0]["test_loss"], 0, 0), None, weights0
+    k, total, diverged = 0, int(grid[-1]), None
+    for idx, target in enumerate(grid[1:].tolist(), start=1):
         while k < target:
             budget.checkpoint()  # the requester left: stop between chunks
             n = min(CHUNK, target - k)
             stepper.advance(n)
             k += n
-        row = measure(end_to_end([w[0] for w in stepper.weights()]))
+        ws = [w[0] for w in stepper.weights()]
+        row = measure(end_to_end(ws))
         if not np.isfinite(row["train_loss"]) or row["train_loss"] > threshold:
-            return rows, int(target)
+            diverged = int(target)
+            break
         rows.append(row)
+        if row["test_loss"] < best[0]:
+            best, anchor = (row["test_loss"], int(target), idx), (int(grid[idx - 1]), prev)
+        prev = ws
         if progress is not None:
             progress(0.1 + 0.8 * target / max(total, 1))
-    return rows, None
+    if anchor is None:
+        return rows, diverged, (best[1], best[0])
+    hi = int(grid[min(best[2] + 1, len(rows) - 1)])
+    k, st = anchor[0], _stepper(problem, anchor[1], lr)
+    fine = (best[0], best[1])
+    while k < hi:
+        if (k - anchor[0]) % CHUNK == 0:
+            budget.checkpoint()
+        st.advance(1)
+        k += 1
+        loss = test_loss(end_to_end([w[0] for w in st.weights()]))
+        if loss < fine[0]:
+            fine = (loss, k)
+    return rows, diverged, (fine[1], fine[0])
 
 
 def run_generalize(cfg: GeneralizeConfig, progress: Progress | None = None, *,
@@ -246,24 +274,38 @@ def run_generalize(cfg: GeneralizeConfig, progress: Progress | None = None, *,
         total = int(cfg.steps)
         budget.check_budget(estimate_seconds(cfg, total), limits.max_cpu_seconds, "this experiment", HINT)
     grid = snapshot_steps(total, "log", cfg.n_snapshots)
+    if u0 is not None:  # record the predicted best step too: the measured loss there is then exact
+        curve = gt.population_loss(gt.mode_curves(grid, modes, u0, cfg.depth, cfg.lr), modes, norm2, floor)
+        if np.isfinite(curve).any():
+            k_th, _ = gt.refine_best_step(grid, curve, modes, u0, cfg.depth, cfg.lr, norm2, floor)
+            grid = np.union1d(grid, [k_th]).astype(np.int64)
 
     const = train_constant(sample, problem)
     W_bar = sample.w_bar
     T_U, T_V = sample.teacher_U, sample.teacher_V
 
+    def test_loss(W: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            return 0.5 * float(np.sum((W - W_bar) ** 2)) + floor
+
     def measure(W: np.ndarray) -> dict:
         with np.errstate(all="ignore"):
             q = mode_strengths(W, T_U, T_V)
-            test = 0.5 * float(np.sum((W - W_bar) ** 2)) + floor
+            test = test_loss(W)
             signal = 0.5 * float(np.sum((q - sample.teacher_s) ** 2))
             return {"train_loss": float(problem.loss(W)) + const, "test_loss": test, "signal_error": signal,
                     "noise_learned": test - floor - signal, "u": mode_strengths(W, problem.U_star, problem.V_star),
                     "q": q}
 
-    rows, diverged_step = _simulate(problem, weights0, cfg.lr, grid, measure, progress)
+    rows, diverged_step, (best_step, best_loss) = _simulate(problem, weights0, cfg.lr, grid, measure, test_loss,
+                                                            progress)
     kept = grid[: len(rows)]
     frames, summary = build_frames(cfg, sample, problem, modes, u0, grid, kept, rows, level, reason, const)
+    at_th = summary["best_step_theory"]
     summary.update({
+        "best_step": best_step, "test_loss_min": best_loss,
+        "test_loss_at_best_step_theory": (float(frames["history"]["test_loss"][kept == at_th].iloc[0])
+                                          if at_th is not None and at_th in kept else None),
         "steps": int(total), "auto": cfg.steps == "auto", "auto_reached": auto_reached,
         "diverged": diverged_step is not None, "diverged_step": diverged_step,
         "train_loss_constant": const, "wall_time_s": time.perf_counter() - t0,
