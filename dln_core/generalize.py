@@ -75,6 +75,16 @@ class Sample:
         return 0.5 * self.teacher_U.shape[0] * self.noise**2
 
 
+def training_inputs(n_in: int, samples: int, whitened: bool, rng: np.random.Generator) -> np.ndarray:
+    """X (n_in × P): standard Gaussian columns, or whitened in the sample, X = √P Qᵀ with Q (P × n_in) the
+    orthonormal factor of a Gaussian matrix, so X Xᵀ/P = I to rounding (needs P ≥ n_in)."""
+    G = rng.standard_normal((samples, n_in))
+    if not whitened:
+        return G.T
+    Q, _ = np.linalg.qr(G)
+    return math.sqrt(samples) * Q.T
+
+
 def draw_sample(cfg: GeneralizeConfig) -> Sample:
     """Teacher, inputs and noise from independent streams of ``cfg.seed`` (changing P keeps the teacher)."""
     teacher_rng, input_rng, noise_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(3))
@@ -82,12 +92,7 @@ def draw_sample(cfg: GeneralizeConfig) -> Sample:
     U = haar_columns(cfg.n_out, cfg.rank, teacher_rng)
     V = haar_columns(cfg.n_in, cfg.rank, teacher_rng)
     P = cfg.samples
-    G = input_rng.standard_normal((P, cfg.n_in))
-    if cfg.inputs == "whitened":
-        Q, _ = np.linalg.qr(G)  # (P, n_in), orthonormal columns
-        X = math.sqrt(P) * Q.T
-    else:
-        X = G.T
+    X = training_inputs(cfg.n_in, P, cfg.inputs == "whitened", input_rng)
     Y = ((U * s) @ (V.T @ X)) + cfg.noise * noise_rng.standard_normal((cfg.n_out, P))
     sxx = np.eye(cfg.n_in) if cfg.inputs == "whitened" else X @ X.T / P
     return Sample(U, s, V, Y @ X.T / P, 0.5 * (sxx + sxx.T), float(np.sum(Y * Y)) / P, float(cfg.noise), P,
@@ -316,4 +321,4 @@ def run_generalize(cfg: GeneralizeConfig, progress: Progress | None = None, *,
 
 
 __all__ = ["GeneralizeConfig", "GeneralizeResult", "Sample", "draw_sample", "estimate_seconds", "run_generalize",
-           "sample_problem", "theory_start", "train_constant"]
+           "sample_problem", "theory_start", "train_constant", "training_inputs"]

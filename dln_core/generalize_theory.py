@@ -52,7 +52,8 @@ def empirical_modes(sigma_yx: np.ndarray, teacher_U: np.ndarray, teacher_s: np.n
 def population_loss(u: np.ndarray, modes: ModeSet, teacher_norm2: float, floor: float) -> np.ndarray:
     """Eq. 9.3: population test loss of W = Û diag(u) V̂ᵀ, ``u`` (..., r) → (...)."""
     o = modes.o
-    return 0.5 * np.sum((u - o) ** 2, axis=-1) + 0.5 * (teacher_norm2 - float(np.sum(o**2))) + floor
+    with np.errstate(all="ignore"):  # a diverging recursion gives inf/NaN, reported as such
+        return 0.5 * np.sum((u - o) ** 2, axis=-1) + 0.5 * (teacher_norm2 - float(np.sum(o**2))) + floor
 
 
 def teacher_projections(u: np.ndarray, modes: ModeSet) -> np.ndarray:
