@@ -203,6 +203,33 @@ def auto_steps(cfg, modes: gt.ModeSet, u0, norm2: float, floor: float, cap: int)
         horizon = min(4 * horizon, cap)
 
 
+def _length(cfg, sample, problem, modes, weights0, u0, limits) -> tuple[int, bool | None]:
+    """(steps, auto_reached): cfg.steps, or the 'auto' length from the theory within the step cap and
+    the CPU budget (a start without theory uses the largest measured |u_i(0)| for every mode: a guess
+    for the length only)."""
+    if cfg.steps != "auto":
+        return int(cfg.steps), None
+    u0_len = u0 if u0 is not None else np.full(problem.r, np.max(np.abs(
+        mode_strengths(end_to_end(weights0), problem.U_star, problem.V_star))))
+    cap = affordable_steps(cfg, limits.max_steps, limits.max_cpu_seconds)
+    if cap < 1:
+        budget.check_budget(estimate_seconds(cfg, 1), limits.max_cpu_seconds, "this experiment", HINT)
+    return auto_steps(cfg, modes, u0_len, float(np.sum(sample.teacher_s**2)), sample.noise_floor, cap)
+
+
+def planned_steps(cfg: GeneralizeConfig, limits: Limits | None = None) -> int:
+    """The number of GD steps :func:`run_generalize` will take (the 'auto' length is theory only: cheap),
+    so a study can price its runs before any training."""
+    limits = limits or current_limits()
+    if cfg.steps != "auto":
+        return int(cfg.steps)
+    sample = draw_sample(cfg)
+    problem, modes = sample_problem(sample)
+    weights0 = _init(cfg, problem)
+    u0, _, _ = theory_start(cfg, problem, weights0)
+    return _length(cfg, sample, problem, modes, weights0, u0, limits)[0]
+
+
 def _stepper(problem, weights, lr):
     return make_stepper("numpy", "cpu", [w[None] for w in weights], np.array([lr]), problem, "float64")
 
@@ -267,16 +294,8 @@ def run_generalize(cfg: GeneralizeConfig, progress: Progress | None = None, *,
     if progress is not None:
         progress(0.05)
 
-    auto_reached = None
-    if cfg.steps == "auto":
-        u0_len = u0 if u0 is not None else np.full(problem.r, np.max(np.abs(
-            mode_strengths(end_to_end(weights0), problem.U_star, problem.V_star))))
-        cap = affordable_steps(cfg, limits.max_steps, limits.max_cpu_seconds)
-        if cap < 1:
-            budget.check_budget(estimate_seconds(cfg, 1), limits.max_cpu_seconds, "this experiment", HINT)
-        total, auto_reached = auto_steps(cfg, modes, u0_len, norm2, floor, cap)
-    else:
-        total = int(cfg.steps)
+    total, auto_reached = _length(cfg, sample, problem, modes, weights0, u0, limits)
+    if cfg.steps != "auto":
         budget.check_budget(estimate_seconds(cfg, total), limits.max_cpu_seconds, "this experiment", HINT)
     grid = snapshot_steps(total, "log", cfg.n_snapshots)
     if u0 is not None:  # record the predicted best step too: the measured loss there is then exact
@@ -320,5 +339,5 @@ def run_generalize(cfg: GeneralizeConfig, progress: Progress | None = None, *,
     return GeneralizeResult(cfg, summary, frames["history"], frames["modes"], frames["teacher"])
 
 
-__all__ = ["GeneralizeConfig", "GeneralizeResult", "Sample", "draw_sample", "estimate_seconds", "run_generalize",
+__all__ = ["GeneralizeConfig", "GeneralizeResult", "Sample", "draw_sample", "estimate_seconds", "planned_steps", "run_generalize",
            "sample_problem", "theory_start", "train_constant", "training_inputs"]

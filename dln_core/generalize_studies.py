@@ -16,7 +16,15 @@ import pandas as pd
 
 from . import budget
 from . import generalize_theory as gt
-from .generalize import HINT, auto_steps, draw_sample, estimate_seconds, run_generalize, sample_problem
+from .generalize import (
+    HINT,
+    auto_steps,
+    draw_sample,
+    estimate_seconds,
+    planned_steps,
+    run_generalize,
+    sample_problem,
+)
 from .generalize_config import GeneralizeConfig
 from .limits import Limits, current_limits
 from .runner import snapshot_steps
@@ -26,12 +34,12 @@ SUMMARY_COLUMNS = ("depth", "init_scale", "best_step", "best_step_theory", "best
 
 
 def _price(cfgs, limits: Limits, what: str) -> None:
-    """Refuse the whole study up front if its runs (at their step counts, 'auto' priced at the cap the
-    run would use) exceed the budget."""
+    """Refuse the whole study up front if its runs, at the lengths they will take (generalize.planned_steps:
+    the 'auto' length is theory only), exceed the budget."""
     total = 0.0
     for c in cfgs:
-        steps = c.steps if c.steps != "auto" else min(limits.max_steps, 20_000)
-        total += estimate_seconds(c, int(steps))
+        budget.checkpoint()
+        total += estimate_seconds(c, planned_steps(c, limits))
     budget.check_budget(total, limits.max_cpu_seconds, what, HINT)
 
 
