@@ -118,7 +118,7 @@ def train_constant(sample: Sample, problem: Problem) -> float:
 
 
 # ----------------------------------------------------------------------------------------- cost
-def _theory_seconds(steps: int, r: int) -> float:
+def theory_seconds(steps: int, r: int) -> float:
     """finite_step.mode_curve_gd: Python floats per mode below 33 modes, one numpy update per step above."""
     return steps * (0.4e-6 * r if r <= 32 else 8e-6 + 2e-8 * r)
 
@@ -129,7 +129,7 @@ def estimate_seconds(cfg: GeneralizeConfig, steps: int) -> float:
     r = min(cfg.n_in, cfg.n_out)
     snaps = budget.snapshot_count(steps, "log", cfg.n_snapshots)
     data = budget.TRAIN_COEF["flops"] * (4.0 * cfg.n_in**2 * cfg.samples + 2.0 * cfg.n_out * cfg.n_in * cfg.samples)
-    theory = 3 * _theory_seconds(steps, r) * (2 if cfg.inputs == "whitened" else 1)  # exact + asymptotic
+    theory = 3 * theory_seconds(steps, r) * (2 if cfg.inputs == "whitened" else 1)  # exact + asymptotic
     return budget.train_seconds(cfg.layer_dims, 1, steps, snaps, r, frames=False) + budget.MARGIN * (data + theory)
 
 

@@ -24,6 +24,7 @@ from .generalize import (
     planned_steps,
     run_generalize,
     sample_problem,
+    theory_seconds,
 )
 from .generalize_config import GeneralizeConfig
 from .limits import Limits, current_limits
@@ -124,9 +125,10 @@ def study_rmt_gap(cfg: GeneralizeConfig, sizes=(25, 50, 100, 200, 400), seeds=(0
     rho, alpha = cfg.n_out / cfg.n_in, cfg.samples / cfg.n_in
     cfgs = [cfg.replace(n_in=int(n), n_out=max(cfg.rank, round(rho * n)), samples=max(int(n), round(alpha * n)),
                         seed=int(s), inputs="whitened", width=None) for n in sizes for s in seeds]
-    # theory only: the sample draw, two SVD-sized spectra and the mode recursions
-    cost = sum(budget.MARGIN * (budget.TRAIN_COEF["flops"] * 6.0 * c.n_in**2 * c.samples + 4e-5 * min(c.n_in, c.n_out)
-               * 1_000) for c in cfgs)
+    # theory only: the sample draw (QR, SVD: ~6 n_in² P + 20 r³ flops) and four mode recursions of a few
+    # thousand steps (the 'auto' horizon of the exact level, its refinement, the asymptotic level)
+    cost = sum(budget.MARGIN * (budget.TRAIN_COEF["flops"] * (6.0 * c.n_in**2 * c.samples + 20.0 * min(c.n_in, c.n_out)**3)
+               + 4 * theory_seconds(2_000, min(c.n_in, c.n_out))) for c in cfgs)
     budget.check_budget(cost, limits.max_cpu_seconds, f"this study of {len(cfgs)} samples", HINT)
     rows = []
     for i, c in enumerate(cfgs):
