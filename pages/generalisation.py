@@ -67,8 +67,7 @@ with st.form("gen_form"):
     samples = c[3].number_input("samples P", value=40, min_value=1, step=1, **url("g_samples"))
     noise = c[4].number_input("noise σ", value=1.0, min_value=0.0, format="%.3f", **url("g_noise"))
     inputs = c[5].selectbox("inputs", INPUTS, **url("g_inputs"),
-                            format_func=lambda k: "whitened (exact theory)" if k == "whitened" else "raw Gaussian "
-                            "(simulation only)")
+                            help="whitened in the sample (exact theory) or raw Gaussian (simulation only)")
     c = st.columns(6)
     depth = c[0].number_input("depth L", value=2, min_value=1, max_value=12, step=1, **url("g_depth"))
     scheme = c[1].selectbox("init", INIT_SCHEMES, **url("g_init"),

@@ -48,13 +48,14 @@ def loss_chart(history: pd.DataFrame, summary: dict) -> alt.LayerChart:
     )
     marks = [{"step": summary.get("best_step"), "what": "best step (measured)"},
              {"step": summary.get("best_step_theory"), "what": "best step (exact theory)"}]
-    marks = pd.DataFrame([m for m in marks if m["step"]])
+    marks = pd.DataFrame([m for m in marks if m["step"] is not None and m["step"] > 0])  # log x: step 0 cannot show
     layers = [base, alt.Chart(pd.DataFrame({"floor": [summary["noise_floor"]]})).mark_rule(
         color="#555", strokeDash=[1, 3]).encode(y="floor:Q", tooltip=[alt.Tooltip("floor:Q", title="noise floor ½n_out σ²")])]
     if len(marks):
         layers.append(alt.Chart(marks).mark_rule(color="#2ca02c").encode(
             x="step:Q", strokeDash=alt.StrokeDash("what:N", title=None, scale=alt.Scale(
-                domain=["best step (measured)", "best step (exact theory)"], range=[[1, 0], [6, 4]])),
+                domain=list(marks["what"]), range=[DASH["exact theory" if "theory" in w else "measured"]
+                                                   for w in marks["what"]])),
             tooltip=["what", "step"]))
     return alt.layer(*layers).resolve_scale(strokeDash="independent").properties(
         title="Train and test loss: the test loss rises again after its minimum", height=340)
