@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dln_core.generalize import run_generalize
 from dln_core.generalize_config import GeneralizeConfig
+from tests.app.markdown_text import shown
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TITLES = ("Train and test loss", "Signal first, noise later", "The sample's spectrum", "The best step moves",
@@ -62,7 +63,7 @@ def test_page_renders_every_panel_with_the_library_numbers(home):
 def test_raw_inputs_say_simulation_only(home):
     at = open_page({"g_inputs": "gaussian", "g_samples": "60"})
     assert not at.exception, at.exception
-    assert any("raw Gaussian" in i.value for i in at.info)
+    assert any("raw Gaussian inputs: Σ̂xx ≠ I" in shown(i.value) for i in at.info)
     assert metric(at, "best step (exact theory)") == "—"
     spec = at.get("vega_lite_chart")[0].proto.spec  # the loss chart: its line styles are the sources drawn
     assert '"measured"' in spec and "exact theory" not in spec and "RMT" not in spec  # no theory curve
@@ -74,6 +75,18 @@ def test_bad_input_shows_an_error_and_keeps_the_previous_results(home):
     at.number_input[2].set_value(5)  # samples P = 5 < n_in = 20: cannot whiten
     at.button[0].click().run()
     assert not at.exception
-    assert any("samples" in e.value for e in at.error)
+    assert any(shown(e.value).startswith("samples: must be an integer [20,") for e in at.error)
     assert metric(at, "best step (measured)") == before
     assert len(chart_titles(at)) == len(TITLES)
+
+
+def test_hosted_defaults_fit_and_an_over_cap_request_is_refused(monkeypatch, home):
+    monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
+    at = open_page()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(chart_titles(at)) == len(TITLES)
+    at.number_input[0].set_value(500)  # n_in above the hosted cap of 64
+    at.number_input[2].set_value(1000)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(shown(e.value).startswith("n_in: at most 64") for e in at.error), [e.value for e in at.error]
