@@ -22,6 +22,8 @@ pages = {
     ],
     "Theory": [
         st.Page("pages/scaling.py", title="Theory & scaling", icon=":material/functions:", url_path="scaling"),
+        st.Page("pages/generalisation.py", title="Generalisation", icon=":material/model_training:",
+                url_path="generalisation"),
     ],
     "Runs": [st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs")],
 }

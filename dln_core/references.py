@@ -35,6 +35,11 @@ PAPERS = {
                         "networks.", "https://arxiv.org/abs/1710.03667"),
     "lampinen2019": Paper("Lampinen & Ganguli (2019). An analytic theory of generalization dynamics and transfer "
                           "learning in deep linear networks. ICLR.", "https://arxiv.org/abs/1809.10374"),
+    "benaych2012": Paper("Benaych-Georges & Nadakuditi (2012). The singular values and vectors of low rank "
+                         "perturbations of large rectangular random matrices. J. Multivariate Anal.",
+                         "https://arxiv.org/abs/1103.2221"),
+    "baik2005": Paper("Baik, Ben Arous & Péché (2005). Phase transition of the largest eigenvalue for nonnull complex "
+                      "sample covariance matrices. Ann. Probab.", "https://arxiv.org/abs/math/0403022"),
     "karkada2025": Paper("Karkada, Simon, Bahri & DeWeese (2025). Solvable dynamics of self-supervised word "
                          "embeddings and the emergence of analogical reasoning.", "https://arxiv.org/abs/2502.09863"),
     "mikolov2013": Paper("Mikolov, Chen, Corrado & Dean (2013). Efficient estimation of word representations in "
@@ -46,6 +51,7 @@ PAGE_REFERENCES = {
     "explorer": ("saxe2014", "arora2018", "du2018", "domine2025", "gidel2019", "cohen2021"),
     "embeddings": ("karkada2025", "mikolov2013", "saxe2014"),
     "scaling": ("saxe2014", "gidel2019", "cohen2021", "domine2025", "advani2017", "lampinen2019"),
+    "generalisation": ("advani2017", "lampinen2019", "benaych2012", "baik2005", "saxe2014"),
     "runs": ("saxe2014",),
 }
 

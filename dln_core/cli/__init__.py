@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError
-from . import app, embed, export, reproduce, study, sweep, train
+from . import app, embed, export, generalize, reproduce, study, sweep, train
 from .common import Command, OneLineError, Parser
 from .config_file import add_config_option, parse_with_config
 
@@ -24,6 +24,7 @@ COMMANDS: dict[str, Command] = {
     "sweep": sweep,
     "study": study,
     "embed": embed,
+    "generalize": generalize,
     "reproduce": reproduce,
     "export": export,
     "app": app,

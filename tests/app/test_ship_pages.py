@@ -14,7 +14,7 @@ from dln_core.references import PAGE_REFERENCES, page_references
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 PAGES = {"home": "pages/home.py", "explorer": "pages/explorer.py", "embeddings": "pages/embeddings.py",
-         "scaling": "pages/scaling.py", "runs": "pages/runs.py"}
+         "scaling": "pages/scaling.py", "generalisation": "pages/generalisation.py", "runs": "pages/runs.py"}
 
 
 def open_page(path: str, query: dict | None = None, timeout: float = 120) -> AppTest:
