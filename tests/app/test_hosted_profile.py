@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 from tests.app.markdown_text import shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/home.py", "pages/explorer.py", "pages/embeddings.py", "pages/scaling.py", "pages/runs.py"]
+PAGES = ["pages/home.py", "pages/explorer.py", "pages/embeddings.py", "pages/scaling.py", "pages/generalisation.py",
+         "pages/runs.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -20,6 +20,7 @@ PAGES = [
     ("explorer", "explorer", 0, 0, "DLN explorer"),
     ("embeddings", "embeddings", 0, 4, "Word embeddings"),
     ("scaling", "scaling", 1, 0, "Theory"),
+    ("generalisation", "generalisation", 3, 0, "Generalisation"),
     ("runs", "runs", 0, 0, "Runs"),
 ]
 

@@ -18,7 +18,7 @@ from tests.e2e.conftest import Browser, wait_for_app_run
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["", "explorer", "embeddings?embed_test=1", "scaling", "runs"]
+PAGES = ["", "explorer", "embeddings?embed_test=1", "scaling", "generalisation", "runs"]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -38,7 +38,7 @@ def horizontal_overflow(page) -> dict:
     }""")
 
 
-@pytest.mark.parametrize("path", PAGES, ids=["home", "explorer", "embeddings", "scaling", "runs"])
+@pytest.mark.parametrize("path", PAGES, ids=["home", "explorer", "embeddings", "scaling", "generalisation", "runs"])
 def test_no_page_scrolls_sideways_on_a_phone(phone, path):
     phone.visit(path)
     page = phone.page
