@@ -143,9 +143,10 @@ def rmt_gap_chart(summary: pd.DataFrame) -> alt.Chart:
     long["gap"] = long["gap"].map(names)
     long = positive(long, "value")
     return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("n_in:Q", title="n_in (log; n_out, P scaled with it)").scale(type="log"),
+        x=alt.X("n_in:Q", title="n_in (log; n_out, P scaled with it)").scale(type="log", nice=False),
         y=alt.Y("value:Q", title="gap RMT vs exact (log)").scale(type="log"),
-        color=alt.Color("gap:N", title=None), tooltip=["n_in", "gap", alt.Tooltip("value:Q", format=".3g")],
+        color=alt.Color("gap:N", title=None, legend=alt.Legend(labelLimit=320)),
+        tooltip=["n_in", "gap", alt.Tooltip("value:Q", format=".3g")],
     ).properties(title="The random-matrix level closes in on the exact level as the dimension grows", height=300)
 
 

@@ -202,7 +202,7 @@ canvas{width:100%;display:block}
 def _extra_panels(payload: dict) -> str:
     html = ""
     if "rsa" in payload:
-        html += ('<div class="panel"><h4>7. Hidden-layer similarity W₁ᵀW₁: measured | theory V* diag(u^(2/L)) V*ᵀ'
+        html += ('<div class="panel"><h4>7. Hidden-layer similarity W₁ᵀW₁: measured | theory V* diag(u<sup>2/L</sup>) V*ᵀ'
                  '</h4><canvas id="c_rsa" style="height:250px"></canvas><div class="legend"><span>scaled by the '
                  f'largest measured entry ({payload["rsa"]["peak"]:.3g})</span></div></div>')
     if "sharp" in payload:
