@@ -121,6 +121,23 @@ def snapshot_count(total_steps: int, record: str | int, n_snapshots: int) -> int
     return total_steps // int(record) + 2
 
 
+# seconds per member and snapshot of sharpness tracking (curvature.SharpnessTracker, one BLAS thread,
+# measured at 72-1800 weights: 2-5 ms): the full Hessian grows with n² up to FULL_MAX weights, Lanczos
+# above it with about n
+SHARP_COEF = {"full_base": 2e-3, "full_n2": 5e-8, "lanczos_base": 3e-3, "lanczos_n": 1e-6}
+SHARP_FULL_MAX = 400  # = curvature.FULL_MAX (not imported: this module stays free of the numerics)
+
+
+def sharpness_seconds(n_weights: int, members: int, snapshots: int) -> float:
+    """Estimated CPU seconds of tracking the Hessian's top eigenvalues at every snapshot."""
+    c = SHARP_COEF
+    if n_weights <= SHARP_FULL_MAX:
+        per = c["full_base"] + c["full_n2"] * n_weights**2
+    else:
+        per = c["lanczos_base"] + c["lanczos_n"] * n_weights
+    return MARGIN * per * members * snapshots
+
+
 def batch_seconds(cfgs: Sequence, total_steps: int) -> float:
     """Estimated CPU seconds of engine.run_batch on ``cfgs`` (RunConfigs sharing a shape) for
     ``total_steps`` steps. A single run is priced with its snapshot frames (the explorer and the CLI

@@ -220,13 +220,19 @@ def run_batch(
     steps = cfgs[0].optim.steps
     what = "this run" if len(cfgs) == 1 else f"this batch of {len(cfgs)} networks"
     cpu = limits.max_cpu_seconds
+    extra = 0.0  # sharpness tracking is priced too (budget.sharpness_seconds), on top of the training
+    if sharpness:
+        opt = cfgs[0].optim
+        n = sum(a * b for a, b in itertools.pairwise(cfgs[0].layer_dims))
+        snaps = budget.snapshot_count(limits.max_steps if steps == "auto" else int(steps), opt.record, opt.n_snapshots)
+        extra = budget.sharpness_seconds(n, len(cfgs), snaps)
     if steps == "auto":  # the search stops where the budget would run out (reported: auto_reached False)
-        search_cap = budget.auto_search_cap(cfgs, cpu, limits.max_steps, AUTO_MIN_STEPS)
+        search_cap = budget.auto_search_cap(cfgs, cpu - extra, limits.max_steps, AUTO_MIN_STEPS)
         if search_cap < CHUNK:  # not even one chunk of search fits: refuse with the smallest run's cost
-            smallest = budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS)
+            smallest = budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS) + extra
             budget.check_budget(max(smallest, math.nextafter(cpu, math.inf)), cpu, what, budget.TRAIN_HINT)
     else:
-        budget.check_budget(budget.batch_seconds(cfgs, int(steps)), cpu, what, budget.TRAIN_HINT)
+        budget.check_budget(budget.batch_seconds(cfgs, int(steps)) + extra, cpu, what, budget.TRAIN_HINT)
     t0 = time.perf_counter()
     problem = build_problem(cfgs[0].target)
     backend, device = resolve_backend(cfgs[0].optim.device, backend)

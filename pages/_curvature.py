@@ -37,7 +37,7 @@ def curvature_panel(result, time_axis: str) -> None:
         f"Gauss–Newton part JᵀJ, which equals the top eigenvalue of the tangent kernel (NTK). Red: 2/η; grey "
         f"dashed: the sharpness of the balanced global minimum. Log scale: values below 10⁻³ × the largest "
         f"sharpness sit on the bottom edge. Step-size cap 2/sharpness = {cap}, "
-        f"η above it: {s.lr_over_cap}, converged: {s.converged}. Cost: {result.sharpness_seconds:.2f} s for "
+        f"η above it: {'yes' if s.lr_over_cap else 'no'}, converged: {'yes' if s.converged else 'no'}. Cost: {result.sharpness_seconds:.2f} s for "
         f"{len(c)} snapshots ({1e3 * result.sharpness_seconds / max(1, len(c)):.1f} ms each), on top of "
         f"the training time.")
 

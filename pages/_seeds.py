@@ -36,7 +36,7 @@ def seed_section(histories: dict, flats: dict, summaries: dict, time_axis: str) 
         try:
             hist = [histories[lbl] for lbl in labels]
             band = seeds.band_frame(hist, mode_columns(hist[0]))
-            st.altair_chart(charts.band_chart(band, time_axis, "mode strengths u_i"), key=f"seed_band_{k}")
+            st.altair_chart(charts.band_chart(band, time_axis, "mode strengths uᵢ"), key=f"seed_band_{k}")
             st.dataframe(halfway_table(labels, summaries), hide_index=True, key=f"seed_table_{k}")
         except Exception as exc:  # a run without a shared snapshot grid: say so, keep the page
             show_error(exc, "could not aggregate these seeds")

@@ -48,7 +48,7 @@ def test_sharpness_panel_off_then_on(home):
     assert abs(top["eigenvalue"].iloc[-1] - 12.0) < 1e-6 * 12  # L = 2 article: 2·λ_1 at the end
     assert any("Converged below the cap" in i.value for i in at.info)
     cap = [c.value for c in at.caption if "Cost:" in c.value]
-    assert cap and "ms each" in cap[0] and "η above it: False" in cap[0]
+    assert cap and "ms each" in cap[0] and "η above it: no, converged: yes" in cap[0]
 
 
 def test_hierarchy_panel_svd_and_rsa(home):

@@ -158,3 +158,27 @@ def test_a_sweep_is_priced_as_a_whole_before_it_starts():
                            base={"steps": 20_000, "init_scheme": "aligned"})
     with pytest.raises(budget.BudgetError, match="this sweep of 16 networks"):
         sweep.run_sweep(spec, limits=replace(LOCAL, max_cpu_seconds=0.05))
+
+
+def test_sharpness_tracking_is_priced_on_top_of_the_training(monkeypatch):
+    """A run that fits the budget without the Hessian tracker is refused with it, before any work, and
+    the estimate grows with the weights (n² on the full-Hessian path, ~n on the Lanczos path)."""
+    from dataclasses import replace
+
+    from dln_core import engine
+
+    cfg = RunConfig.make(target_kind="hierarchy", depth=2, init_scale=1e-3, lr=0.05, steps=2000)
+    train = budget.batch_seconds([cfg], 2000)
+    snaps = budget.snapshot_count(2000, cfg.optim.record, cfg.optim.n_snapshots)
+    sharp = budget.sharpness_seconds(252, 1, snaps)
+    assert sharp > 0 and budget.sharpness_seconds(400, 1, snaps) > sharp
+    assert budget.sharpness_seconds(20_000, 1, snaps) > budget.sharpness_seconds(500, 1, snaps)
+    limits = replace(HOSTED, max_cpu_seconds=train + sharp / 2)
+    engine.run(cfg, limits=limits)  # fits without sharpness
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the budget check")
+
+    monkeypatch.setattr(engine, "build_problem", no_work)
+    with pytest.raises(budget.BudgetError, match=r"this run is estimated at \d+\.\d s of CPU"):
+        engine.run(cfg, limits=limits, sharpness=True)
