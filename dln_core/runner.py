@@ -27,7 +27,7 @@ from . import budget
 from . import diagnostics as dg
 from .inits import init_weights
 from .record import Recorder, Snapshots
-from .steppers import make_stepper
+from .steppers import choose, make_stepper
 
 CHUNK = 100  # steps between divergence / halfway checks (also the "auto" check interval)
 AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (THEORY.md §1.6)
@@ -68,14 +68,17 @@ class Member:
 class Runner:
     """One batch: holds the stepper, the member states and the snapshot recorder."""
 
-    def __init__(self, cfgs, problem, backend, device, progress) -> None:
+    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0) -> None:
         self.cfgs = cfgs
         self.problem = problem
         self.progress = progress
         self.optim = cfgs[0].optim
         self.depth = cfgs[0].network.depth
         self.init_weights = [init_weights(c, problem) for c in cfgs]  # float64 per member
-        self.backend, self.device = backend, device
+        if backend == "auto":  # CPU default (``work``: network-steps expected): the measured rule of steppers.choose, for this shape
+            w = self.init_weights[0]
+            backend = choose((w[0].shape[1], *(wl.shape[0] for wl in w)), problem, self.optim.dtype, work)
+        self.backend, self.device = backend, device  # the replay sub-batches use the same stepper
         self.lrs = np.array([c.optim.lr for c in cfgs])
         r = problem.r
         self.half = 0.5 * problem.target_strength
