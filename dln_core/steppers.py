@@ -35,7 +35,6 @@ from .errors import ConfigError
 from .targets import Problem
 
 
-
 class Ops(NamedTuple):
     """The array functions the step program needs (numpy batched, numpy 2-D, torch)."""
 
@@ -254,5 +253,5 @@ def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtyp
     return STEPPERS[backend](weights, lrs, problem, dtype)
 
 
-__all__ = ["BACKENDS", "FUSED_MAX_DIM", "FusedStepper", "NumpyStepper", "STEPPERS", "choose", "Ops", "TorchStepper", "backprop", "forward", "gd_steps", "make_stepper",
-           "resolve_backend"]
+__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
+           "TorchStepper", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]
