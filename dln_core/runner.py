@@ -212,7 +212,7 @@ class Runner:
         for b, m in enumerate(self.members):
             m.halfway[(u0[b] >= self.half) & self.has_target] = 0
         snaps = snapshot_steps(total, self.optim.record, self.optim.n_snapshots)
-        rec = Recorder(p, self.lrs, w0)
+        rec = Recorder(p, self.lrs, w0, len(snaps))
         rec.record(0, w0)
         bounds = np.union1d(snaps, np.arange(0, total, CHUNK))
         snapset = set(snaps.tolist())
