@@ -77,8 +77,11 @@ class Runner:
         self.init_weights = [init_weights(c, problem) for c in cfgs]  # float64 per member
         if backend == "auto":  # CPU default (``work``: network-steps expected): the measured rule of steppers.choose, for this shape
             w = self.init_weights[0]
-            backend = choose((w[0].shape[1], *(wl.shape[0] for wl in w)), problem, self.optim.dtype, work)
-        self.backend, self.device = backend, device  # the replay sub-batches use the same stepper
+            backend = choose((w[0].shape[1], *(wl.shape[0] for wl in w)), problem, self.optim.dtype, work, len(cfgs))
+        self.backend, self.device = backend, device
+        # replays advance a few members one step per call: numpy there (a fused call's thread start-up
+        # would cost ~10 ms per step); the arithmetic is the same to rounding (tests/core/test_fused.py)
+        self.replay_backend = "numpy" if backend == "fused" else backend
         self.lrs = np.array([c.optim.lr for c in cfgs])
         r = problem.r
         self.half = 0.5 * problem.target_strength
@@ -116,7 +119,7 @@ class Runner:
         watch for divergence. Returns (first crossing step (B', r), -1 = none; divergence step (B',),
         -1 = none; per-layer weights (B', ...) of the last good state; loss at the divergence step).
         """
-        st = make_stepper(self.backend, self.device, [w[idx] for w in start], self.lrs[idx], self.problem,
+        st = make_stepper(self.replay_backend, self.device, [w[idx] for w in start], self.lrs[idx], self.problem,
                            self.optim.dtype)
         thr = np.array([self.members[b].threshold for b in idx])
         found = np.full(pending.shape, -1, dtype=np.int64)

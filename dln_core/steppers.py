@@ -206,17 +206,21 @@ BACKENDS = tuple(STEPPERS)
 # d = 6 wins at every batch size (1.5x at B = 1, 3-5x at B >= 8); d = 10 only 1.2-1.4x from B = 8 and
 # 0.5x at B = 1; larger layers lose (numpy's matmul vectorises over the matrix, the kernel over members).
 FUSED_MAX_DIM = 8
+# ... and only for batches of at least two SIMD blocks: a call costs ~10 ms of thread start-up when the
+# snapshot diagnostics' BLAS threads have just run (measured: a recorded B = 1 run was 4x slower fused)
+FUSED_MIN_BATCH = 2 * fused.BLOCK
 # compiling a kernel costs ~20-30 s per shape (then cached on disk); without a compiled kernel the
 # fused stepper is used only when the run is long enough to repay that (~0.3 us saved per network-step)
 FUSED_COMPILE_WORK = 1e8  # network-steps
 
 
-def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float) -> str:
+def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float, batch: int) -> str:
     """The CPU stepper "auto" runs for layer sizes ``dims`` (n_0, …, n_L) and ``work`` network-steps:
     "fused" for small float64 networks when numba is installed and its kernel is compiled (or the
     run repays compiling it), else "numpy". A small shape without a compiled kernel starts compiling
     it in the background, for the runs after this one."""
-    if np.dtype(dtype) != np.float64 or max(dims) > FUSED_MAX_DIM or not fused.available():
+    if (np.dtype(dtype) != np.float64 or max(dims) > FUSED_MAX_DIM or batch < FUSED_MIN_BATCH
+            or not fused.available()):
         return "numpy"
     key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2])
     if fused.compiled(*key) or work >= FUSED_COMPILE_WORK:
@@ -253,5 +257,5 @@ def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtyp
     return STEPPERS[backend](weights, lrs, problem, dtype)
 
 
-__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
+__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "FUSED_MIN_BATCH", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
            "TorchStepper", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]

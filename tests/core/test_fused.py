@@ -86,14 +86,16 @@ def test_auto_uses_the_fused_kernel_only_where_it_was_measured_to_win(monkeypatc
     cfg = RunConfig.make(**ARTICLE_L3, steps=100)
     problem = engine.build_problem(cfg.target)
     fused.advance(*_tiny_call(problem, cfg))  # compiled in this process
-    assert Runner([cfg], problem, "auto", "cpu", None).backend == "fused"
+    B = steppers.FUSED_MIN_BATCH
+    assert Runner([cfg] * B, problem, "auto", "cpu", None).backend == "fused"
+    assert Runner([cfg] * (B - 1), problem, "auto", "cpu", None).backend == "numpy"  # call overhead wins
     f32 = RunConfig.make(**ARTICLE_L3, steps=100, dtype="float32")
-    assert Runner([f32], problem, "auto", "cpu", None).backend == "numpy"  # the kernel is float64 only
+    assert Runner([f32] * B, problem, "auto", "cpu", None).backend == "numpy"  # the kernel is float64 only
     wide = RunConfig.make(**ARTICLE_L3, width=steppers.FUSED_MAX_DIM + 1, steps=100)
-    assert Runner([wide], problem, "auto", "cpu", None).backend == "numpy"
+    assert Runner([wide] * B, problem, "auto", "cpu", None).backend == "numpy"
     # numba absent: auto falls back to numpy, an explicit request names the field
     monkeypatch.setattr(fused, "available", lambda: False)
-    assert Runner([cfg], problem, "auto", "cpu", None).backend == "numpy"
+    assert Runner([cfg] * B, problem, "auto", "cpu", None).backend == "numpy"
     from dln_core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
