@@ -12,6 +12,9 @@ counts. Rows:
 - engine batched: ``dln_core.run_batch`` with B networks (different seeds and lrs), network-steps/s.
 - kernel rows: the bare GD stepper without any recording, to show where the time goes.
 
+``--rule``: the numpy vs fused stepper table (network-steps/s per depth, width and batch size) that
+steppers.choose's thresholds come from.
+
 Targets: single ≥ 5× and batched ≥ 100× the baseline's steps/s. The baseline and the engine start
 from the same weights; their final losses after the baseline's steps are printed as a sanity check.
 """
@@ -49,8 +52,44 @@ def kernel_rate(cfgs: list[RunConfig], steps: int) -> float:
     return len(cfgs) * steps / (time.perf_counter() - t0)
 
 
+def rule_table(dims: list[int], depths: list[int], batches: list[int]) -> None:
+    """numpy vs fused stepper network-steps/s per (L, d, B), side by side: the measurement behind
+    steppers.choose (FUSED_MAX_DIM, FUSED_MIN_BATCH). The first fused call of a shape compiles it."""
+    from dln_core.steppers import FusedStepper
+
+    for L in depths:
+        for d in dims:
+            svals = ",".join(f"{6 - 5 * i / d:.4g}" for i in range(d))
+            cfg = RunConfig.make(target_kind="spectrum", singular_values=svals, depth=L, init_scale=1e-2)
+            p = build_problem(cfg.target)
+            w0 = engine.init_weights(cfg, p)
+            for B in batches:
+                W = [np.ascontiguousarray(np.repeat(w[None], B, 0)) for w in w0]
+                rates = []
+                for cls in (NumpyStepper, FusedStepper):
+                    st = cls([w.copy() for w in W], np.full(B, 1e-3), p, "float64")
+                    t0 = time.perf_counter()
+                    st.advance(2)
+                    first = time.perf_counter() - t0
+                    n = 50
+                    while True:
+                        t0 = time.perf_counter()
+                        st.advance(n)
+                        dt = time.perf_counter() - t0
+                        if dt > 0.3:
+                            break
+                        n *= 4
+                    rates.append(B * n / dt)
+                print(f"L={L} d={d:3d} B={B:5d}  numpy {rates[0]:12,.0f}  fused {rates[1]:12,.0f}  "
+                      f"fused/numpy {rates[1] / rates[0]:5.2f}  (first fused call {first:.1f} s)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rule", action="store_true", help="only the numpy vs fused table behind steppers.choose")
+    ap.add_argument("--rule-dims", default="6,8,10")
+    ap.add_argument("--rule-depths", default="2,3")
+    ap.add_argument("--rule-batches", default="1,8,64,128,512,2048")
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--baseline-steps", type=int, default=2000)
     ap.add_argument("--single-steps", type=int, default=20_000)
@@ -60,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     # runs show a lower rate (5k steps: ~90x the baseline measured on 2026-11-29, 20k: ~216x).
     ap.add_argument("--batch-steps", type=int, default=20000)
     args = ap.parse_args(argv)
+    if args.rule:
+        rule_table(*([int(v) for v in x.split(",")] for x in (args.rule_dims, args.rule_depths, args.rule_batches)))
+        return 0
 
     base = dict(depth=args.depth, init_scheme="near-identity", init_scale=0.3, lr=0.01)
     cfg = RunConfig.make(**base, steps=args.single_steps)

@@ -206,7 +206,8 @@ def run_batch(
 
     Members must share target, network and optim (steps, record, n_snapshots, device, dtype) and may
     differ in init (scheme, scale, seed, lambda_b) and lr. ``progress(fraction)`` is called as the
-    run advances. ``backend`` ("numpy" | "torch") overrides the CPU default (numpy).
+    run advances. ``backend`` (a steppers.STEPPERS name: "numpy" | "fused" | "torch") overrides the CPU
+    default, which is steppers.choose's measured rule (fused numba kernel for small float64 networks).
     ``sharpness=True``: each result also carries ``curvature`` (curvature.CURVATURE_COLUMNS, the
     Hessian's top eigenvalues at every snapshot) and ``sharpness_seconds`` (its cost); ``first_layer``
     (None: only for the hierarchy) records W_1 at every snapshot as ``result.first_layer``.
@@ -235,8 +236,12 @@ def run_batch(
         budget.check_budget(budget.batch_seconds(cfgs, int(steps)) + extra, cpu, what, budget.TRAIN_HINT)
     t0 = time.perf_counter()
     problem = build_problem(cfgs[0].target)
+    requested = backend
     backend, device = resolve_backend(cfgs[0].optim.device, backend)
-    runner = Runner(cfgs, problem, backend, device, progress)
+    if requested is None and backend == "numpy":
+        backend = "auto"  # the runner picks numpy or fused for the network shape (steppers.choose)
+    work = len(cfgs) * (search_cap if steps == "auto" else int(steps))  # network-steps, for steppers.choose
+    runner = Runner(cfgs, problem, backend, device, progress, work)
     tracker, trace = _curvature_hooks(runner, cfgs, sharpness, first_layer)
     auto_reached, frac0 = None, 0.0
     if steps == "auto":  # False: never within AUTO_LOSS of the floor within the search

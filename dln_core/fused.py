@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -153,16 +155,60 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> str:
     return "\n".join(o) + "\n"
 
 
+def _path(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> tuple[str, Path]:
+    src = _source(dims, r, diag, use_sxx)
+    digest = hashlib.sha1(src.encode()).hexdigest()[:16]
+    return src, Path(tempfile.gettempdir()) / "dln_lab_fused" / f"fused_{digest}.py"
+
+
+_lock = threading.Lock()
+_compiling: set = set()
+_loaded: set = set()  # shapes whose kernel has run (so is compiled) in this process
+
+
+def compiled(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> bool:
+    """Whether the kernel for this shape is ready without compiling: loaded in this process, or in
+    numba's on-disk cache (compiling one costs ~20–30 s on a loaded 2-core machine)."""
+    key = (tuple(dims), int(r), bool(diag), bool(use_sxx))
+    if key in _loaded:
+        return True
+    _, path = _path(*key)
+    return any(path.parent.glob(f"__pycache__/{path.stem}.advance-*.nbi"))
+
+
+def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> None:
+    """Compile (and cache on disk) the kernel for this shape on a daemon thread, once per process."""
+    key = (tuple(dims), int(r), bool(diag), bool(use_sxx))
+    with _lock:
+        if key in _compiling or key in _loaded:
+            return
+        _compiling.add(key)
+
+    def work() -> None:
+        try:
+            fn = kernel(*key)
+            B = 1  # one call with n = 0 triggers the compilation for these argument types
+            ws = [np.zeros((B, dims[li + 1], dims[li])) for li in range(len(dims) - 1)]
+            fn(*ws, np.zeros(B), np.zeros((dims[-1], dims[0])), np.zeros((dims[0], dims[0]) if use_sxx else (1, 1)),
+               np.zeros((r, dims[-1])), np.zeros((r, dims[0])), np.zeros((B, r)), 0)
+            _loaded.add(key)
+        except Exception:  # a failed background compile only means the numpy stepper keeps running
+            pass
+
+    threading.Thread(target=work, name="dln-fused-compile", daemon=True).start()
+
+
 @functools.cache
 def kernel(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool):
     """The compiled ``advance`` for one shape (numba caches it on disk next to its generated source)."""
-    src = _source(dims, r, diag, use_sxx)
-    digest = hashlib.sha1(src.encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "dln_lab_fused"
+    src, path = _path(dims, r, diag, use_sxx)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"fused_{digest}.py"
-    if not path.exists():
-        path.write_text(src)
+    digest = path.stem.removeprefix("fused_")
+    if not path.exists():  # atomic: several worker processes may generate the same shape at once
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(src)
+        os.replace(tmp, path)
     name = f"dln_lab_fused_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -175,5 +221,7 @@ def advance(weights: list[np.ndarray], lr: np.ndarray, syx: np.ndarray, sxx: np.
             UT: np.ndarray, VT: np.ndarray, diag: bool, umax: np.ndarray, n: int) -> None:
     """n fused GD steps of every member, in place on ``weights`` [(B, n_l, n_{l−1})] and ``umax`` (B, r)."""
     dims = (weights[0].shape[2], *(w.shape[1] for w in weights))
-    fn = kernel(dims, umax.shape[1], bool(diag), sxx is not None)
+    key = (dims, umax.shape[1], bool(diag), sxx is not None)
+    fn = kernel(*key)
     fn(*weights, lr, syx, sxx if sxx is not None else np.zeros((1, 1), dtype=lr.dtype), UT, VT, umax, int(n))
+    _loaded.add(key)

@@ -113,16 +113,19 @@ def groups(problem) -> list[np.ndarray]:
     return [np.array(g, dtype=np.int64) for g in out]
 
 
-def snapshot(W: np.ndarray, problem, grps: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+def snapshot(W: np.ndarray, problem, grps: list[np.ndarray], u: np.ndarray | None = None,
+             align: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group-aware alignment (..., r) and the within-group blocks U_Gᵀ W V_G [(..., |G|, |G|)] of W.
 
     Alignment of a mode in group G: ‖U_Gᵀ W V_G‖²_F / (‖W V_G‖_F ‖Wᵀ U_G‖_F) (the per-mode ratio
-    u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) when G = {i}); 0 where a norm vanishes.
+    u_i² / (‖W v*_i‖ ‖Wᵀu*_i‖) when G = {i}); 0 where a norm vanishes. ``u`` (mode strengths) and
+    ``align`` (per-mode ratios) when the caller has them already (record.py: computed once per snapshot).
     """
 
     U, V = problem.U_star, problem.V_star
-    align = mode_alignment(W, U, V)  # singletons: the per-mode ratio, all modes at once
-    u = mode_strengths(W, U, V)
+    u = mode_strengths(W, U, V) if u is None else u
+    # singletons: the per-mode ratio, all modes at once (a copy: the group entries are overwritten)
+    align = mode_alignment(W, U, V, u) if align is None else align.copy()
     blocks = []
     for g in grps:
         if len(g) == 1:

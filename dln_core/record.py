@@ -1,9 +1,10 @@
 """Snapshot recording: the diagnostics of all B members of a batch at each snapshot → arrays.
 
 :class:`Recorder` measures one snapshot at a time (dln_core.diagnostics, batched over members) and
-keeps one small record per snapshot, so memory grows with the number of snapshots, never with the
-number of steps. :meth:`Recorder.snapshots` stacks the records once into :class:`Snapshots` (arrays
-with leading axes (S, B)); :meth:`Snapshots.member` cuts one member's view (snapshots before its
+writes it into arrays preallocated for the run's S snapshots (leading axes (S, B)), so memory grows
+with the number of snapshots, never with the number of steps, and the records are never stacked a
+second time at the end (4096 networks × 200 snapshots: benchmarks/bench_sweep.py --memory-record).
+:meth:`Recorder.snapshots` returns them as :class:`Snapshots`; :meth:`Snapshots.member` cuts one member's view (snapshots before its
 divergence step only), which the theory overlay (overlay.py) and the frames (frames.py) read.
 
 The recorded fields are declared once, in :data:`FIELDS` (name → what it holds).
@@ -95,16 +96,53 @@ class MemberSnapshots:
 class Recorder:
     """Diagnostics of all B members at each snapshot (arrays with a leading batch axis)."""
 
-    def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray], hooks=()) -> None:
+    def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray], n_snapshots: int = 16,
+                 hooks=()) -> None:
         self.p = problem
         self.hooks = tuple(hooks)  # optional extra measurements hook(step, weights) (e.g. curvature.py)
         self.lrs = np.asarray(lrs, dtype=float)
         self.H0 = dg.balance_matrices(weights0)
-        self.steps: list[int] = []
-        self.rows: list[dict] = []
+        self.capacity = max(1, int(n_snapshots))  # the run's snapshot count: storage is allocated once
+        self.steps = np.zeros(self.capacity, dtype=np.int64)
+        self.count = 0
+        self.store: dict | None = None  # name -> (S, B, ...) array (per-layer: list; overlaps: dict)
         # leading k×k block of overlaps is scored: the modes with a nonzero target
         self.k_score = max(1, int(np.sum(problem.lambda_star > 0)))
         self.groups = launch.groups(problem)  # equal-λ groups: blocks of the alignment score and launch
+
+    def _put(self, row: dict) -> None:
+        """Write one snapshot's record into the preallocated arrays (allocated from the first record;
+        doubled if a run records more than announced)."""
+        def alloc(a):
+            a = np.asarray(a)
+            return np.empty((self.capacity, *a.shape), dtype=a.dtype)
+
+        def grow(a):
+            out = np.empty((2 * len(a), *a.shape[1:]), dtype=a.dtype)
+            out[: len(a)] = a
+            return out
+
+        if self.store is None:
+            self.store = {name: [alloc(x) for x in v] if isinstance(v, list) else
+                          {k: alloc(x) for k, x in v.items()} if isinstance(v, dict) else alloc(v)
+                          for name, v in row.items()}
+        i = self.count
+        if i == self.capacity:
+            self.capacity *= 2
+            self.steps = grow(self.steps)
+            self.store = {name: [grow(x) for x in v] if isinstance(v, list) else
+                          {k: grow(x) for k, x in v.items()} if isinstance(v, dict) else grow(v)
+                          for name, v in self.store.items()}
+        for name, v in row.items():
+            dst = self.store[name]
+            if isinstance(v, list):
+                for d, x in zip(dst, v):
+                    d[i] = x
+            elif isinstance(v, dict):
+                for k, x in v.items():
+                    dst[k][i] = x
+            else:
+                dst[i] = v
 
     def record(self, step: int, weights: list[np.ndarray]) -> None:
         """Measure every field of :data:`FIELDS` for the batch at this step."""
@@ -118,38 +156,33 @@ class Recorder:
             H = dg.balance_matrices(weights)
             drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, self.H0)], axis=-1) if H else \
                 np.zeros((len(self.lrs), 0))
-            u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment reuses it
-            self.rows.append({
+            u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment and launch reuse it
+            mode_align = dg.mode_alignment(W, p.U_star, p.V_star, u)
+            self._put({
                 "loss": p.loss(W),
                 "u": u,
                 "sv": dg.singular_values(W)[:, : p.r],  # thin QR first for tall or wide W
                 "alignment": dg.alignment_score(list(mats.values()), self.k_score, self.groups),  # equal λ: blocks
-                "mode_alignment": dg.mode_alignment(W, p.U_star, p.V_star, u),
+                "mode_alignment": mode_align,
                 "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
-                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups))),
+                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups, u, mode_align))),
                 "drift": drift,
                 "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
                 "layer_sv": [s for _, s, _ in svds],
                 "upd_sv": upd_sv,
                 "overlaps": mats,
             })
-        self.steps.append(int(step))
+        self.steps[self.count] = int(step)
+        self.count += 1
         for hook in self.hooks:
             hook(int(step), weights)
 
     def snapshots(self) -> Snapshots:
-        """Stack the records once into :class:`Snapshots` (the per-snapshot records are dropped)."""
-        rows = self.rows
-        arrays: dict = {}
-        for name in FIELDS:
-            if name in _PER_LAYER:
-                arrays[name] = [np.stack([row[name][li] for row in rows]) for li in range(len(rows[0][name]))]
-            elif name == "overlaps":
-                arrays[name] = {label: np.stack([row[name][label] for row in rows]) for label in rows[0][name]}
-            else:
-                arrays[name] = np.stack([row[name] for row in rows])
-        self.rows = []
-        return Snapshots(steps=np.array(self.steps, dtype=np.int64), arrays=arrays, lrs=self.lrs)
+        """The recorded snapshots as :class:`Snapshots` (views of the preallocated arrays, no copy)."""
+        n = self.count
+        a = {name: [x[:n] for x in v] if isinstance(v, list) else {k: x[:n] for k, x in v.items()}
+             if isinstance(v, dict) else v[:n] for name, v in self.store.items()}
+        return Snapshots(steps=self.steps[:n], arrays={name: a[name] for name in FIELDS}, lrs=self.lrs)
 
 
 __all__ = ["FIELDS", "MemberSnapshots", "Recorder", "Snapshots"]

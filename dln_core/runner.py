@@ -27,7 +27,7 @@ from . import budget
 from . import diagnostics as dg
 from .inits import init_weights
 from .record import Recorder, Snapshots
-from .steppers import make_stepper
+from .steppers import choose, make_stepper
 
 CHUNK = 100  # steps between divergence / halfway checks (also the "auto" check interval)
 AUTO_LOSS = 0.05  # "auto" steps: loss (H) below this = the widget's loss 0.1 (THEORY.md §1.6)
@@ -68,14 +68,20 @@ class Member:
 class Runner:
     """One batch: holds the stepper, the member states and the snapshot recorder."""
 
-    def __init__(self, cfgs, problem, backend, device, progress) -> None:
+    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0) -> None:
         self.cfgs = cfgs
         self.problem = problem
         self.progress = progress
         self.optim = cfgs[0].optim
         self.depth = cfgs[0].network.depth
         self.init_weights = [init_weights(c, problem) for c in cfgs]  # float64 per member
+        if backend == "auto":  # CPU default (``work``: network-steps expected): the measured rule of steppers.choose, for this shape
+            w = self.init_weights[0]
+            backend = choose((w[0].shape[1], *(wl.shape[0] for wl in w)), problem, self.optim.dtype, work, len(cfgs))
         self.backend, self.device = backend, device
+        # replays advance a few members one step per call: numpy there (a fused call's thread start-up
+        # would cost ~10 ms per step); the arithmetic is the same to rounding (tests/core/test_fused.py)
+        self.replay_backend = "numpy" if backend == "fused" else backend
         self.lrs = np.array([c.optim.lr for c in cfgs])
         r = problem.r
         self.half = 0.5 * problem.target_strength
@@ -114,7 +120,7 @@ class Runner:
         watch for divergence. Returns (first crossing step (B', r), -1 = none; divergence step (B',),
         -1 = none; per-layer weights (B', ...) of the last good state; loss at the divergence step).
         """
-        st = make_stepper(self.backend, self.device, [w[idx] for w in start], self.lrs[idx], self.problem,
+        st = make_stepper(self.replay_backend, self.device, [w[idx] for w in start], self.lrs[idx], self.problem,
                            self.optim.dtype)
         thr = np.array([self.members[b].threshold for b in idx])
         found = np.full(pending.shape, -1, dtype=np.int64)
@@ -210,7 +216,7 @@ class Runner:
         for b, m in enumerate(self.members):
             m.halfway[(u0[b] >= self.half) & self.has_target] = 0
         snaps = snapshot_steps(total, self.optim.record, self.optim.n_snapshots)
-        rec = Recorder(p, self.lrs, w0, self.snapshot_hooks)
+        rec = Recorder(p, self.lrs, w0, len(snaps), self.snapshot_hooks)
         rec.record(0, w0)
         bounds = np.union1d(snaps, np.arange(0, total, CHUNK))
         snapset = set(snaps.tolist())

@@ -11,6 +11,12 @@ benchmarks/bench_engine.py); on CUDA (or with ``backend="torch"``) the same loop
 batch of one runs on 2-D views with ``np.dot`` (about 2× faster than stacked matmul at d ≈ 6; the
 "single" kernel row of bench_engine.py).
 
+Steppers are a registry (:data:`STEPPERS`, name → class, like scipy's ``METHODS`` table): "numpy",
+"fused" (dln_core/fused.py: one compiled numba loop over all n steps per block of members, the same
+arithmetic; float64 only) and "torch". With no explicit backend on CPU, :func:`choose` picks "fused"
+where benchmarks/bench_engine.py measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is
+installed, else "numpy".
+
 Per step the loop also keeps an elementwise running max of the mode strengths u_i (``umax``): the
 runner uses it to see, at a chunk end, whether a halfway crossing happened inside the chunk.
 """
@@ -24,10 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import fused
 from .errors import ConfigError
 from .targets import Problem
-
-BACKENDS = ("numpy", "torch")
 
 
 class Ops(NamedTuple):
@@ -84,6 +89,15 @@ def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops)
             Ws[li] -= G[li]
 
 
+def structure(problem: Problem) -> tuple[int, bool, bool]:
+    """(r, diag, whitened): diag when U*, V* are the leading standard basis vectors (u_i is then a
+    diagonal entry of W), whitened when Σxx = I (the step skips the product with Σxx)."""
+    r = problem.r
+    n_out, n_in = problem.sigma_yx.shape
+    diag = np.array_equal(problem.U_star, np.eye(n_out, r)) and np.array_equal(problem.V_star, np.eye(n_in, r))
+    return r, bool(diag), bool(np.array_equal(problem.sigma_xx, np.eye(len(problem.sigma_xx))))
+
+
 class NumpyStepper:
     """B networks as stacked numpy arrays; ``advance(n)`` does n GD steps."""
 
@@ -92,13 +106,8 @@ class NumpyStepper:
         self.W = [np.ascontiguousarray(w, dtype=self.dtype) for w in weights]
         self.lr = np.asarray(lrs, dtype=self.dtype).reshape(-1, 1, 1).copy()
         self.syx = problem.sigma_yx.astype(self.dtype)
-        self.sxx = None if np.array_equal(problem.sigma_xx, np.eye(len(problem.sigma_xx))) else \
-            problem.sigma_xx.astype(self.dtype)
-        r = problem.r
-        n_out, n_in = problem.sigma_yx.shape
-        # u_i is a diagonal entry of W when U*, V* are the leading standard basis vectors
-        self.diag = np.array_equal(problem.U_star, np.eye(n_out, r)) and np.array_equal(
-            problem.V_star, np.eye(n_in, r))
+        r, self.diag, whitened = structure(problem)
+        self.sxx = None if whitened else problem.sigma_xx.astype(self.dtype)
         self.UT = problem.U_star.T.astype(self.dtype)
         self.VT = problem.V_star.T.astype(self.dtype)
         self.umax = np.full((len(self.lr), r), -np.inf, dtype=self.dtype)
@@ -125,6 +134,29 @@ class NumpyStepper:
             w[b] = new
         if lr is not None:
             self.lr[b] = lr
+
+
+class FusedStepper(NumpyStepper):
+    """The numpy stepper's program as one fused numba kernel (dln_core/fused.py), float64 only.
+
+    Same state and interface as :class:`NumpyStepper` (the runner's replay, divergence freeze and
+    snapshots read it the same way); per-member arithmetic does not depend on the batch size or the
+    member's position, so a replay sub-batch retraces the main batch exactly."""
+
+    def __init__(self, weights, lrs, problem, dtype) -> None:
+        if not fused.available():
+            raise ConfigError("backend", "'fused' needs numba (pip install numba); use 'numpy'", "fused")
+        if np.dtype(dtype) != np.float64:
+            raise ConfigError("backend", "'fused' runs float64 only; use 'numpy' for float32", dtype)
+        super().__init__(weights, lrs, problem, dtype)
+        self._lr_flat = self.lr.reshape(-1)  # a view: set_member's lr changes reach the kernel
+
+    def advance(self, n: int) -> None:
+        if n <= 0:
+            return
+        with np.errstate(all="ignore"):
+            fused.advance(self.W, self._lr_flat, self.syx, self.sxx, self.UT, self.VT, self.diag, self.umax,
+                                n)
 
 
 class TorchStepper(NumpyStepper):
@@ -166,6 +198,37 @@ class TorchStepper(NumpyStepper):
             self.lr[b] = lr
 
 
+# name -> stepper class (the variation point; make_stepper looks names up here)
+STEPPERS: dict[str, type[NumpyStepper]] = {"numpy": NumpyStepper, "fused": FusedStepper, "torch": TorchStepper}
+BACKENDS = tuple(STEPPERS)
+
+# "auto" on CPU: the fused kernel where benchmarks/bench_engine.py --rule measured it faster than numpy.
+# d = 6 wins at every batch size (1.5x at B = 1, 3-5x at B >= 8); d = 10 only 1.2-1.4x from B = 8 and
+# 0.5x at B = 1; larger layers lose (numpy's matmul vectorises over the matrix, the kernel over members).
+FUSED_MAX_DIM = 8
+# ... and only for batches of at least two SIMD blocks: a call costs ~10 ms of thread start-up when the
+# snapshot diagnostics' BLAS threads have just run (measured: a recorded B = 1 run was 4x slower fused)
+FUSED_MIN_BATCH = 2 * fused.BLOCK
+# compiling a kernel costs ~20-30 s per shape (then cached on disk); without a compiled kernel the
+# fused stepper is used only when the run is long enough to repay that (~0.3 us saved per network-step)
+FUSED_COMPILE_WORK = 1e8  # network-steps
+
+
+def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float, batch: int) -> str:
+    """The CPU stepper "auto" runs for layer sizes ``dims`` (n_0, …, n_L) and ``work`` network-steps:
+    "fused" for small float64 networks when numba is installed and its kernel is compiled (or the
+    run repays compiling it), else "numpy". A small shape without a compiled kernel starts compiling
+    it in the background, for the runs after this one."""
+    if (np.dtype(dtype) != np.float64 or max(dims) > FUSED_MAX_DIM or batch < FUSED_MIN_BATCH
+            or not fused.available()):
+        return "numpy"
+    key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2])
+    if fused.compiled(*key) or work >= FUSED_COMPILE_WORK:
+        return "fused"
+    fused.compile_async(*key)
+    return "numpy"
+
+
 def resolve_backend(device: str, backend: str | None) -> tuple[str, str]:
     """(backend, device): numpy on CPU (fastest at small d), torch on CUDA."""
     if device == "auto":
@@ -183,16 +246,16 @@ def resolve_backend(device: str, backend: str | None) -> tuple[str, str]:
                               device)
         return "torch", device
     if backend not in (None, *BACKENDS):
-        raise ConfigError("backend", "must be 'numpy' or 'torch'", backend)
+        raise ConfigError("backend", "must be one of " + ", ".join(BACKENDS), backend)
     return backend or "numpy", device
 
 
 def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtype: str) -> NumpyStepper:
-    """A stepper for ``backend`` ("numpy" | "torch") holding stacked ``weights`` (B, ...) and ``lrs`` (B,)."""
+    """A stepper for ``backend`` (a :data:`STEPPERS` name) holding stacked ``weights`` (B, ...) and ``lrs`` (B,)."""
     if backend == "torch":
         return TorchStepper(weights, lrs, problem, dtype, device)
-    return NumpyStepper(weights, lrs, problem, dtype)
+    return STEPPERS[backend](weights, lrs, problem, dtype)
 
 
-__all__ = ["BACKENDS", "NumpyStepper", "Ops", "TorchStepper", "backprop", "forward", "gd_steps", "make_stepper",
-           "resolve_backend"]
+__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "FUSED_MIN_BATCH", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
+           "TorchStepper", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]

@@ -41,3 +41,80 @@ def test_fused_kernel_matches_numpy_stepper(flat):
     np.testing.assert_allclose(umax, ref.umax, rtol=0, atol=1e-12 * np.max(np.abs(ref.umax)))
     # the runs moved: the comparison is not between two copies of the init
     assert max(np.max(np.abs(a - w)) for a, w in zip(ours, weights)) > 1e-3
+
+
+# ------------------------------------------------------------------ behind the stepper interface
+ARTICLE_L3 = dict(depth=3, init_scale=1e-2)  # the first shape above: compiled once for the module
+
+
+def _same_runs(a, b, tol=1e-12):
+    """Frames and weights to ``tol`` relative to each column's scale; events exactly."""
+    for name in ("history", "modes", "alignment", "layer_sv", "updates", "balance", "mode_summary"):
+        fa, fb = a.frame(name), b.frame(name)
+        assert list(fa.columns) == list(fb.columns) and len(fa) == len(fb), name
+        for col in fa.select_dtypes("number").columns:
+            x, y = fa[col].to_numpy(float), fb[col].to_numpy(float)
+            assert np.array_equal(np.isnan(x), np.isnan(y)), (name, col)
+            ok = np.isfinite(x)
+            scale = max(1.0, float(np.max(np.abs(x[ok]), initial=0.0)))
+            # the update of a converged run is rounding noise (~1e-16 of W), so its singular values and
+            # effective rank are not a function of the trajectory at 1e-12: not compared (W is, below)
+            if name == "updates" or "rank" in col:
+                continue
+            t = tol
+            assert np.max(np.abs(x[ok] - y[ok]), initial=0.0) <= t * scale, (name, col)
+    for wa, wb in zip(a.weights, b.weights):
+        assert np.abs(wa - wb).max() <= tol * max(1.0, np.abs(wb).max())
+    for key in ("halfway_step", "diverged", "diverged_step", "steps"):
+        assert a.summary[key] == b.summary[key], key
+
+
+def test_fused_stepper_runs_the_same_batch_as_numpy_with_events_and_divergence():
+    # lr from stable to diverging (the L = 3 article stable step is ~0.06): halfway replays and freezes
+    cfgs = [RunConfig.make(**{**ARTICLE_L3, "init_scale": 0.05}, lr=lr, seed=s, steps=2000) for lr in (0.01, 0.03, 0.3) for s in range(3)]
+    ours = engine.run_batch(cfgs, backend="fused")
+    ref = engine.run_batch(cfgs, backend="numpy")
+    assert sum(r.summary["diverged"] for r in ref) == 3
+    assert sum(h is not None for r in ref if not r.summary["diverged"] for h in r.summary["halfway_step"]) >= 12
+    for a, b in zip(ours, ref):
+        _same_runs(a, b)
+
+
+def test_auto_uses_the_fused_kernel_only_where_it_was_measured_to_win(monkeypatch):
+    from dln_core.runner import Runner
+
+    cfg = RunConfig.make(**ARTICLE_L3, steps=100)
+    problem = engine.build_problem(cfg.target)
+    fused.advance(*_tiny_call(problem, cfg))  # compiled in this process
+    B = steppers.FUSED_MIN_BATCH
+    assert Runner([cfg] * B, problem, "auto", "cpu", None).backend == "fused"
+    assert Runner([cfg] * (B - 1), problem, "auto", "cpu", None).backend == "numpy"  # call overhead wins
+    f32 = RunConfig.make(**ARTICLE_L3, steps=100, dtype="float32")
+    assert Runner([f32] * B, problem, "auto", "cpu", None).backend == "numpy"  # the kernel is float64 only
+    wide = RunConfig.make(**ARTICLE_L3, width=steppers.FUSED_MAX_DIM + 1, steps=100)
+    assert Runner([wide] * B, problem, "auto", "cpu", None).backend == "numpy"
+    # numba absent: auto falls back to numpy, an explicit request names the field
+    monkeypatch.setattr(fused, "available", lambda: False)
+    assert Runner([cfg] * B, problem, "auto", "cpu", None).backend == "numpy"
+    from dln_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        engine.run(cfg, backend="fused")
+    assert err.value.field == "backend"
+    res = engine.run(cfg)  # the default still runs (numpy)
+    assert res.summary["steps"] == 100
+
+
+def _tiny_call(problem, cfg):
+    st = steppers.NumpyStepper(engine.init_weights(cfg, problem), np.array([0.01]), problem, "float64")
+    w = [x[None].copy() for x in st.W]
+    return w, st.lr.reshape(-1), st.syx, st.sxx, st.UT, st.VT, st.diag, np.full((1, problem.r), -np.inf), 1
+
+
+def test_stepper_registry_names_every_backend():
+    assert set(steppers.STEPPERS) == {"numpy", "fused", "torch"} and steppers.BACKENDS == tuple(steppers.STEPPERS)
+    from dln_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        steppers.resolve_backend("cpu", "jax")
+    assert err.value.field == "backend" and "fused" in str(err.value)
