@@ -32,6 +32,7 @@ import numpy as np
 
 from . import fused
 from .errors import ConfigError
+from .limits import current_profile
 from .targets import Problem
 
 
@@ -225,7 +226,8 @@ def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float, batch
     key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2])
     if fused.compiled(*key) or work >= FUSED_COMPILE_WORK:
         return "fused"
-    fused.compile_async(*key)
+    if current_profile() != "hosted":  # a hosted server spends no unbudgeted ~30 s of CPU on a compile
+        fused.compile_async(*key)
     return "numpy"
 
 

@@ -118,3 +118,19 @@ def test_stepper_registry_names_every_backend():
     with pytest.raises(ConfigError) as err:
         steppers.resolve_backend("cpu", "jax")
     assert err.value.field == "backend" and "fused" in str(err.value)
+
+
+def test_a_missing_kernel_compiles_in_the_background_locally_but_never_on_a_hosted_server(monkeypatch):
+    """Compiling a shape's kernel costs ~30 s of CPU that no request's budget pays for: the local
+    profile starts it for later runs, the hosted profile does not (and both run this one on numpy)."""
+    started = []
+    monkeypatch.setattr(fused, "available", lambda: True)
+    monkeypatch.setattr(fused, "compiled", lambda *key: False)
+    monkeypatch.setattr(fused, "compile_async", lambda *key: started.append(key))
+    cfg = RunConfig.make(**ARTICLE_L3, steps=100)
+    problem = engine.build_problem(cfg.target)
+    args = (cfg.layer_dims, problem, "float64", 1000.0, steppers.FUSED_MIN_BATCH)
+    monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
+    assert steppers.choose(*args) == "numpy" and started == []
+    monkeypatch.setenv("DLN_LAB_PROFILE", "local")
+    assert steppers.choose(*args) == "numpy" and len(started) == 1
