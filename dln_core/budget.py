@@ -13,9 +13,10 @@ one BLAS thread, as in the Dockerfile) and a safety margin on top:
   about 6·n_in·Σ n_l·n_{l−1} per network and step), per-member overhead of the stacked matmuls,
   per-snapshot diagnostics (an SVD per layer, gradients, overlaps) and, for a single run whose frames
   a page builds, the long alignment / update frames (snapshots × layers × r² rows);
-- embed (embeddings.run_embedding): the spectrum of the V × V target M* (dense V³ below ~400 words,
-  Lanczos ~V²·d above), gradient descent (about 2·V²·d flops per step, THEORY §7) and the evaluation
-  of every snapshot (analogies over the vocabulary).
+- embed (embeddings.run_embedding): per-stage work counts on the run's GD route (:func:`embed_counts`:
+  the eigendecomposition and O(V·d²) steps on the eigenbasis route, the Lanczos spectrum and O(V²·d)
+  steps on the dense one, the analogies over the vocabulary at every history row), the same counts
+  the page's estimate (embeddings/cost.py) and the route choice use.
 
 Cancellation is cooperative: the runner calls :func:`checkpoint` between chunks; it raises
 :class:`Cancelled` once the current :class:`CancelToken` (set with :func:`cancel_scope`) says so. The
@@ -48,13 +49,15 @@ TRAIN_COEF = {
     # 8, width 64, 64 modes: 16.5 s of charts over 6.7 M rows), which is what a hosted request costs
     "frame_rows": 2.5e-06,
 }
-EMBED_COEF = {
-    "run": 0.2698,  # corpus statistics (cached per corpus and V), frames, summary
-    "dense_eig": 0.0,  # V³ when the dense solver is used (V ≤ max(400, 3d + 20))
-    "lanczos": 2.971e-09,  # V²·d for the Lanczos solver
-    "gd_flops": 3.682e-11,  # V²·d·steps
-    "eval": 1.943e-07,  # snapshots × V × d (analogy accuracy and effective rank of every snapshot)
-}
+# the embedding run is priced from one set of per-stage work counts (embed_counts, flop-equivalents of
+# this machine's float32 GEMM) shared with the page's estimate (embeddings/cost.py) and the GD route
+# choice (embeddings/eigenbasis.choose_method); here they are priced at one core of the reference machine
+EMBED_RATE = 5.4e10  # flop/s: one core, float32 GEMM on the reference machine (= the former fit's 3.68e-11 s per V²d)
+EMBED_FIXED_S = {"statistics": 0.5, "evaluate": 1.0}  # cached statistics; similarity sets, frames (measured 0.1 s, 0.6 s at V = 800)
+EIGH_COST = {"float32": 8.0, "float64": 17.0}  # full eigh with vectors (syevd), per V³ (measured vs GEMM)
+ROTATED_STEP_COST = 12.0  # per V·d²: the eigenbasis step's two thin GEMMs (4Vd²) at thin-shape efficiency
+LANCZOS_PASSES = 60  # matrix products of the dense route's Lanczos spectrum with a 2d + 20 block (V = 2000: ≈ 4 s)
+ANALOGY_FRACTION = 0.4  # in-vocabulary Google questions ≈ 0.4·V (measured: 1840 at V = 5000, 4109 at 10⁴)
 MARGIN = 2.0  # above the fitted mean: measured requests ran at 0.5-1.4 of the fit under load (benchmarks)
 
 
@@ -80,16 +83,51 @@ def train_counts(dims: Sequence[int], members: int, steps: int, snapshots: int, 
     }
 
 
-def embed_counts(vocab: int, dim: int, steps: int, snapshots: int) -> dict[str, float]:
-    """Work counts of one word-embedding run (see the module docstring)."""
-    dense = vocab <= max(400, 3 * dim + 20)  # the rule of embeddings.model.spectrum
-    return {
-        "run": 1.0,
-        "dense_eig": float(vocab) ** 3 if dense else 0.0,
-        "lanczos": 0.0 if dense else float(vocab) ** 2 * dim,
-        "gd_flops": float(vocab) ** 2 * dim * steps,
-        "eval": float(snapshots) * vocab * dim,
-    }
+def embed_route(method: str, vocab: int, dim: int, steps: int, snapshots: int, dtype: str = "float32",
+                cached: bool = False) -> str:
+    """The GD route of an embedding run: ``method`` unless "auto"; then the one whose spectrum and
+    training work (:func:`embed_counts`) is smaller. ``cached``: M*'s eigendecomposition is on disk."""
+    if method != "auto":
+        return method
+    dense = embed_counts(vocab, dim, steps, snapshots, "dense", dtype, cached)
+    eig = embed_counts(vocab, dim, steps, snapshots, "eigenbasis", dtype, cached)
+    return "eigenbasis" if eig["eigh"] + eig["train"] < dense["train"] else "dense"
+
+
+def embed_counts(vocab: int, dim: int, steps: int, snapshots: int, method: str = "auto", dtype: str = "float32",
+                 cached: bool = False) -> dict[str, float]:
+    """Work counts (flop-equivalents) per stage of one word-embedding run, on its GD route (THEORY §7):
+
+    - ``eigh``: the eigenbasis route's full eigendecomposition of M*, EIGH_COST·V³ (0 when cached);
+    - ``spectrum``: the dense route's top-d eigenpairs (dense solver below max(400, 3d + 20) words,
+      10V³; Lanczos above, LANCZOS_PASSES products with a 2d + 20 block);
+    - ``train``: dense route (2V²d + 6Vd²) per step (M*W, WᵀW, the modes and W(WᵀW)); eigenbasis
+      route ROTATED_STEP_COST·Vd² per step plus one V × V × d product per snapshot and for Z₀;
+    - ``evaluate``: per history row, the analogy questions over the vocabulary (2·Q·V·d, Q ≈
+      ANALOGY_FRACTION·V) and the d × d Gram matrix (2Vd²).
+    """
+    V, d = float(vocab), float(dim)
+    route = embed_route(method, vocab, dim, steps, snapshots, dtype, cached) if method == "auto" else method
+    n = float(steps) + 1.0
+    if route == "eigenbasis":
+        eigh = 0.0 if cached else EIGH_COST[dtype] * V**3
+        spectrum = 0.0
+        train = ROTATED_STEP_COST * V * d * d * n + 2.0 * V * V * d * (snapshots + 1)
+    else:
+        eigh = 0.0
+        small = vocab <= max(400, 3 * dim + 20)  # the rule of embeddings.model.spectrum
+        spectrum = 10.0 * V**3 if small else LANCZOS_PASSES * 2.0 * V * V * (2 * d + 20)
+        train = (2.0 * V * V * d + 6.0 * V * d * d) * n
+    evaluate = float(snapshots) * (2.0 * ANALOGY_FRACTION * V * V * d + 2.0 * V * d * d)
+    return {"eigh": eigh, "spectrum": spectrum, "train": train, "evaluate": evaluate}
+
+
+def embed_stage_seconds(counts: dict[str, float], rate: float) -> dict[str, float]:
+    """Seconds per stage of :func:`embed_counts` at ``rate`` flop/s (plus the fixed stage costs)."""
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate!r}")
+    return {"statistics": EMBED_FIXED_S["statistics"], "spectrum": (counts["eigh"] + counts["spectrum"]) / rate,
+            "train": counts["train"] / rate, "evaluate": EMBED_FIXED_S["evaluate"] + counts["evaluate"] / rate}
 
 
 def _seconds(counts: dict[str, float], coef: dict[str, float]) -> float:
@@ -102,9 +140,12 @@ def train_seconds(dims: Sequence[int], members: int, steps: int, snapshots: int,
     return _seconds(train_counts(dims, members, steps, snapshots, modes, frames), TRAIN_COEF)
 
 
-def embed_seconds(vocab: int, dim: int, steps: int, snapshots: int) -> float:
-    """Estimated CPU seconds of one word-embedding run (:func:`embed_counts` priced by EMBED_COEF)."""
-    return _seconds(embed_counts(vocab, dim, steps, snapshots), EMBED_COEF)
+def embed_seconds(vocab: int, dim: int, steps: int, snapshots: int, method: str = "auto",
+                  dtype: str = "float32", cached: bool = False) -> float:
+    """Estimated CPU seconds of one word-embedding run: :func:`embed_counts` priced at EMBED_RATE (the
+    page's estimate prices the same counts at this machine's measured rate), times MARGIN."""
+    stages = embed_stage_seconds(embed_counts(vocab, dim, steps, snapshots, method, dtype, cached), EMBED_RATE)
+    return MARGIN * sum(stages.values())
 
 
 def step_seconds(dims: Sequence[int], members: int) -> float:

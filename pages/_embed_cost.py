@@ -18,10 +18,11 @@ def machine_rate() -> float:
 
 def confirm_cost(cfg: EmbedConfig) -> bool:
     """Show the estimated cost; above cost.CONFIRM_ABOVE_S ask first, above REFUSE_ABOVE_S refuse."""
-    est = cost.estimate(cfg.vocab, cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
+    est = cost.estimate(cfg.vocab, cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate(), cfg.method, cfg.dtype)
     verdict = cost.verdict(est)
     if verdict == "refuse":
-        top = cost.largest_vocab(cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate())
+        top = cost.largest_vocab(cfg.dim, cfg.steps, cfg.n_snapshots, machine_rate(), method=cfg.method,
+                                 dtype=cfg.dtype)
         st.error(f"Not run: V = {cfg.vocab:,}, d = {cfg.dim}, {cfg.steps:,} steps would take {est.describe()}, "
                  f"holding this server for that long (M* alone is V × V). At d = {cfg.dim} and {cfg.steps:,} "
                  f"steps the largest V within {cost.REFUSE_ABOVE_S / 60:.0f} min is ≈ {top:,}; or use the CLI "

@@ -1,19 +1,12 @@
 """How long an embedding run will take on this machine, before it starts (pure; no streamlit).
 
-A per-stage cost model in floating-point operations, priced with one rate measured here
-(:func:`measure_rate`: the training step's own product M*·W, in float32 on one thread, timed a few
-times; ~50 ms). Stages (pipeline.run_embedding):
-
-- statistics: read from the shipped seed or the disk cache; a fixed ≈ 1 s;
-- spectrum: Lanczos for the top d eigenpairs of the V × V matrix M*, ≈ ``LANCZOS_PASSES`` matrix
-  products with a block of 2d + 20 vectors (dense solver below V = 400);
-- training: per step twice 2V²d (M*W) + 6Vd² (WᵀW and W(WᵀW)): the loss and mode strengths
-  recorded every step cost about as much again;
-- evaluation: a fixed ≈ 3 s plus the analogy questions at every history row, ≈ 2·Q·V·d per row
-  with Q ≈ 5V (measured).
-
-Calibrated against measured stage times on the 2-core machine (V = 1000 and 2500): within a factor
-≈ 2 either way, which is what a "will this take seconds or minutes" decision needs.
+The work counts per stage are the one cost model of an embedding run, :func:`dln_core.budget.embed_counts`
+(route-aware: eigendecomposition + O(V·d²) steps on the eigenbasis route, Lanczos + O(V²·d) steps on
+the dense one; the hosted CPU budget prices the same counts). Here they are priced with one rate
+measured on this machine (:func:`measure_rate`: the training step's product M*·W in float32 on one
+thread, timed a few times; ~50 ms). The estimate is within a factor ≈ 3 of measured stage times on
+small configurations (tests/core/test_embeddings_cost.py), which is what a "seconds or minutes"
+decision needs.
 """
 
 from __future__ import annotations
@@ -23,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import budget
 from .theory import tau_half
 
-LANCZOS_PASSES = 150
-STATISTICS_S = 1.0
-EVALUATE_BASE_S = 3.0  # similarity sets, closed-form accuracy, probes: about constant
 CONFIRM_ABOVE_S = 60.0  # the page asks before starting a run estimated above this
 REFUSE_ABOVE_S = 900.0  # ... and refuses one above this (the server would be frozen for minutes)
 
@@ -76,18 +67,13 @@ def measure_rate(V: int = 2000, d: int = 50, repeats: int = 3) -> float:
     return 2.0 * V * V * d / max(best, 1e-9)
 
 
-def estimate(vocab: int, dim: int, steps: int, history_rows: int, rate: float) -> Estimate:
-    """Seconds per stage for a run of this size at ``rate`` operations per second."""
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0, got {rate!r}")
-    V, d = float(vocab), float(dim)
-    if vocab <= max(400, 3 * dim + 20):
-        spectrum_ops = 10.0 * V**3
-    else:
-        spectrum_ops = LANCZOS_PASSES * 2.0 * V * V * (2 * d + 20)
-    train_ops = steps * 2 * (2.0 * V * V * d + 6.0 * V * d * d)  # ×2: the loss and mode terms each step
-    evaluate_ops = history_rows * 2.0 * (5 * V) * V * d
-    return Estimate(STATISTICS_S, spectrum_ops / rate, train_ops / rate, EVALUATE_BASE_S + evaluate_ops / rate)
+def estimate(vocab: int, dim: int, steps: int, history_rows: int, rate: float, method: str = "auto",
+             dtype: str = "float32", cached: bool = False) -> Estimate:
+    """Seconds per stage for a run of this size at ``rate`` flop/s: budget.embed_counts on the route
+    the run will take (``method``, "auto" = budget.embed_route), priced by budget.embed_stage_seconds."""
+    counts = budget.embed_counts(vocab, dim, steps, history_rows, method, dtype, cached)
+    st = budget.embed_stage_seconds(counts, rate)
+    return Estimate(st["statistics"], st["spectrum"], st["train"], st["evaluate"])
 
 
 def verdict(est: Estimate) -> str:
@@ -97,11 +83,12 @@ def verdict(est: Estimate) -> str:
     return "confirm" if est.total_s > CONFIRM_ABOVE_S else "run"
 
 
-def largest_vocab(dim: int, steps: int, history_rows: int, rate: float, budget_s: float = REFUSE_ABOVE_S) -> int:
+def largest_vocab(dim: int, steps: int, history_rows: int, rate: float, budget_s: float = REFUSE_ABOVE_S,
+                  method: str = "auto", dtype: str = "float32") -> int:
     """The largest V (a multiple of 500) whose estimate fits ``budget_s``: the page names it when
     it refuses a larger one."""
     V = 500
-    while V < 100_000 and estimate(V + 500, dim, steps, history_rows, rate).total_s <= budget_s:
+    while V < 100_000 and estimate(V + 500, dim, steps, history_rows, rate, method, dtype).total_s <= budget_s:
         V += 500
     return V
 

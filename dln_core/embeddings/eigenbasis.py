@@ -39,14 +39,11 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
+from .. import budget
 from ..budget import checkpoint
 from .model import Spectrum, Trajectory, _positive_strides, resolve_device
 
 EIG_FORMAT = 1
-# flop-equivalents of one full symmetric eigendecomposition, per V³ (ssyevd/dsyevd with vectors,
-# measured against GEMM on this project's 2-core machine: ~8 V³ float32, ~17 V³ float64)
-EIGH_COST = {"float32": 8.0, "float64": 17.0}
-ROTATED_STEP_COST = 12.0  # per V·d²: two d-wide GEMMs (4 V d²) at the lower efficiency of thin shapes
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,19 +71,16 @@ def eigendecomposition(M: np.ndarray, dtype: str = "float32", overwrite: bool = 
 
 def predicted_costs(V: int, d: int, steps: int, n_snapshots: int, dtype: str, cached: bool) -> dict[str, float]:
     """Flop-equivalents of the dense loop and of the eigenbasis route (decomposition unless cached,
-    rotated steps, one V × V × d product per snapshot and one for Z₀ = QᵀW₀)."""
-    dense = 2.0 * V * V * d * (steps + 1)
-    eig = 0.0 if cached else EIGH_COST[dtype] * float(V) ** 3
-    rotated = eig + ROTATED_STEP_COST * V * d * d * (steps + 1) + 2.0 * V * V * d * (n_snapshots + 1)
-    return {"dense": dense, "eigenbasis": rotated}
+    rotated steps, one V × V × d product per snapshot and one for Z₀): the spectrum-and-training
+    stages of the one cost model, budget.embed_counts."""
+    dense = budget.embed_counts(V, d, steps, n_snapshots, "dense", dtype, cached)
+    eig = budget.embed_counts(V, d, steps, n_snapshots, "eigenbasis", dtype, cached)
+    return {"dense": dense["train"], "eigenbasis": eig["eigh"] + eig["train"]}
 
 
 def choose_method(method: str, V: int, d: int, steps: int, n_snapshots: int, dtype: str, cached: bool) -> str:
-    """``method`` unless "auto"; then the route with the smaller predicted cost."""
-    if method != "auto":
-        return method
-    c = predicted_costs(V, d, steps, n_snapshots, dtype, cached)
-    return "eigenbasis" if c["eigenbasis"] < c["dense"] else "dense"
+    """``method`` unless "auto"; then the route with the smaller predicted cost (budget.embed_route)."""
+    return budget.embed_route(method, V, d, steps, n_snapshots, dtype, cached)
 
 
 # --------------------------------------------------------------------------------------- the loop

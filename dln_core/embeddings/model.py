@@ -103,7 +103,8 @@ class EmbedConfig:
         check_cap("max_embed_work", self.work, getattr(limits, "max_embed_work", DEFAULT_MAX_EMBED_WORK),
                   "compute budget V·V·d·steps: lower the vocabulary, dimension or steps")
         # the CPU budget per request: spectrum, gradient descent and evaluation, priced before any work
-        check_budget(embed_seconds(self.vocab, self.dim, self.steps, self.n_snapshots),
+        # (route-aware; the eigendecomposition is priced as not cached: the budget must hold either way)
+        check_budget(embed_seconds(self.vocab, self.dim, self.steps, self.n_snapshots, self.method, self.dtype),
                      getattr(limits, "max_cpu_seconds", math.inf), "this embedding", EMBED_HINT)
 
     @property

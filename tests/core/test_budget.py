@@ -38,9 +38,12 @@ def test_cost_grows_with_every_work_count():
     assert budget.train_seconds((6, 6, 6), 64, 1000, 100, 6, frames=False) > base  # members
     assert budget.train_seconds((6, 64, 6), 1, 1000, 100, 6) > base  # width
     assert budget.train_seconds((6, 6, 6, 6, 6), 1, 1000, 100, 6) > base  # depth
-    e = budget.embed_seconds(2500, 50, 250, 40)
-    assert budget.embed_seconds(5000, 50, 250, 40) > e and budget.embed_seconds(2500, 100, 250, 40) > e
-    assert budget.embed_seconds(2500, 50, 500, 40) > e and budget.embed_seconds(2500, 50, 250, 400) > e
+    for method in ("dense", "eigenbasis"):  # on each GD route; "auto" takes the cheaper of the two
+        e = budget.embed_seconds(2500, 50, 250, 40, method)
+        assert budget.embed_seconds(5000, 50, 250, 40, method) > e and budget.embed_seconds(2500, 100, 250, 40, method) > e
+        assert budget.embed_seconds(2500, 50, 500, 40, method) > e and budget.embed_seconds(2500, 50, 250, 400, method) > e
+    auto = budget.embed_seconds(2500, 50, 500, 40)
+    assert auto == min(budget.embed_seconds(2500, 50, 500, 40, m) for m in ("dense", "eigenbasis"))
 
 
 def test_the_auto_search_stops_where_the_budget_would_be_spent():
