@@ -53,7 +53,7 @@ TRAIN_COEF = {
 # this machine's float32 GEMM) shared with the page's estimate (embeddings/cost.py) and the GD route
 # choice (embeddings/eigenbasis.choose_method); here they are priced at one core of the reference machine
 EMBED_RATE = 5.4e10  # flop/s: one core, float32 GEMM on the reference machine (= the former fit's 3.68e-11 s per V²d)
-EMBED_FIXED_S = {"statistics": 0.5, "evaluate": 1.0}  # cached statistics; similarity sets, frames (measured 0.1 s, 0.6 s at V = 800)
+EMBED_FIXED_S = {"statistics": 0.2, "evaluate": 0.6}  # cached statistics; similarity sets, frames (V = 800: 0.1-0.2 s, 0.2-1.3 s)
 EIGH_COST = {"float32": 8.0, "float64": 17.0}  # full eigh with vectors (syevd), per V³ (measured vs GEMM)
 ROTATED_STEP_COST = 12.0  # per V·d²: the eigenbasis step's two thin GEMMs (4Vd²) at thin-shape efficiency
 LANCZOS_PASSES = 60  # matrix products of the dense route's Lanczos spectrum with a 2d + 20 block (V = 2000: ≈ 4 s)

@@ -4,7 +4,7 @@ The work counts per stage are the one cost model of an embedding run, :func:`dln
 (route-aware: eigendecomposition + O(V·d²) steps on the eigenbasis route, Lanczos + O(V²·d) steps on
 the dense one; the hosted CPU budget prices the same counts). Here they are priced with one rate
 measured on this machine (:func:`measure_rate`: the training step's product M*·W in float32 on one
-thread, timed a few times; ~50 ms). The estimate is within a factor ≈ 3 of measured stage times on
+thread, timed a few times; ~50 ms). The estimate is within a factor 4 of measured stage times on
 small configurations (tests/core/test_embeddings_cost.py), which is what a "seconds or minutes"
 decision needs.
 """
