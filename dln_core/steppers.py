@@ -79,7 +79,7 @@ def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops,
     """n full-batch GD steps in place on ``Ws``; ``umax`` keeps the running max of u (before each step).
 
     ``trace`` (optional :class:`Trace`): also hand it u and the loss of the state before each step,
-    both from quantities the step computes anyway (THEORY.md §1: ℓ = ½ Σ E ⊙ (W − W*), E = (W − W*) Σxx).
+    both from quantities the step computes anyway (THEORY.md §1.3, eq. 1.4a: ℓ = ½ Σ E ⊙ (W − W*)).
     """
     matmul, mT, diagonal, maximum = ops
     L = range(len(Ws))
