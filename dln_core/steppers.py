@@ -115,8 +115,9 @@ class Trace:
     where E = W − W* already. ``to_np`` turns the backend's arrays into numpy (torch: ``.cpu().numpy()``).
     """
 
-    def __init__(self, every: int, batch: int, r: int, capacity: int, w_star=None, to_np=np.asarray) -> None:
-        self.every, self.w_star, self.to_np = int(every), w_star, to_np
+    def __init__(self, every: int, batch: int, r: int, capacity: int, w_star=None, to_np=None) -> None:
+        self.every, self.w_star, self.to_np = int(every), w_star, to_np or np.asarray
+        self.numpy = to_np is None
         self.step = 0
         self.n = 0
         self.steps = np.zeros(capacity, dtype=np.int64)
@@ -129,15 +130,19 @@ class Trace:
         if k % self.every:
             return
         D = E if self.w_star is None else W - self.w_star
-        self.put(k, u, 0.5 * (E * D).sum((-2, -1)))
+        # numpy: einsum sums the product without a temporary (np.vdot measured 2-10x slower: BLAS threads)
+        loss = np.einsum("...ij,...ij->...", E, D) if self.numpy else (E * D).sum((-2, -1))
+        self.put(k, u, 0.5 * loss)
 
     def put(self, k: int, u, loss) -> None:
         i = self.n
         if i == len(self.steps):  # more rows than announced: double the storage
             self.steps, self.loss, self.u = (np.concatenate([a, np.zeros_like(a)]) for a in (self.steps, self.loss, self.u))
         self.steps[i] = k
-        self.loss[i] = self.to_np(loss)
-        self.u[i] = self.to_np(u)
+        if self.numpy:
+            self.loss[i], self.u[i] = loss, u
+        else:
+            self.loss[i], self.u[i] = self.to_np(loss), self.to_np(u)
         self.n = i + 1
 
 
