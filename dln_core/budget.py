@@ -48,10 +48,11 @@ TRAIN_COEF = {
     # 8, width 64, 64 modes: 16.5 s of charts over 6.7 M rows), which is what a hosted request costs
     "frame_rows": 2.5e-06,
     # the cheap per-step trace (engine.run_batch ``trace``, steppers.Trace): a Python call and a few
-    # numpy calls per traced step, and the loss's elementwise product over W per member; measured with
-    # benchmarks/bench_recorded.py (d = 6 every step and 2000 × 8 every step), not calibrate_budget.py
-    "trace_rows": 6e-06,
-    "trace_cells": 2e-09,
+    # numpy calls per traced step, and the loss's elementwise product over W per member. Measured by
+    # timing Trace.take alone on the shared 2-core machine (not calibrate_budget.py): 17-24 us per row
+    # at d = 6, B = 1; 1.5-4e-9 s per cell at 2000 × 8 and at B = 256, d = 6
+    "trace_rows": 1e-05,
+    "trace_cells": 3e-09,
 }
 EMBED_COEF = {
     "run": 0.2698,  # corpus statistics (cached per corpus and V), frames, summary
