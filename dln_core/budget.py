@@ -111,6 +111,12 @@ def train_seconds(dims: Sequence[int], members: int, steps: int, snapshots: int,
     return _seconds(train_counts(dims, members, steps, snapshots, modes, frames, trace_rows), TRAIN_COEF)
 
 
+def trace_seconds(dims: Sequence[int], members: int, rows: int) -> float:
+    """Estimated CPU seconds of the cheap trace alone (``rows`` traced steps of ``members`` networks)."""
+    c = train_counts(dims, members, 0, 0, min(dims[0], dims[-1]), False, rows)
+    return MARGIN * (TRAIN_COEF["trace_rows"] * c["trace_rows"] + TRAIN_COEF["trace_cells"] * c["trace_cells"])
+
+
 def trace_rows(total_steps: int, every: int | None) -> int:
     """States the cheap trace records over ``total_steps`` (every N steps, plus the last; 0 when off)."""
     return 0 if every is None else total_steps // int(every) + 2

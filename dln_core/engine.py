@@ -241,6 +241,8 @@ def run_batch(
         n = sum(a * b for a, b in itertools.pairwise(cfgs[0].layer_dims))
         snaps = budget.snapshot_count(limits.max_steps if steps == "auto" else int(steps), opt.record, opt.n_snapshots)
         extra = budget.sharpness_seconds(n, len(cfgs), snaps)
+    if steps == "auto" and trace_every is not None:  # the length is unknown: price the trace at the step cap
+        extra += budget.trace_seconds(cfgs[0].layer_dims, len(cfgs), budget.trace_rows(limits.max_steps, trace_every))
     if steps == "auto":  # the search stops where the budget would run out (reported: auto_reached False)
         search_cap = budget.auto_search_cap(cfgs, cpu - extra, limits.max_steps, AUTO_MIN_STEPS)
         if search_cap < CHUNK:  # not even one chunk of search fits: refuse with the smallest run's cost

@@ -172,6 +172,23 @@ def test_budget_prices_the_trace():
     cfgs = [RunConfig.make(depth=2, steps=1000)]
     assert budget.batch_seconds(cfgs, 1000, 1) > budget.batch_seconds(cfgs, 1000, 10) > budget.batch_seconds(cfgs, 1000)
     assert budget.batch_seconds(cfgs, 1000, None) == budget.batch_seconds(cfgs, 1000)
+    assert budget.trace_seconds((6, 6, 6), 4, 1002) == pytest.approx(
+        budget.batch_seconds([cfgs[0]] * 4, 1000, 1) - budget.batch_seconds([cfgs[0]] * 4, 1000), rel=1e-9)
+
+
+def test_auto_steps_trace_is_priced_at_the_step_cap():
+    import dataclasses
+
+    from dln_core.limits import current_limits
+
+    lim = dataclasses.replace(current_limits(), max_steps=500_000, max_cpu_seconds=5.0)
+    cfg = RunConfig.make(depth=2, init_scale=0.5, lr=0.05)
+    dln_core.run(cfg, limits=lim)  # the plain 'auto' run fits
+    at_cap = budget.trace_seconds(cfg.layer_dims, 1, budget.trace_rows(lim.max_steps, 1))
+    assert at_cap > lim.max_cpu_seconds  # ... an every-step trace up to the step cap does not
+    with pytest.raises(budget.BudgetError):
+        dln_core.run(cfg, limits=lim, trace="every")
+    dln_core.run(cfg, limits=lim, trace=1000)  # a sparse one does
 
 
 def _train(args, home):
