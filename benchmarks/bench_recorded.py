@@ -27,6 +27,13 @@ frames is timed separately and added in the "+frames" column):
   log-spaced snapshots (``record="log"``, the default).
 
 Targets (issue 14): case 1 >= 10x, case 2 >= 2x the baseline's wall time.
+
+Measured 2026-12-02 on the shared 2-core VM (other jobs running; the spread between runs was up to 4x),
+with OMP/OPENBLAS_NUM_THREADS=1: case 1 baseline 1.46 s, numpy loop 0.11 s, engine record=10 0.55 s
+(2.6x), trace every 10 + log 0.34 s (4.3x), trace every step + log 0.30 s (4.9x); case 2 (1000 steps)
+baseline 3.39 s, numpy loop 2.19 s, engine record=1 21.2 s (0.16x), trace every step + log 3.67 s
+(0.92x), of which ~1.2 s is building the rotated 2000 × 8 problem (a 2000 × 2000 Haar QR) and ~2.4 s
+the 206 full snapshots. Neither target is met.
 """
 
 from __future__ import annotations
