@@ -164,7 +164,7 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
 def _curvature_hooks(runner: Runner, cfgs, sharp: bool, first_layer: bool | None) -> tuple:
     """The optional snapshot hooks (curvature.py): sharpness tracker, first-layer trace (or None each).
 
-    ``first_layer=None``: traced for targets with named items (the hierarchy), whose W_1 is tiny.
+    ``first_layer=None``: traced for a single run on a target with named items (the hierarchy).
     """
     tracker = trace = None
     if sharp:
@@ -173,7 +173,8 @@ def _curvature_hooks(runner: Runner, cfgs, sharp: bool, first_layer: bool | None
             raise ConfigError("sharpness", f"needs a network with at most {curvature.MAX_PARAMS:,} weights", n)
         tracker = curvature.SharpnessTracker(runner.problem, len(cfgs))
         runner.snapshot_hooks.append(tracker)
-    if first_layer or (first_layer is None and runner.problem.labels_in is not None):
+    # None: a single run only; a sweep of hierarchy networks would keep S × B copies of W_1
+    if first_layer or (first_layer is None and len(cfgs) == 1 and runner.problem.labels_in is not None):
         trace = curvature.FirstLayerTrace()
         runner.snapshot_hooks.append(trace)
     return tracker, trace
@@ -220,7 +221,7 @@ def run_batch(
     default, which is steppers.choose's measured rule (fused numba kernel for small float64 networks).
     ``sharpness=True``: each result also carries ``curvature`` (curvature.CURVATURE_COLUMNS, the
     Hessian's top eigenvalues at every snapshot) and ``sharpness_seconds`` (its cost); ``first_layer``
-    (None: only for the hierarchy) records W_1 at every snapshot as ``result.first_layer``.
+    (None: only for a single hierarchy run) records W_1 at every snapshot as ``result.first_layer``.
     ``trace`` ("none" | "every" | N, config.check_trace): also record loss and mode strengths every N
     steps inside the step loop (steppers.Trace, no SVD) as ``result.trace`` (frames.trace_columns);
     the full diagnostics stay at the snapshots.
