@@ -144,7 +144,8 @@ def snapshot_count(total_steps: int, record: str | int, n_snapshots: int) -> int
 # seconds per member and snapshot of sharpness tracking (curvature.SharpnessTracker, one BLAS thread,
 # measured at 72-1800 weights: 2-5 ms): the full Hessian grows with n² up to FULL_MAX weights, Lanczos
 # above it with about n
-SHARP_COEF = {"full_base": 2e-3, "full_n2": 5e-8, "lanczos_base": 3e-3, "lanczos_n": 1e-6}
+SHARP_COEF = {"full_base": 2e-3, "full_n2": 5e-8, "lanczos_base": 3e-3, "lanczos_n": 1e-6,
+              "lanczos_cold": 2e-4}  # × n, once per member: the first Lanczos solve has no warm start (0.38 s at 2,700)
 SHARP_FULL_MAX = 400  # = curvature.FULL_MAX (not imported: this module stays free of the numerics)
 
 
@@ -153,9 +154,11 @@ def sharpness_seconds(n_weights: int, members: int, snapshots: int) -> float:
     c = SHARP_COEF
     if n_weights <= SHARP_FULL_MAX:
         per = c["full_base"] + c["full_n2"] * n_weights**2
+        cold = 0.0
     else:
         per = c["lanczos_base"] + c["lanczos_n"] * n_weights
-    return MARGIN * per * members * snapshots
+        cold = c["lanczos_cold"] * n_weights
+    return MARGIN * (per * snapshots + cold) * members
 
 
 def batch_seconds(cfgs: Sequence, total_steps: int, trace: int | None = None) -> float:
