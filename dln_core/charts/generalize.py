@@ -12,13 +12,13 @@ import pandas as pd
 
 from ._axes import TIME_AXIS, positive
 
-DASH = {"measured": [1, 0], "exact theory": [6, 4], "theory (approximate)": [6, 4], "asymptotic (RMT)": [2, 3]}
+DASH = {"measured": [1, 0], "exact theory": [6, 4], "approximate theory": [6, 4], "asymptotic (RMT)": [2, 3]}
 
 
 def theory_source(level: str | None) -> str:
     """Legend name of the sample-level theory: "exact theory" only for the exact level (aligned start,
-    generalize.LEVEL_EXACT); a small-init or depth-1 random start gets "theory (approximate)"."""
-    return "exact theory" if level and level.startswith("exact") else "theory (approximate)"
+    generalize.LEVEL_EXACT); a small-init or depth-1 random start gets "approximate theory"."""
+    return "exact theory" if level and level.startswith("exact") else "approximate theory"
 
 
 def _dash(long: pd.DataFrame) -> alt.Scale:
@@ -60,7 +60,7 @@ def loss_chart(history: pd.DataFrame, summary: dict) -> alt.LayerChart:
         color="#555", strokeDash=[1, 3]).encode(y="floor:Q", tooltip=[alt.Tooltip("floor:Q", title="noise floor ½n_out σ²")])]
     if len(marks):
         layers.append(alt.Chart(marks).mark_rule(color="#2ca02c").encode(
-            x="step:Q", strokeDash=alt.StrokeDash("what:N", title=None, scale=alt.Scale(
+            x="step:Q", strokeDash=alt.StrokeDash("what:N", title=None, legend=alt.Legend(labelLimit=320), scale=alt.Scale(
                 domain=list(marks["what"]), range=[DASH[th if "theory" in w else "measured"]
                                                    for w in marks["what"]])),
             tooltip=["what", "step"]))

@@ -207,9 +207,9 @@ def test_an_approximate_theory_is_not_labelled_exact():
     from dln_core.generalize import LEVEL_EXACT, LEVEL_SMALL
 
     assert gcharts.theory_source(LEVEL_EXACT) == "exact theory"
-    assert gcharts.theory_source(LEVEL_SMALL) == "theory (approximate)"
+    assert gcharts.theory_source(LEVEL_SMALL) == "approximate theory"
     res = run_generalize(GeneralizeConfig(init_scheme="gaussian", init_scale=1e-3, depth=2, steps=400))
     assert res.summary["theory_level"] == LEVEL_SMALL
     spec = gcharts.loss_chart(res.history, res.summary).to_dict()
     text = str(spec)
-    assert "theory (approximate)" in text and "exact theory" not in text
+    assert "approximate theory" in text and "exact theory" not in text
