@@ -28,8 +28,12 @@ def _sqrt_psd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (v * np.sqrt(w)) @ v.T, (v / np.sqrt(w)) @ v.T
 
 
-def train_baseline(cfg: RunConfig, steps: int, record_every: int = 10) -> dict:
-    """Train one network naively; returns steps, wall time, steps/s, recorded (step, loss) and final loss."""
+def train_baseline(cfg: RunConfig, steps: int, record_every: int = 10, record_sv: bool = False) -> dict:
+    """Train one network naively; returns steps, wall time, steps/s, recorded (step, loss) and final loss.
+
+    ``record_sv``: at each recorded step also the singular values of the end-to-end map (the product of
+    the layers' weights, ``torch.linalg.svdvals``), as a first attempt that plots them would (issue 14);
+    they are returned as ``svs``."""
     import torch
 
     problem = build_problem(cfg.target)
@@ -44,20 +48,26 @@ def train_baseline(cfg: RunConfig, steps: int, record_every: int = 10) -> dict:
         for layer, w in zip(net, init_weights(cfg, problem)):
             layer.weight.copy_(torch.as_tensor(w, dtype=dtype))
     opt = torch.optim.SGD(net.parameters(), lr=cfg.optim.lr)
-    recorded = []
+    recorded, svs = [], []
     t0 = time.perf_counter()
     for k in range(steps):
         opt.zero_grad()
         loss = 0.5 * ((net(X) - Y) ** 2).sum()
         if k % record_every == 0:
             recorded.append((k, loss.item()))
+            if record_sv:
+                with torch.no_grad():
+                    W = net[0].weight
+                    for layer in net[1:]:
+                        W = layer.weight @ W
+                    svs.append(torch.linalg.svdvals(W).numpy())
         loss.backward()
         opt.step()
     with torch.no_grad():
         final = float(0.5 * ((net(X) - Y) ** 2).sum())
     wall = time.perf_counter() - t0
     return {"steps": steps, "wall_time_s": wall, "steps_per_s": steps / wall, "losses": recorded,
-            "final_loss": final, "weights": [layer.weight.detach().numpy().copy() for layer in net]}
+            "final_loss": final, "svs": svs, "weights": [layer.weight.detach().numpy().copy() for layer in net]}
 
 
 def run_naive(cfg: RunConfig, steps: int) -> float:

@@ -1,22 +1,39 @@
-"""Recorded single runs vs the naive per-step loop, side by side in one run (issue 14).
+"""Recorded single runs vs the naive loops, side by side in one run (issue 14).
 
-    python benchmarks/bench_recorded.py [--steps 5000] [--tall-steps 300] [--tall-out 2000]
+    python benchmarks/bench_recorded.py [--steps 5000] [--tall-steps 1000] [--tall-out 2000] [--repeat 3]
 
-Two cases, each run by both sides for the same number of steps from the same initial weights:
+Two cases, every row run for the same number of steps from the same initial weights:
 
 1. d = 6, L = 3 article target, near-identity init c = 0.3, lr = 0.01, recorded every 10 steps.
 2. tall target: n_out × 8 (default 2000 × 8, singular values 8..1, rotated U*, V*), L = 2, width 30,
    small Gaussian init, recorded every step (needs DLN_LAB_MAX_WIDTH >= n_out: the local cap is 512;
    the script raises it for its own process).
 
-- naive: one network, a plain numpy loop: per step the prefix products, the loss and the closed-form
-  layer gradients (THEORY.md §1), and at each recorded step the loss and ``np.linalg.svd`` of W
-  (what a first attempt records).
-- engine: ``dln_core.run(cfg)`` end to end (GD + exact halfway/divergence tracking + the full snapshot
-  diagnostics of record.py at every recorded step); building the frames from the recorded arrays is
-  timed separately and also added in the "with frames" ratio.
+References (the denominators of the ratios):
 
-Targets (issue 14): case 1 >= 10x, case 2 >= 2x the naive loop's wall time.
+- baseline: the project's naive baseline (benchmarks/baseline.py: torch autograd, ``nn.Linear`` layers,
+  ``torch.optim.SGD``, one config), extended as issue 14 describes to read the loss and the singular
+  values of the end-to-end map (``torch.linalg.svdvals``) at every recorded step. The issue's targets
+  are relative to this one.
+- numpy loop: a plain numpy loop on the closed-form gradient (THEORY.md §1) recording the loss and
+  ``np.linalg.svd`` of W at the same steps; a harder reference (no autograd, no torch per-op cost).
+
+Engine rows (``dln_core.run`` end to end, including exact halfway/divergence tracking; building the
+frames is timed separately and added in the "+frames" column):
+
+- full diagnostics (record.py) at every recorded step (``record=N``), what the issue measured;
+- the cheap trace (``trace``): loss and mode strengths at every recorded step (case 1: every 10
+  steps, and every step) computed inside the step loop, plus the full diagnostics at ~200
+  log-spaced snapshots (``record="log"``, the default).
+
+Targets (issue 14): case 1 >= 10x, case 2 >= 2x the baseline's wall time.
+
+Measured 2026-12-02 on the shared 2-core VM (other jobs running; the spread between runs was up to 4x),
+with OMP/OPENBLAS_NUM_THREADS=1: case 1 baseline 1.46 s, numpy loop 0.11 s, engine record=10 0.55 s
+(2.6x), trace every 10 + log 0.34 s (4.3x), trace every step + log 0.30 s (4.9x); case 2 (1000 steps)
+baseline 3.39 s, numpy loop 2.19 s, engine record=1 21.2 s (0.16x), trace every step + log 3.67 s
+(0.92x), of which ~1.2 s is building the rotated 2000 × 8 problem (a 2000 × 2000 Haar QR) and ~2.4 s
+the 206 full snapshots. Neither target is met.
 """
 
 from __future__ import annotations
@@ -32,6 +49,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DLN_LAB_MAX_WIDTH", "4096")
 sys.path.insert(0, str(ROOT))
+
+from baseline import train_baseline  # noqa: E402
 
 from dln_core import engine  # noqa: E402
 from dln_core.config import RunConfig  # noqa: E402
@@ -65,44 +84,69 @@ def naive(cfg: RunConfig, steps: int, every: int) -> tuple[float, float]:
     return time.perf_counter() - t0, losses[-1]
 
 
-def engine_run(cfg: RunConfig) -> tuple[float, float, float]:
+def engine_run(cfg: RunConfig, **kw) -> tuple[float, float, float]:
+    """(wall seconds, frame-building seconds, final loss) of dln_core.run end to end."""
     t0 = time.perf_counter()
-    res = engine.run(cfg)
+    res = engine.run(cfg, **kw)
     wall = time.perf_counter() - t0
     t0 = time.perf_counter()
     res.build_frames()
     return wall, time.perf_counter() - t0, res.summary["final_loss"]
 
 
-def case(name: str, cfg: RunConfig, steps: int, every: int, target: float) -> bool:
+def best(repeat: int, fn):
+    """The run with the smallest wall time (first element) of ``repeat`` calls: the machine is shared."""
+    return min((fn() for _ in range(repeat)), key=lambda out: out[0])
+
+
+def case(name: str, cfg: RunConfig, steps: int, every: int, target: float, repeat: int = 1) -> bool:
+    """One case's table: wall seconds (best of ``repeat``) and the ratios against the baseline and the
+    numpy loop."""
     engine.run(cfg.replace(steps=20))  # warm-up: imports, the fused kernel load
-    t_naive, loss_naive = naive(cfg, steps, every)
-    t_eng, t_frames, loss_eng = engine_run(cfg)
+    engine.run(cfg.replace(steps=20), trace="every")
+    train_baseline(cfg, 20, every, record_sv=True)
+    t_base, base_loss = best(repeat, lambda: (lambda b: (b["wall_time_s"], b["final_loss"]))(
+        train_baseline(cfg, steps, every, record_sv=True)))
+    t_naive, loss_naive = best(repeat, lambda: naive(cfg, steps, every))
+    rows = [(f"full diagnostics every {every} (record={every})", cfg, {})]
+    log = cfg.replace(record="log")
+    if every > 1:
+        rows.append((f"trace every {every} + full at ~200 log snapshots", log, {"trace": every}))
+    rows.append(("trace every step + full at ~200 log snapshots", log, {"trace": "every"}))
+    print(f"{name}: {steps} steps, recorded every {every} (best of {repeat})")
+    print(f"   {'':52s} {'seconds':>8s} {'+frames':>8s} {'vs baseline':>12s} {'vs numpy':>9s}")
+    print(f"   {'baseline (torch autograd, loss+svdvals)':52s} {t_base:8.2f} {'':8s} {1.0:11.2f}x "
+          f"{t_naive / t_base:8.2f}x   final loss {base_loss:.10g}")
+    print(f"   {'numpy loop (closed form, loss+svd)':52s} {t_naive:8.2f} {'':8s} {t_base / t_naive:11.2f}x "
+          f"{1.0:8.2f}x   final loss {loss_naive:.10g}")
+    ok = False
+    for label, c, kw in rows:
+        t_eng, t_frames, loss_eng = best(repeat, lambda c=c, kw=kw: engine_run(c, **kw))
+        ok = ok or t_base / t_eng >= target
+        print(f"   {'engine: ' + label:52s} {t_eng:8.2f} {t_frames:8.2f} {t_base / t_eng:11.2f}x "
+              f"{t_naive / t_eng:8.2f}x   final loss {loss_eng:.10g}  (+frames: {t_base / (t_eng + t_frames):.2f}x "
+              "vs baseline)")
     t0 = time.perf_counter()
-    engine.build_problem(cfg.target)  # inside engine.run's wall time; the naive loop builds it untimed
-    t_build = time.perf_counter() - t0
-    r, rf = t_naive / t_eng, t_naive / (t_eng + t_frames)
-    print(f"{name}: {steps} steps recorded every {every}: naive {t_naive:.2f} s, engine {t_eng:.2f} s "
-          f"(+ frames {t_frames:.2f} s) -> {r:.1f}x (with frames {rf:.1f}x), target >= {target:g}x; "
-          f"final loss engine {loss_eng:.10g} naive {loss_naive:.10g}")
-    print(f"   building the problem (Σyx, U*, V*) alone, timed after the runs: {t_build:.2f} s (inside the "
-          f"engine's wall time; the naive loop builds it untimed)")
-    return r >= target
+    engine.build_problem(cfg.target)  # inside engine.run's wall time; the naive loops build it untimed
+    print(f"   building the problem (Σyx, U*, V*) alone, timed after the runs: {time.perf_counter() - t0:.2f} s "
+          f"(inside the engine's wall time); target >= {target:g}x vs baseline")
+    return ok
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=5000)
-    ap.add_argument("--tall-steps", type=int, default=300)
+    ap.add_argument("--tall-steps", type=int, default=1000)
     ap.add_argument("--tall-out", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3, help="case 1: best of this many runs per row (case 2: one)")
     args = ap.parse_args(argv)
     c1 = RunConfig.make(depth=3, init_scheme="near-identity", init_scale=0.3, lr=0.01, steps=args.steps, record=10)
     c2 = RunConfig.make(target_kind="spectrum", singular_values=tuple(float(v) for v in range(8, 0, -1)),
                         n_out=args.tall_out, n_in=8, rotate_seed=0, depth=2, width=30, init_scheme="gaussian",
                         init_scale=1e-3, lr=0.05, steps=args.tall_steps, record=1)
-    ok1 = case("d=6 L=3", c1, args.steps, 10, 10)
+    ok1 = case("d=6 L=3", c1, args.steps, 10, 10, args.repeat)
     ok2 = case(f"tall {args.tall_out}x8 width 30", c2, args.tall_steps, 1, 2)
-    print("PASS" if ok1 and ok2 else "BELOW TARGET")
+    print("PASS: some engine row meets each target" if ok1 and ok2 else "BELOW TARGET")
     return 0
 
 

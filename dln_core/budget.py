@@ -48,6 +48,12 @@ TRAIN_COEF = {
     # the frames alone (calibrate_budget.py), 2.5e-6 measured for the whole explorer page (AppTest, depth
     # 8, width 64, 64 modes: 16.5 s of charts over 6.7 M rows), which is what a hosted request costs
     "frame_rows": 2.5e-06,
+    # the cheap per-step trace (engine.run_batch ``trace``, steppers.Trace): a Python call and a few
+    # numpy calls per traced step, and the loss's elementwise product over W per member. Measured by
+    # timing Trace.take alone on the shared 2-core machine (not calibrate_budget.py): 17-24 us per row
+    # at d = 6, B = 1; 1.5-4e-9 s per cell at 2000 × 8 and at B = 256, d = 6
+    "trace_rows": 1e-05,
+    "trace_cells": 3e-09,
 }
 # the embedding run is priced from one set of per-stage work counts (embed_counts, flop-equivalents of
 # this machine's float32 GEMM) shared with the page's estimate (embeddings/cost.py) and the GD route
@@ -63,10 +69,11 @@ MARGIN = 2.0  # above the fitted mean: measured requests ran at 0.5-1.4 of the f
 
 # ------------------------------------------------------------------------------------ work counts
 def train_counts(dims: Sequence[int], members: int, steps: int, snapshots: int, modes: int,
-                 frames: bool) -> dict[str, float]:
+                 frames: bool, trace_rows: int = 0) -> dict[str, float]:
     """Work counts of one engine batch: ``members`` networks with layer sizes ``dims`` (n_in, …,
     n_out), ``steps`` GD steps and ``snapshots`` recorded states each; ``frames``: the page builds
-    the long snapshot frames of this (single) run."""
+    the long snapshot frames of this (single) run; ``trace_rows``: states the cheap trace records
+    (engine.run_batch ``trace``; 0 when off)."""
     L = len(dims) - 1
     pairs = sum(a * b for a, b in itertools.pairwise(dims))
     calls = 3 * L + 4  # prefix products, error, back-propagated products and updates, max of u
@@ -80,6 +87,8 @@ def train_counts(dims: Sequence[int], members: int, steps: int, snapshots: int, 
         "snap_layers": float(snapshots) * members * L,
         "snap_flops": float(snapshots) * members * svd,
         "frame_rows": float(snapshots) * L * (modes * modes + max(dims)) if frames else 0.0,
+        "trace_rows": float(trace_rows),
+        "trace_cells": float(trace_rows) * members * (dims[0] * dims[-1] + modes),
     }
 
 
@@ -135,9 +144,20 @@ def _seconds(counts: dict[str, float], coef: dict[str, float]) -> float:
 
 
 def train_seconds(dims: Sequence[int], members: int, steps: int, snapshots: int, modes: int,
-                  frames: bool = True) -> float:
+                  frames: bool = True, trace_rows: int = 0) -> float:
     """Estimated CPU seconds of one engine batch (:func:`train_counts` priced by TRAIN_COEF)."""
-    return _seconds(train_counts(dims, members, steps, snapshots, modes, frames), TRAIN_COEF)
+    return _seconds(train_counts(dims, members, steps, snapshots, modes, frames, trace_rows), TRAIN_COEF)
+
+
+def trace_seconds(dims: Sequence[int], members: int, rows: int) -> float:
+    """Estimated CPU seconds of the cheap trace alone (``rows`` traced steps of ``members`` networks)."""
+    c = train_counts(dims, members, 0, 0, min(dims[0], dims[-1]), False, rows)
+    return MARGIN * (TRAIN_COEF["trace_rows"] * c["trace_rows"] + TRAIN_COEF["trace_cells"] * c["trace_cells"])
+
+
+def trace_rows(total_steps: int, every: int | None) -> int:
+    """States the cheap trace records over ``total_steps`` (every N steps, plus the last; 0 when off)."""
+    return 0 if every is None else total_steps // int(every) + 2
 
 
 def embed_seconds(vocab: int, dim: int, steps: int, snapshots: int, method: str = "auto",
@@ -165,7 +185,8 @@ def snapshot_count(total_steps: int, record: str | int, n_snapshots: int) -> int
 # seconds per member and snapshot of sharpness tracking (curvature.SharpnessTracker, one BLAS thread,
 # measured at 72-1800 weights: 2-5 ms): the full Hessian grows with n² up to FULL_MAX weights, Lanczos
 # above it with about n
-SHARP_COEF = {"full_base": 2e-3, "full_n2": 5e-8, "lanczos_base": 3e-3, "lanczos_n": 1e-6}
+SHARP_COEF = {"full_base": 2e-3, "full_n2": 5e-8, "lanczos_base": 3e-3, "lanczos_n": 1e-6,
+              "lanczos_cold": 2e-4}  # × n, once per member: the first Lanczos solve has no warm start (0.38 s at 2,700)
 SHARP_FULL_MAX = 400  # = curvature.FULL_MAX (not imported: this module stays free of the numerics)
 
 
@@ -174,19 +195,23 @@ def sharpness_seconds(n_weights: int, members: int, snapshots: int) -> float:
     c = SHARP_COEF
     if n_weights <= SHARP_FULL_MAX:
         per = c["full_base"] + c["full_n2"] * n_weights**2
+        cold = 0.0
     else:
         per = c["lanczos_base"] + c["lanczos_n"] * n_weights
-    return MARGIN * per * members * snapshots
+        cold = c["lanczos_cold"] * n_weights
+    return MARGIN * (per * snapshots + cold) * members
 
 
-def batch_seconds(cfgs: Sequence, total_steps: int) -> float:
+def batch_seconds(cfgs: Sequence, total_steps: int, trace: int | None = None) -> float:
     """Estimated CPU seconds of engine.run_batch on ``cfgs`` (RunConfigs sharing a shape) for
     ``total_steps`` steps. A single run is priced with its snapshot frames (the explorer and the CLI
-    build them); batch members are not (sweeps read only their mode series)."""
+    build them); batch members are not (sweeps read only their mode series). ``trace``: the cheap
+    trace's every-N (None: off)."""
     cfg = cfgs[0]
     dims = cfg.layer_dims
     snaps = snapshot_count(total_steps, cfg.optim.record, cfg.optim.n_snapshots)
-    return train_seconds(dims, len(cfgs), total_steps, snaps, min(dims[0], dims[-1]), frames=len(cfgs) == 1)
+    return train_seconds(dims, len(cfgs), total_steps, snaps, min(dims[0], dims[-1]), frames=len(cfgs) == 1,
+                         trace_rows=trace_rows(total_steps, trace))
 
 
 def auto_seconds(cfgs: Sequence, k: int, step_cap: int, min_steps: int = 500) -> float:

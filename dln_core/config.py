@@ -202,6 +202,35 @@ class OptimConfig:
         check_choice("dtype", self.dtype, DTYPES)
 
 
+TRACE_MAX_VALUES = 50_000_000  # traced floats of one batch (400 MB): rows × members × (1 + r)
+
+
+def check_trace(value: Any) -> int | None:
+    """The cheap per-step trace option (engine.run ``trace``, CLI ``train --trace``) → None or N.
+
+    "none" / None: off; "every": every step (N = 1); an integer N >= 1 (or its digits): every N steps.
+    """
+    if value is None or value == "none":
+        return None
+    if value == "every":
+        return 1
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ConfigError("trace", "must be 'none', 'every' or an integer N >= 1 (every N steps)", value)
+    return int(value)
+
+
+def check_trace_size(every: int, total_steps: int, members: int, r: int) -> None:
+    """ConfigError if a trace of ``total_steps`` every ``every`` steps would hold more than
+    :data:`TRACE_MAX_VALUES` floats."""
+    n = (total_steps // every + 2) * members * (1 + r)
+    if n > TRACE_MAX_VALUES:
+        need = math.ceil(every * n / TRACE_MAX_VALUES)
+        raise ConfigError("trace", f"at most {TRACE_MAX_VALUES:,} traced values per run: {n:,}, so trace every "
+                          f"{need} steps or more", every)
+
+
 # flat key -> (section, attribute); the order is the CSV / URL column order
 FLAT_KEYS: dict[str, tuple[str, str]] = {
     "target_kind": ("target", "kind"),
@@ -405,10 +434,13 @@ __all__ = [
     "MAX_MAGNITUDE",
     "PRESETS",
     "PRESET_NAMES",
+    "TRACE_MAX_VALUES",
     "InitConfig",
     "NetworkConfig",
     "OptimConfig",
     "RunConfig",
     "TargetConfig",
+    "check_trace",
+    "check_trace_size",
     "preset",
 ]

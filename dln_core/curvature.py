@@ -157,7 +157,8 @@ class SharpnessTracker:
                 try:
                     vals, vec, gn, method = top_eigen(self.sxx, self.syx, Ws, self.vecs[b], self.full_max)
                     self.vecs[b] = vec
-                except (np.linalg.LinAlgError, ArithmeticError, ValueError):  # a frozen, blown-up member
+                # a frozen or blown-up member (scipy's ArpackError is a RuntimeError): this member only
+                except (np.linalg.LinAlgError, ArithmeticError, ValueError, RuntimeError):
                     vals, gn, method = np.full(TOP_K, np.nan), np.nan, "failed"
                 row.append((vals, gn, method))
         self.steps.append(int(step))

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import budget, curvature, frames, laws, sharpness
-from .config import RunConfig
+from .config import RunConfig, check_trace, check_trace_size
 from .errors import ConfigError
 from .inits import init_weights
 from .limits import Limits, check_cap, current_limits
@@ -164,7 +164,7 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
 def _curvature_hooks(runner: Runner, cfgs, sharp: bool, first_layer: bool | None) -> tuple:
     """The optional snapshot hooks (curvature.py): sharpness tracker, first-layer trace (or None each).
 
-    ``first_layer=None``: traced for targets with named items (the hierarchy), whose W_1 is tiny.
+    ``first_layer=None``: traced for a single run on a target with named items (the hierarchy).
     """
     tracker = trace = None
     if sharp:
@@ -173,7 +173,8 @@ def _curvature_hooks(runner: Runner, cfgs, sharp: bool, first_layer: bool | None
             raise ConfigError("sharpness", f"needs a network with at most {curvature.MAX_PARAMS:,} weights", n)
         tracker = curvature.SharpnessTracker(runner.problem, len(cfgs))
         runner.snapshot_hooks.append(tracker)
-    if first_layer or (first_layer is None and runner.problem.labels_in is not None):
+    # None: a single run only; a sweep of hierarchy networks would keep S × B copies of W_1
+    if first_layer or (first_layer is None and len(cfgs) == 1 and runner.problem.labels_in is not None):
         trace = curvature.FirstLayerTrace()
         runner.snapshot_hooks.append(trace)
     return tracker, trace
@@ -192,6 +193,15 @@ def _attach_curvature(out: list[RunResult], runner: Runner, tracker, trace) -> N
             res.first_layer = trace.member(b, m.diverged_step)
 
 
+def _attach_trace(out: list[RunResult], runner: Runner) -> None:
+    """Each member's trace frame (rows before its divergence step, like its snapshots)."""
+    tr = runner.trace
+    steps = tr.steps[: tr.n]
+    for b, (res, m) in enumerate(zip(out, runner.members)):
+        keep = steps < m.diverged_step if m.diverged_step is not None else slice(None)
+        res.trace = frames.trace_frame(steps[keep], m.lr, tr.loss[: tr.n, b][keep], tr.u[: tr.n, b][keep])
+
+
 # ------------------------------------------------------------------------------------------- public
 def run_batch(
     cfgs: Sequence[RunConfig],
@@ -201,6 +211,7 @@ def run_batch(
     backend: str | None = None,
     sharpness: bool = False,
     first_layer: bool | None = None,
+    trace: str | int | None = None,
 ) -> list[RunResult]:
     """Run B configs as one batched program; equals running each alone (to rounding, ~1e-12 in float64).
 
@@ -210,10 +221,14 @@ def run_batch(
     default, which is steppers.choose's measured rule (fused numba kernel for small float64 networks).
     ``sharpness=True``: each result also carries ``curvature`` (curvature.CURVATURE_COLUMNS, the
     Hessian's top eigenvalues at every snapshot) and ``sharpness_seconds`` (its cost); ``first_layer``
-    (None: only for the hierarchy) records W_1 at every snapshot as ``result.first_layer``.
+    (None: only for a single hierarchy run) records W_1 at every snapshot as ``result.first_layer``.
+    ``trace`` ("none" | "every" | N, config.check_trace): also record loss and mode strengths every N
+    steps inside the step loop (steppers.Trace, no SVD) as ``result.trace`` (frames.trace_columns);
+    the full diagnostics stay at the snapshots.
     """
     cfgs = list(cfgs)
     _check_batch(cfgs)
+    trace_every = check_trace(trace)
     limits = limits or current_limits()
     check_cap("batch", len(cfgs), limits.max_batch, "networks in one batch")
     for c in cfgs:
@@ -227,13 +242,17 @@ def run_batch(
         n = sum(a * b for a, b in itertools.pairwise(cfgs[0].layer_dims))
         snaps = budget.snapshot_count(limits.max_steps if steps == "auto" else int(steps), opt.record, opt.n_snapshots)
         extra = budget.sharpness_seconds(n, len(cfgs), snaps)
+    if steps == "auto" and trace_every is not None:  # the length is unknown: price the trace at the step cap
+        extra += budget.trace_seconds(cfgs[0].layer_dims, len(cfgs), budget.trace_rows(limits.max_steps, trace_every))
     if steps == "auto":  # the search stops where the budget would run out (reported: auto_reached False)
         search_cap = budget.auto_search_cap(cfgs, cpu - extra, limits.max_steps, AUTO_MIN_STEPS)
         if search_cap < CHUNK:  # not even one chunk of search fits: refuse with the smallest run's cost
             smallest = budget.auto_seconds(cfgs, CHUNK, limits.max_steps, AUTO_MIN_STEPS) + extra
             budget.check_budget(max(smallest, math.nextafter(cpu, math.inf)), cpu, what, budget.TRAIN_HINT)
     else:
-        budget.check_budget(budget.batch_seconds(cfgs, int(steps)) + extra, cpu, what, budget.TRAIN_HINT)
+        if trace_every is not None:
+            check_trace_size(trace_every, int(steps), len(cfgs), min(cfgs[0].layer_dims[0], cfgs[0].layer_dims[-1]))
+        budget.check_budget(budget.batch_seconds(cfgs, int(steps), trace_every) + extra, cpu, what, budget.TRAIN_HINT)
     t0 = time.perf_counter()
     problem = build_problem(cfgs[0].target)
     requested = backend
@@ -241,19 +260,23 @@ def run_batch(
     if requested is None and backend == "numpy":
         backend = "auto"  # the runner picks numpy or fused for the network shape (steppers.choose)
     work = len(cfgs) * (search_cap if steps == "auto" else int(steps))  # network-steps, for steppers.choose
-    runner = Runner(cfgs, problem, backend, device, progress, work)
-    tracker, trace = _curvature_hooks(runner, cfgs, sharpness, first_layer)
+    runner = Runner(cfgs, problem, backend, device, progress, work, trace_every)
+    tracker, first = _curvature_hooks(runner, cfgs, sharpness, first_layer)
     auto_reached, frac0 = None, 0.0
     if steps == "auto":  # False: never within AUTO_LOSS of the floor within the search
         floor = loss_floor(problem, cfgs[0].network.depth, cfgs[0].width)
         total, auto_reached = runner.find_auto_steps(max(search_cap, CHUNK), limits.max_steps, floor)
         cfgs[0].check_snapshots(total, limits)  # 'every N' recording: the count is known only now
+        if trace_every is not None:
+            check_trace_size(trace_every, total, len(cfgs), problem.r)
         frac0 = 0.2
     else:
         total = int(steps)
     snaps, final = runner.simulate(total, frac0)
     out = _results(runner, snaps, final, total, steps == "auto", auto_reached, time.perf_counter() - t0)
-    _attach_curvature(out, runner, tracker, trace)
+    _attach_curvature(out, runner, tracker, first)
+    if runner.trace is not None:
+        _attach_trace(out, runner)
     runner._report(1.0)
     return out
 
@@ -266,10 +289,11 @@ def run(
     backend: str | None = None,
     sharpness: bool = False,
     first_layer: bool | None = None,
+    trace: str | int | None = None,
 ) -> RunResult:
     """Train one network (see run_batch)."""
     return run_batch([cfg], progress, limits=limits, backend=backend, sharpness=sharpness,
-                     first_layer=first_layer)[0]
+                     first_layer=first_layer, trace=trace)[0]
 
 
 __all__ = ["FRAME_NAMES", "RunResult", "RunSummary", "batch_key", "build_problem", "init_weights", "loss_floor",

@@ -36,6 +36,12 @@ ALIGNMENT_COLUMNS = ("step", "pair", "row", "col", "value")
 LAYER_SV_COLUMNS = ("step", "layer", "index", "value")
 UPDATE_COLUMNS = ("step", "layer", "index", "value", "eff_rank")
 BALANCE_COLUMNS = ("step", "layer", "drift")
+TRACE_BASE = ("step", "t", "loss")  # + mode_1..mode_r: the cheap per-step trace (engine.run ``trace``)
+
+
+def trace_columns(r: int) -> list[str]:
+    """The trace frame's columns for r modes: step, t, loss, mode_1..mode_r."""
+    return [*TRACE_BASE, *(f"mode_{i}" for i in range(1, r + 1))]
 
 
 def history_columns(r: int) -> list[str]:
@@ -87,6 +93,13 @@ def run_frames(problem: Problem, snaps: MemberSnapshots, overlay: Overlay, summa
         "updates": updates,
         "balance": balance,
     }
+
+
+def trace_frame(steps: np.ndarray, lr: float, loss: np.ndarray, u: np.ndarray) -> pd.DataFrame:
+    """One member's trace (steps (S,), loss (S,), u (S, r)) as :func:`trace_columns` (t = lr·step)."""
+    r = u.shape[1]
+    data = {"step": steps, "t": lr * steps, "loss": loss, **{f"mode_{i + 1}": u[:, i] for i in range(r)}}
+    return pd.DataFrame(data, columns=trace_columns(r))
 
 
 def mode_summary_frame(problem: Problem, summary: RunSummary) -> pd.DataFrame:
@@ -180,9 +193,12 @@ __all__ = [
     "LAYER_SV_COLUMNS",
     "MODES_COLUMNS",
     "MODE_SUMMARY_COLUMNS",
+    "TRACE_BASE",
     "UPDATE_COLUMNS",
     "export_frame",
     "history_columns",
     "mode_summary_frame",
     "run_frames",
+    "trace_columns",
+    "trace_frame",
 ]

@@ -11,11 +11,14 @@ Each prices itself first against the CPU budget (budget.check_budget) and calls 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
 from . import budget
 from . import generalize_theory as gt
+from .errors import ConfigError
 from .generalize import (
     HINT,
     auto_steps,
@@ -92,17 +95,22 @@ def _level_best(modes, u0, cfg, norm2, floor, steps) -> tuple[float, float]:
     return gt.refine_best_step(grid, curve, modes, u0, cfg.depth, cfg.lr, norm2, floor)
 
 
-def rmt_gap(cfg: GeneralizeConfig) -> dict:
+def rmt_gap(cfg: GeneralizeConfig, cap: int | None = None) -> dict:
     """Exact vs asymptotic level on one whitened sample of ``cfg`` (aligned start u0 = init_scale^L):
     relative gaps of the detected outliers' ŝ (largest), of their overlap products |cos_u cos_v|
-    (largest absolute), of the best step and of the minimum excess test loss (test − floor)."""
+    (largest absolute), of the best step and of the minimum excess test loss (test − floor).
+
+    ``cap``: the longest horizon searched (default: the server's step cap). ``reached`` False: the exact
+    level's minimum lies beyond it, so the step and loss gaps are NaN rather than a comparison of two
+    truncated curves."""
+    cap = cap or current_limits().max_steps
     sample = draw_sample(cfg.replace(inputs="whitened"))
     _, exact = sample_problem(sample)
     rmt, out = gt.rmt_spectrum(sample.teacher_s, cfg.n_in, cfg.n_out, cfg.samples, cfg.noise)
     r = min(cfg.n_in, cfg.n_out)
     u0 = np.full(r, cfg.init_scale**cfg.depth)
     norm2, floor = float(np.sum(sample.teacher_s**2)), sample.noise_floor
-    steps, _ = auto_steps(cfg, exact, u0, norm2, floor, 200_000)
+    steps, reached = auto_steps(cfg, exact, u0, norm2, floor, cap)
     k_e, l_e = _level_best(exact, u0, cfg, norm2, floor, steps)
     k_r, l_r = _level_best(rmt, u0, cfg, norm2, floor, steps)
     det = out["detected"]
@@ -112,34 +120,54 @@ def rmt_gap(cfg: GeneralizeConfig) -> dict:
     return {
         "outlier_gap": float(np.max(np.abs(exact.s_hat[match] / out["s_hat"][det] - 1))) if det.any() else np.nan,
         "overlap_gap": float(np.max(np.abs(prod - prod_rmt))) if det.any() else np.nan,
-        "best_step_gap": abs(k_r / k_e - 1), "test_min_gap": abs((l_r - floor) / (l_e - floor) - 1),
+        # relative to the exact step (at least 1: a minimum at step 0 is compared in steps)
+        "best_step_gap": abs(k_r - k_e) / max(k_e, 1) if reached else np.nan,
+        "test_min_gap": abs((l_r - floor) / (l_e - floor) - 1) if reached and l_e > floor else np.nan,
+        "reached": bool(reached),
         "best_step": k_e, "best_step_rmt": k_r, "excess_min": l_e - floor, "excess_min_rmt": l_r - floor,
     }
 
 
 def study_rmt_gap(cfg: GeneralizeConfig, sizes=(25, 50, 100, 200, 400), seeds=(0, 1, 2), progress=None,
                   limits: Limits | None = None) -> dict:
-    """{"gaps" (one row per size × seed), "summary" (mean gap per size)}: n_in = size, n_out and P scaled
+    """{"gaps" (one row per size × seed), "summary" (mean gap per size), "skipped" (sizes over the server's
+    caps), "stopped_at" (the n_in where the CPU budget ran out, or None)}: n_in = size, n_out and P scaled
     with it at cfg's ratios (so the BBP threshold and the outliers' predicted values stay fixed)."""
     limits = limits or current_limits()
     rho, alpha = cfg.n_out / cfg.n_in, cfg.samples / cfg.n_in
-    cfgs = [cfg.replace(n_in=int(n), n_out=max(cfg.rank, round(rho * n)), samples=max(int(n), round(alpha * n)),
-                        seed=int(s), inputs="whitened", width=None) for n in sizes for s in seeds]
+    cfgs, skipped = [], []
+    for n in sizes:
+        scaled = [cfg.replace(n_in=int(n), n_out=max(cfg.rank, round(rho * n)), samples=max(int(n), round(alpha * n)),
+                              seed=int(s), inputs="whitened", width=None) for s in seeds]
+        try:
+            scaled[0].check_limits(limits)  # the server's caps on n_in, n_out, P hold for the study too
+        except ConfigError:
+            skipped.append(int(n))
+            continue
+        cfgs += scaled
     # theory only: the sample draw (QR, SVD: ~6 n_in² P + 20 r³ flops) and four mode recursions of a few
     # thousand steps (the 'auto' horizon of the exact level, its refinement, the asymptotic level)
     cost = sum(budget.MARGIN * (budget.TRAIN_COEF["flops"] * (6.0 * c.n_in**2 * c.samples + 20.0 * min(c.n_in, c.n_out)**3)
                + 4 * theory_seconds(2_000, min(c.n_in, c.n_out))) for c in cfgs)
     budget.check_budget(cost, limits.max_cpu_seconds, f"this study of {len(cfgs)} samples", HINT)
-    rows = []
+    # the estimate assumes a few thousand steps; a slow η makes the horizons longer: the measured CPU time
+    # is the hard cap, and the sizes it leaves out are reported (stopped_at)
+    rows, t0, stopped_at = [], time.process_time(), None
     for i, c in enumerate(cfgs):
         budget.checkpoint()
-        rows.append({"n_in": c.n_in, "n_out": c.n_out, "samples": c.samples, "seed": c.seed, **rmt_gap(c)})
+        if time.process_time() - t0 > limits.max_cpu_seconds:
+            stopped_at = c.n_in
+            break
+        rows.append({"n_in": c.n_in, "n_out": c.n_out, "samples": c.samples, "seed": c.seed,
+                     **rmt_gap(c, limits.max_steps)})
         if progress is not None:
             progress((i + 1) / len(cfgs))
-    gaps = pd.DataFrame(rows)
+    gaps = pd.DataFrame(rows, columns=["n_in", "n_out", "samples", "seed", "outlier_gap", "overlap_gap",
+                                       "best_step_gap", "test_min_gap", "reached", "best_step", "best_step_rmt",
+                                       "excess_min", "excess_min_rmt"])
     summary = gaps.groupby("n_in", as_index=False)[["outlier_gap", "overlap_gap", "best_step_gap",
                                                      "test_min_gap"]].mean()
-    return {"gaps": gaps, "summary": summary}
+    return {"gaps": gaps, "summary": summary, "skipped": skipped, "stopped_at": stopped_at}
 
 
 __all__ = ["rmt_gap", "study_depths", "study_init_depth", "study_rmt_gap"]

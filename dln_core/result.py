@@ -133,9 +133,11 @@ class RunResult(FrameViews):
     them) by ``builder``; ``build_frames()`` builds them now. The result pickles either way.
     Optional (engine.run_batch ``sharpness`` / ``first_layer``): ``curvature`` (a DataFrame of
     curvature.CURVATURE_COLUMNS), ``sharpness_seconds`` and ``first_layer`` ((steps, W_1 stack)); None
-    when not recorded.
+    when not recorded. Optional (engine.run_batch ``trace``): ``trace``, the cheap every-N-steps loss and
+    mode strengths (frames.trace_columns); None when not recorded.
     """
 
+    trace: pd.DataFrame | None = None
     curvature: pd.DataFrame | None = None
     sharpness_seconds: float | None = None
     first_layer: tuple | None = None

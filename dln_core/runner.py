@@ -68,7 +68,7 @@ class Member:
 class Runner:
     """One batch: holds the stepper, the member states and the snapshot recorder."""
 
-    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0) -> None:
+    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0, trace: int | None = None) -> None:
         self.cfgs = cfgs
         self.problem = problem
         self.progress = progress
@@ -89,6 +89,8 @@ class Runner:
         self.members = [Member(lr=float(lr), halfway=np.full(r, -1, dtype=np.int64)) for lr in self.lrs]
         self._last_progress = -1.0
         self.snapshot_hooks: list = []  # optional hook(step, weights) at every snapshot (engine: sharpness)
+        self.trace_every = trace  # None, or record loss and u every N steps inside the step loop (steppers.Trace)
+        self.trace = None  # the filled steppers.Trace after simulate
 
     # --- helpers
     def _stack(self, per_member: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -218,6 +220,8 @@ class Runner:
         snaps = snapshot_steps(total, self.optim.record, self.optim.n_snapshots)
         rec = Recorder(p, self.lrs, w0, len(snaps), self.snapshot_hooks)
         rec.record(0, w0)
+        if self.trace_every is not None:
+            self.trace = stepper.start_trace(self.trace_every, total // self.trace_every + 2, p)
         bounds = np.union1d(snaps, np.arange(0, total, CHUNK))
         snapset = set(snaps.tolist())
         k = 0
@@ -237,6 +241,8 @@ class Runner:
         final = stepper.weights()
         uf = dg.mode_strengths(dg.end_to_end(final), p.U_star, p.V_star)
         lossf = self._losses(final)
+        if self.trace is not None and k == total and (self.trace.n == 0 or self.trace.steps[self.trace.n - 1] < total):
+            self.trace.put(total, uf, lossf)  # the last state, as the snapshots always include it
         for b, m in enumerate(self.members):
             if m.diverged_step is None:
                 m.halfway[(m.halfway < 0) & (uf[b] >= self.half) & self.has_target] = total

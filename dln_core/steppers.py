@@ -75,15 +75,22 @@ def backprop(weights: Sequence, prefix: Sequence, E, matmul: Callable = np.matmu
     return out
 
 
-def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops) -> None:
-    """n full-batch GD steps in place on ``Ws``; ``umax`` keeps the running max of u (before each step)."""
+def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops, trace=None) -> None:
+    """n full-batch GD steps in place on ``Ws``; ``umax`` keeps the running max of u (before each step).
+
+    ``trace`` (optional :class:`Trace`): also hand it u and the loss of the state before each step,
+    both from quantities the step computes anyway (THEORY.md §1.3, eq. 1.4a: ℓ = ½ Σ E ⊙ (W − W*)).
+    """
     matmul, mT, diagonal, maximum = ops
     L = range(len(Ws))
     for _ in range(n):
         prefix = forward(Ws, matmul)
         W = prefix[-1]
-        maximum(umax, diagonal(W) if diag else (matmul(UT, W) * VT).sum(-1), out=umax)
+        u = diagonal(W) if diag else (matmul(UT, W) * VT).sum(-1)
+        maximum(umax, u, out=umax)
         E = W - syx if sxx is None else matmul(W, sxx) - syx
+        if trace is not None:
+            trace.take(u, E, W)
         E *= lr  # lr·(W Σxx − Σyx): each G_l is then the step of layer l
         G = backprop(Ws, prefix, E, matmul, mT)
         for li in L:
@@ -99,8 +106,52 @@ def structure(problem: Problem) -> tuple[int, bool, bool]:
     return r, bool(diag), bool(np.array_equal(problem.sigma_xx, np.eye(len(problem.sigma_xx))))
 
 
+class Trace:
+    """The cheap per-step record: loss (H) and mode strengths u of every member every ``every`` steps.
+
+    Filled inside the step loop (:func:`gd_steps` calls :meth:`take` once per step with the state's u,
+    its error E = W Σxx − Σyx and W); rows are the states at steps k ≡ 0 (mod ``every``), counted from
+    ``step`` (the step of the next state the loop will see). ``w_star`` is None for whitened inputs,
+    where E = W − W* already. ``to_np`` turns the backend's arrays into numpy (torch: ``.cpu().numpy()``).
+    """
+
+    def __init__(self, every: int, batch: int, r: int, capacity: int, w_star=None, to_np=None) -> None:
+        self.every, self.w_star, self.to_np = int(every), w_star, to_np or np.asarray
+        self.numpy = to_np is None
+        self.step = 0
+        self.n = 0
+        self.steps = np.zeros(capacity, dtype=np.int64)
+        self.loss = np.zeros((capacity, batch))
+        self.u = np.zeros((capacity, batch, r))
+
+    def take(self, u, E, W) -> None:
+        k = self.step
+        self.step = k + 1
+        if k % self.every:
+            return
+        D = E if self.w_star is None else W - self.w_star
+        # numpy: einsum sums the product without a temporary (np.vdot measured 2-10x slower: BLAS threads)
+        loss = np.einsum("...ij,...ij->...", E, D) if self.numpy else (E * D).sum((-2, -1))
+        self.put(k, u, 0.5 * loss)
+
+    def put(self, k: int, u, loss) -> None:
+        i = self.n
+        if i == len(self.steps):  # more rows than announced: double the storage
+            self.steps, self.loss, self.u = (np.concatenate([a, np.zeros_like(a)]) for a in (self.steps, self.loss, self.u))
+        self.steps[i] = k
+        if self.numpy:
+            self.loss[i], self.u[i] = loss, u
+        else:
+            self.loss[i], self.u[i] = self.to_np(loss), self.to_np(u)
+        self.n = i + 1
+
+
 class NumpyStepper:
-    """B networks as stacked numpy arrays; ``advance(n)`` does n GD steps."""
+    """B networks as stacked numpy arrays; ``advance(n)`` does n GD steps.
+
+    ``trace`` (None, or a :class:`Trace` set by the runner) is filled inside the step loop."""
+
+    trace: Trace | None = None
 
     def __init__(self, weights: list[np.ndarray], lrs: np.ndarray, problem: Problem, dtype: str) -> None:
         self.dtype = np.dtype(dtype)
@@ -116,13 +167,20 @@ class NumpyStepper:
     def reset_umax(self) -> None:
         self.umax.fill(-np.inf)
 
+    def start_trace(self, every: int, capacity: int, problem: Problem) -> Trace:
+        """Record loss and u every ``every`` steps from the next step on (:class:`Trace`)."""
+        w_star = None if self.sxx is None else problem.w_star.astype(self.dtype)
+        self.trace = Trace(every, len(self.lr), self.umax.shape[1], capacity, w_star)
+        return self.trace
+
     def advance(self, n: int) -> None:
         with np.errstate(all="ignore"):  # a diverging member overflows; the runner handles it at the chunk end
             if len(self.lr) == 1:  # 2-D views: in-place updates land in self.W
                 gd_steps(n, [w[0] for w in self.W], self.lr.item(), self.umax[0], self.syx, self.sxx, self.UT,
-                         self.VT, self.diag, NUMPY_2D_OPS)
+                         self.VT, self.diag, NUMPY_2D_OPS, self.trace)
             else:
-                gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, NUMPY_OPS)
+                gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, NUMPY_OPS,
+                         self.trace)
 
     def weights(self) -> list[np.ndarray]:
         return [w.astype(np.float64, copy=True) for w in self.W]
@@ -155,6 +213,9 @@ class FusedStepper(NumpyStepper):
     def advance(self, n: int) -> None:
         if n <= 0:
             return
+        if self.trace is not None:  # the compiled loop has no per-step hook: the numpy program, same arithmetic
+            super().advance(n)
+            return
         with np.errstate(all="ignore"):
             fused.advance(self.W, self._lr_flat, self.syx, self.sxx, self.UT, self.VT, self.diag, self.umax,
                                 n)
@@ -182,9 +243,17 @@ class TorchStepper(NumpyStepper):
     def reset_umax(self) -> None:
         self.umax.fill_(-math.inf)
 
+    def start_trace(self, every: int, capacity: int, problem: Problem) -> Trace:
+        w_star = None if self.sxx is None else self.torch.as_tensor(problem.w_star, device=self.W[0].device,
+                                                                    dtype=self.W[0].dtype)
+        self.trace = Trace(every, len(self.lr), self.umax.shape[1], capacity, w_star,
+                           lambda t: t.detach().cpu().numpy())
+        return self.trace
+
     def advance(self, n: int) -> None:
         with self.torch.no_grad():
-            gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, self.ops)
+            gd_steps(n, self.W, self.lr, self.umax, self.syx, self.sxx, self.UT, self.VT, self.diag, self.ops,
+                     self.trace)
 
     def weights(self) -> list[np.ndarray]:
         return [w.detach().cpu().numpy().astype(np.float64) for w in self.W]
@@ -260,4 +329,4 @@ def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtyp
 
 
 __all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "FUSED_MIN_BATCH", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
-           "TorchStepper", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]
+           "TorchStepper", "Trace", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]

@@ -106,18 +106,22 @@ if data is not None:
     if s["diverged"]:
         st.warning(f"The run diverged at step {s['diverged_step']}: lower the learning rate η.",
                    icon=":material/warning:")
+    if s.get("auto_reached") is False or (s["best_step"] is not None and s["best_step"] >= s["steps"]):
+        st.warning(f"The test loss was still falling at the last step ({s['steps']:,}): the minimum was not "
+                   "reached, so the best step shown is only the end of the run. Raise η or the steps.",
+                   icon=":material/warning:")
     if not s["theory_applies"]:
         st.info(plain(f"No theory curve: {s['theory_reason']}."), icon=":material/info:")
     else:
         st.caption(plain(f"Theory: {s['theory_level']}."))
     m = st.columns(4)
     m[0].metric("best step (measured)", s["best_step"], help="the step of the lowest test loss, to the step")
-    m[1].metric("best step (exact theory)", "—" if s["best_step_theory"] is None else s["best_step_theory"])
+    m[1].metric(f"best step ({charts.theory_source(s['theory_level']) if s['theory_applies'] else 'theory'})", "—" if s["best_step_theory"] is None else s["best_step_theory"])
     m[2].metric("lowest test loss", f"{s['test_loss_min']:.4g}",
                 help=f"exact theory: {s['test_loss_min_theory']}; noise floor {s['noise_floor']:.4g}")
     m[3].metric("final test loss", f"{s['final_test_loss']:.4g}", help=f"after {s['steps']} steps")
     altair_figure(charts.loss_chart(data["history"], s), "generalisation_loss")
-    altair_figure(charts.signal_noise_chart(data["history"]), "generalisation_signal_noise")
+    altair_figure(charts.signal_noise_chart(data["history"], s["theory_level"]), "generalisation_signal_noise")
     altair_figure(charts.spectrum_chart(data["modes"], s), "generalisation_spectrum")
     st.markdown("**Teacher modes**: the empirical value ŝ and the squared overlaps of its singular vectors with "
                 "the teacher's (cos²), measured on this sample and predicted by random-matrix theory.")
@@ -149,6 +153,11 @@ st.markdown("n_in grows while n_out/n_in and P/n_in stay fixed (three samples pe
             "exact level of each sample.")
 gaps = panel("rmt_gap", {**study_params, "depth": 2})
 if gaps is not None:
+    if gaps["skipped"] or gaps["stopped_at"]:
+        st.caption(f"Not computed: n_in = {', '.join(map(str, gaps['skipped']))} (over this server's size caps)"
+                   if gaps["skipped"] else f"Stopped at n_in = {gaps['stopped_at']}: the CPU budget ran out.")
+    if gaps["gaps"]["reached"].eq(False).any():
+        st.caption("Samples whose minimum lies beyond the step cap have no step or loss gap (blank): raise η.")
     altair_figure(charts.rmt_gap_chart(gaps["summary"]), "generalisation_rmt_gap")
     st.dataframe(gaps["summary"], hide_index=True)
 references("generalisation")

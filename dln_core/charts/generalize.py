@@ -12,7 +12,13 @@ import pandas as pd
 
 from ._axes import TIME_AXIS, positive
 
-DASH = {"measured": [1, 0], "exact theory": [6, 4], "asymptotic (RMT)": [2, 3]}
+DASH = {"measured": [1, 0], "exact theory": [6, 4], "approximate theory": [6, 4], "asymptotic (RMT)": [2, 3]}
+
+
+def theory_source(level: str | None) -> str:
+    """Legend name of the sample-level theory: "exact theory" only for the exact level (aligned start,
+    generalize.LEVEL_EXACT); a small-init or depth-1 random start gets "approximate theory"."""
+    return "exact theory" if level and level.startswith("exact") else "approximate theory"
 
 
 def _dash(long: pd.DataFrame) -> alt.Scale:
@@ -34,9 +40,10 @@ def _long(history: pd.DataFrame, series: dict) -> pd.DataFrame:
 def loss_chart(history: pd.DataFrame, summary: dict) -> alt.LayerChart:
     """Train and test loss over steps: measured, exact level, RMT level; the noise floor and the
     measured and predicted best (early-stopping) steps as rules."""
+    th = theory_source(summary.get("theory_level"))
     long = _long(history, {
         "train_loss": ("train loss", "measured"), "test_loss": ("test loss", "measured"),
-        "test_loss_theory": ("test loss", "exact theory"), "train_loss_theory": ("train loss", "exact theory"),
+        "test_loss_theory": ("test loss", th), "train_loss_theory": ("train loss", th),
         "test_loss_rmt": ("test loss", "asymptotic (RMT)"),
     })
     base = alt.Chart(long).mark_line().encode(
@@ -47,26 +54,28 @@ def loss_chart(history: pd.DataFrame, summary: dict) -> alt.LayerChart:
         detail="source:N", tooltip=["step", "t", "quantity", "source", alt.Tooltip("value:Q", format=".5g")],
     )
     marks = [{"step": summary.get("best_step"), "what": "best step (measured)"},
-             {"step": summary.get("best_step_theory"), "what": "best step (exact theory)"}]
+             {"step": summary.get("best_step_theory"), "what": f"best step ({th})"}]
     marks = pd.DataFrame([m for m in marks if m["step"] is not None and m["step"] > 0])  # log x: step 0 cannot show
     layers = [base, alt.Chart(pd.DataFrame({"floor": [summary["noise_floor"]]})).mark_rule(
         color="#555", strokeDash=[1, 3]).encode(y="floor:Q", tooltip=[alt.Tooltip("floor:Q", title="noise floor ½n_out σ²")])]
     if len(marks):
         layers.append(alt.Chart(marks).mark_rule(color="#2ca02c").encode(
-            x="step:Q", strokeDash=alt.StrokeDash("what:N", title=None, scale=alt.Scale(
-                domain=list(marks["what"]), range=[DASH["exact theory" if "theory" in w else "measured"]
+            x="step:Q", strokeDash=alt.StrokeDash("what:N", title=None, legend=alt.Legend(labelLimit=320), scale=alt.Scale(
+                domain=list(marks["what"]), range=[DASH[th if "theory" in w else "measured"]
                                                    for w in marks["what"]])),
             tooltip=["what", "step"]))
     return alt.layer(*layers).resolve_scale(strokeDash="independent").properties(
         title="Train and test loss: the test loss rises again after its minimum", height=340)
 
 
-def signal_noise_chart(history: pd.DataFrame) -> alt.LayerChart:
+def signal_noise_chart(history: pd.DataFrame, level: str | None = None) -> alt.LayerChart:
     """The excess test loss split in two: error on the teacher's own modes, ½Σ_j (q_j − s_j)², and
-    everything else the student has learned (noise), measured vs exact level."""
+    everything else the student has learned (noise), measured vs the sample-level theory (``level``:
+    the run's theory_level, which names it exact or approximate)."""
+    th = theory_source(level)
     long = _long(history, {
-        "signal_error": ("teacher-mode error", "measured"), "signal_error_theory": ("teacher-mode error", "exact theory"),
-        "noise_learned": ("noise learned", "measured"), "noise_learned_theory": ("noise learned", "exact theory"),
+        "signal_error": ("teacher-mode error", "measured"), "signal_error_theory": ("teacher-mode error", th),
+        "noise_learned": ("noise learned", "measured"), "noise_learned_theory": ("noise learned", th),
     })
     return alt.Chart(long).mark_line().encode(
         x=STEP_X, y=alt.Y("value:Q", title="part of test loss − floor"),

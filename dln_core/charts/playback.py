@@ -112,9 +112,12 @@ def _extras(result, steps: np.ndarray) -> dict:
 
         f_steps, w1, _ = first
         pos = {int(k): j for j, k in enumerate(f_steps)}
+        u_steps, _, u_all = result.mode_series()
+        u_pos = {int(k): j for j, k in enumerate(u_steps)}
         idx = [pos.get(int(k)) for k in steps]
-        if all(i is not None for i in idx):
-            _, _, u = result.mode_series()
+        u_idx = [u_pos.get(int(k)) for k in steps]  # measured and theory on the same snapshots
+        if all(i is not None for i in idx + u_idx):
+            u = u_all[u_idx]
             p = result.problem
             meas = rep.rsa_measured(w1[idx])
             theo = rep.rsa_theory(p.V_star[:, : p.r], u, result.summary["depth"])

@@ -137,7 +137,7 @@ FLAG_FOR_FIELD = {
     "n_snapshots": "snapshots",
 }
 # fields named by the CLIs' own parsing that are flags already (besides the config's flat keys)
-_CLI_FIELDS = {"target", "input-eigenvalues", "init-scale", "seeds", "steps"}
+_CLI_FIELDS = {"target", "input-eigenvalues", "init-scale", "seeds", "steps", "trace"}
 
 
 def as_flag_error(exc: ConfigError) -> ConfigError:

@@ -12,7 +12,8 @@ prediction), ``ode_exponent`` (fitted Eq. 11 prefactor exponent, dln_core.laws) 
 ``sharpness_start``, ``sharpness_final``, ``gauss_newton_final``, ``sharpness_balanced``, ``two_over_lr``,
 ``sharpness_method``, ``sharpness_seconds`` (also on stderr) and ``sharpness_verdict``, and the CSV
 gains ``sharpness`` and ``gauss_newton`` columns; and ``run_id``
-with ``--save`` / ``csv`` with ``--csv`` / ``figures`` (the files written) with ``--figures DIR``. ``--csv`` writes the engine's history frame (step, t = lr·step,
+with ``--save`` / ``csv`` with ``--csv`` / ``trace_csv`` with ``--trace every|N --trace-csv PATH`` (the cheap
+per-step trace: step, t, loss, mode_i, engine.run ``trace``) / ``figures`` (the files written) with ``--figures DIR``. ``--csv`` writes the engine's history frame (step, t = lr·step,
 loss, mode_i, theory_i, ..., alignment, balance_drift, update_eff_rank) atomically. ``--save`` stores
 the run (dln_core.store) and prints its id on stderr. Both outputs are checked (a temp file is created
 and removed) before training, so a bad path fails in a second.
@@ -39,6 +40,7 @@ from ..config import (
     OptimConfig,
     RunConfig,
     TargetConfig,
+    check_trace,
     parse_floats,
 )
 from ..errors import ConfigError
@@ -94,7 +96,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--sharpness", action="store_true",
                    help="also measure the Hessian's top eigenvalues at every snapshot (costs time; printed)")
     out = p.add_argument_group("output")
+    o.add_argument("--trace", metavar="every|N",
+                   help="also record loss and mode strengths every step (every) or every N steps, cheaply "
+                        "inside the step loop, into --trace-csv (the full diagnostics stay at the snapshots)")
     out.add_argument("--csv", metavar="PATH", help="write the history frame to this CSV file")
+    out.add_argument("--trace-csv", metavar="PATH", help="write the --trace frame (step, t, loss, mode_i) here")
     out.add_argument("--save", action="store_true", help="save the run in the run store; id on stderr")
     out.add_argument("--name", help="a name for the saved run")
     out.add_argument("--progress", action="store_true", help="progress lines on stderr")
@@ -189,12 +195,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = build_config(args)
         cfg.check_limits(current_limits())
+        trace = check_trace(args.trace)
     except ConfigError as exc:
         raise as_flag_error(exc) from None
+    if (trace is None) != (args.trace_csv is None):
+        raise ConfigError("--trace-csv", "--trace and --trace-csv go together (the trace is written there)",
+                          args.trace_csv or args.trace)
     csv_path, store = check_outputs(args.csv, args.save)
+    try:
+        trace_path = check_outputs(args.trace_csv, False)[0] if trace is not None else None
+    except ConfigError as exc:
+        raise ConfigError("--trace-csv", exc.allowed, exc.got) from None
     figures = check_figures(args.figures, args.figure_format)
 
     extra = {"sharpness": True} if args.sharpness else {}  # the off path calls run exactly as before
+    if trace is not None:
+        extra["trace"] = trace
     result = dln_core.run(cfg, StderrProgress("train:") if args.progress else None, **extra)
     s = result.summary
     if s.get("auto") and not s.get("auto_reached", True):
@@ -212,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     if csv_path is not None:
         outputs.write("--csv", "csv", lambda: dln_core.store.atomic_write_csv(csv_path, history_table(result))
                       or str(csv_path))
+    if trace_path is not None:
+        outputs.write("--trace-csv", "trace_csv",
+                      lambda: dln_core.store.atomic_write_csv(trace_path, result.trace) or str(trace_path))
     if figures is not None:
         from ..charts import export
 

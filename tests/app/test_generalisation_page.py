@@ -64,7 +64,7 @@ def test_raw_inputs_say_simulation_only(home):
     at = open_page({"g_inputs": "gaussian", "g_samples": "60"})
     assert not at.exception, at.exception
     assert any("raw Gaussian inputs: Σ̂xx ≠ I" in shown(i.value) for i in at.info)
-    assert metric(at, "best step (exact theory)") == "—"
+    assert metric(at, "best step (theory)") == "—"
     spec = at.get("vega_lite_chart")[0].proto.spec  # the loss chart: its line styles are the sources drawn
     assert '"measured"' in spec and "exact theory" not in spec and "RMT" not in spec  # no theory curve
 
@@ -90,3 +90,12 @@ def test_hosted_defaults_fit_and_an_over_cap_request_is_refused(monkeypatch, hom
     at.button[0].click().run()
     assert not at.exception
     assert any(shown(e.value).startswith("n_in: at most 64") for e in at.error), [e.value for e in at.error]
+
+
+def test_a_run_that_ends_before_the_minimum_says_so(home):
+    """20 steps end on the first plateau: the lowest test loss is the last one, which is not an
+    early-stopping optimum, and the page must not present it as one."""
+    at = open_page({"g_steps": "20"})
+    assert not at.exception, at.exception
+    assert metric(at, "best step (measured)") == "20"
+    assert any("the minimum was not reached" in shown(w.value) for w in at.warning)

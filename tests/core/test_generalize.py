@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dln_core import generalize_studies as gs
 from dln_core import generalize_theory as gt
 from dln_core.budget import BudgetError
 from dln_core.errors import ConfigError
@@ -187,3 +188,28 @@ def test_bad_config_names_the_field(change, field):
     with pytest.raises(ConfigError) as info:
         GeneralizeConfig(**change)
     assert info.value.field == field
+
+
+def test_rmt_gap_survives_a_minimum_at_step_zero_and_the_study_keeps_the_server_caps():
+    """Noise far above the signal: the best step of both levels is 0 (a relative gap over 0 steps used
+    to divide by zero). Under the hosted caps the sizes above max_width are skipped and named."""
+    from dln_core.limits import HOSTED
+
+    gap = gs.rmt_gap(GeneralizeConfig(singular_values=(0.5, 0.3, 0.2), rank=3, noise=20, init_scale=1.0))
+    assert gap["best_step"] == 0 and gap["reached"] and np.isfinite(gap["best_step_gap"])
+    out = gs.study_rmt_gap(GeneralizeConfig(), sizes=(25, 50, 100), seeds=(0,), limits=HOSTED)
+    assert out["skipped"] == [100] and out["stopped_at"] is None
+    assert list(out["summary"]["n_in"]) == [25, 50]
+
+
+def test_an_approximate_theory_is_not_labelled_exact():
+    from dln_core.charts import generalize as gcharts
+    from dln_core.generalize import LEVEL_EXACT, LEVEL_SMALL
+
+    assert gcharts.theory_source(LEVEL_EXACT) == "exact theory"
+    assert gcharts.theory_source(LEVEL_SMALL) == "approximate theory"
+    res = run_generalize(GeneralizeConfig(init_scheme="gaussian", init_scale=1e-3, depth=2, steps=400))
+    assert res.summary["theory_level"] == LEVEL_SMALL
+    spec = gcharts.loss_chart(res.history, res.summary).to_dict()
+    text = str(spec)
+    assert "approximate theory" in text and "exact theory" not in text

@@ -75,7 +75,7 @@ def test_runs_page_seed_bands_render(page, seeded_server):
         page.mouse.click(box["x"] + 15, box["y"] + 35 + 17 + 35 * k)
         app.wait()
     expect(page.get_by_text("Same configuration, different seeds")).to_be_visible(timeout=60_000)
-    band = page.get_by_test_id("stVegaLiteChart").filter(has_text="mode strengths u_i")
+    band = page.get_by_test_id("stVegaLiteChart").filter(has_text="mode strengths uᵢ")
     expect(band.first).to_be_visible(timeout=60_000)
     band.first.scroll_into_view_if_needed()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
