@@ -44,3 +44,23 @@ def article_l2_small():
 @pytest.fixture(scope="session")
 def article_l1_small():
     return engine.run(config.preset(1, "Small"))
+
+
+@pytest.fixture
+def cli_train():
+    """``cli_train(args, home) -> (exit code, stdout, stderr)``: ``python -m dln_core train *args`` run in
+    process with its run store in ``home`` and the local profile."""
+    import contextlib
+    import io
+
+    from dln_core import cli
+
+    def run(args, home):
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            mp.setenv("DLN_LAB_HOME", str(home))
+            mp.delenv("DLN_LAB_PROFILE", raising=False)
+            code = cli.main(["train", *args])
+        return code, out.getvalue(), err.getvalue()
+
+    return run

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pandas as pd
 import pytest
 
-from dln_core import cli
-
 ARGS = ["--target", "article", "--depth", "2", "--init-scale", "1e-3", "--lr", "0.04", "--steps", "1500"]
 
 
-def _train(args, home):
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        mp.setenv("DLN_LAB_HOME", str(home))
-        mp.delenv("DLN_LAB_PROFILE", raising=False)
-        code = cli.main(["train", *args])
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_sharpness_flag_reports_curvature_and_cost(tmp_path):
-    code, out, err = _train([*ARGS, "--sharpness", "--csv", str(tmp_path / "h.csv")], tmp_path)
+def test_sharpness_flag_reports_curvature_and_cost(tmp_path, cli_train):
+    code, out, err = cli_train([*ARGS, "--sharpness", "--csv", str(tmp_path / "h.csv")], tmp_path)
     assert code == 0
     j = json.loads(out)
     assert abs(j["sharpness_final"] - 12.0) < 1e-6 * 12 and j["sharpness_balanced"] == pytest.approx(12.0)
@@ -36,9 +23,9 @@ def test_sharpness_flag_reports_curvature_and_cost(tmp_path):
     assert {"sharpness", "gauss_newton"} <= set(csv.columns) and csv["sharpness"].notna().all()
 
 
-def test_without_flag_no_curvature_keys_and_same_csv(tmp_path):
-    code, out, err = _train([*ARGS, "--csv", str(tmp_path / "a.csv")], tmp_path)
+def test_without_flag_no_curvature_keys_and_same_csv(tmp_path, cli_train):
+    code, out, err = cli_train([*ARGS, "--csv", str(tmp_path / "a.csv")], tmp_path)
     assert code == 0 and "sharpness" not in out and "sharpness" not in err
-    _, _, _ = _train([*ARGS, "--sharpness", "--csv", str(tmp_path / "b.csv")], tmp_path)
+    _, _, _ = cli_train([*ARGS, "--sharpness", "--csv", str(tmp_path / "b.csv")], tmp_path)
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     pd.testing.assert_frame_equal(a, b[a.columns])  # the flag adds columns, changes none

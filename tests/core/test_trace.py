@@ -9,15 +9,12 @@ is validated, capped, priced and written by ``train --trace``.
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import dln_core
-from dln_core import budget, cli, engine, fused
+from dln_core import budget, fused
 from dln_core.config import TRACE_MAX_VALUES, RunConfig, check_trace, check_trace_size
 from dln_core.errors import ConfigError
 from dln_core.frames import trace_columns
@@ -33,33 +30,6 @@ CASES = {
                            width=6, init_scale=0.05, lr=0.05, steps=500),
     "hierarchy": dict(target_kind="hierarchy", depth=2, steps=400),
 }
-
-
-def _reference(cfg: RunConfig, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(loss (steps+1,), u (steps+1, r)) of a plain numpy GD loop on the closed-form gradient (THEORY §1),
-    loss and u evaluated from scratch at every state."""
-    p = engine.build_problem(cfg.target)
-    ws = [w.copy() for w in engine.init_weights(cfg, p)]
-    loss, u = [], []
-    for k in range(steps + 1):
-        prefix = [ws[0]]
-        for w in ws[1:]:
-            prefix.append(w @ prefix[-1])
-        W = prefix[-1]
-        D = W - p.w_star
-        loss.append(0.5 * np.trace(D @ p.sigma_xx @ D.T))
-        u.append(np.array([p.U_star[:, i] @ W @ p.V_star[:, i] for i in range(p.r)]))
-        if k == steps:
-            break
-        E = W @ p.sigma_xx - p.sigma_yx
-        grads = [None] * len(ws)
-        for li in range(len(ws) - 1, 0, -1):
-            grads[li] = E @ prefix[li - 1].T
-            E = ws[li].T @ E
-        grads[0] = E
-        for w, g in zip(ws, grads):
-            w -= cfg.optim.lr * g
-    return np.array(loss), np.array(u)
 
 
 def _close(a, b, tol=TOL) -> float:
@@ -86,10 +56,11 @@ def test_trace_equals_full_diagnostics_at_snapshots(name):
 
 
 @pytest.mark.parametrize("name", ["article_L3", "rotated_inputs"])
-def test_trace_equals_reference_numpy_loop(name):
+def test_trace_equals_reference_numpy_loop(name, manual_gd):
+    """Against the naive per-step GD of conftest.manual_gd (diagnostics.gradients, loss and u from scratch)."""
     cfg = RunConfig.make(**CASES[name])
     res = dln_core.run(cfg, trace="every")
-    loss, u = _reference(cfg, cfg.optim.steps)
+    _, loss, u = manual_gd(cfg, cfg.optim.steps)
     # the same trajectory to rounding: ~1e-14 relative after a few hundred steps
     assert _close(res.trace["loss"], loss) < 1e-11
     assert _close(res.trace[[f"mode_{i}" for i in range(1, u.shape[1] + 1)]].to_numpy(), u) < 1e-11
@@ -191,19 +162,10 @@ def test_auto_steps_trace_is_priced_at_the_step_cap():
     dln_core.run(cfg, limits=lim, trace=1000)  # a sparse one does
 
 
-def _train(args, home):
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        mp.setenv("DLN_LAB_HOME", str(home))
-        mp.delenv("DLN_LAB_PROFILE", raising=False)
-        code = cli.main(["train", *args])
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_cli_trace_csv(tmp_path):
+def test_cli_trace_csv(tmp_path, cli_train):
     path = tmp_path / "trace.csv"
     base = ["--target", "article", "--depth", "2", "--init-scale", "1e-3", "--lr", "0.04", "--steps", "200"]
-    code, out, _ = _train([*base, "--trace", "4", "--trace-csv", str(path), "--csv", str(tmp_path / "h.csv")],
+    code, out, _ = cli_train([*base, "--trace", "4", "--trace-csv", str(path), "--csv", str(tmp_path / "h.csv")],
                           tmp_path)
     assert code == 0 and str(path) in out
     df = pd.read_csv(path)
@@ -213,5 +175,5 @@ def test_cli_trace_csv(tmp_path):
     for bad, flag in ((["--trace", "0", "--trace-csv", str(path)], "--trace:"),
                       (["--trace", "every"], "--trace-csv:"),
                       (["--trace", "2", "--trace-csv", str(tmp_path / "no" / "t.csv")], "--trace-csv:")):
-        code, _, err = _train([*base, *bad], tmp_path)
+        code, _, err = cli_train([*base, *bad], tmp_path)
         assert code == 2 and err.count("\n") == 1 and flag in err
