@@ -27,7 +27,7 @@ def end_to_end(weights: Weights) -> np.ndarray:
 
 def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
     """u_i = u*_iᵀ W v*_i for every mode i (THEORY.md §1: projection, not svd): shape (..., r)."""
-    return np.einsum("ir,...ij,jr->...r", U_star, W, V_star)
+    return np.sum(U_star * (W @ V_star), axis=-2)  # a matmul: the 3-operand einsum is 3x slower on tall W
 
 
 def mode_alignment(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
@@ -97,10 +97,12 @@ def _cholesky_qr2(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of R = chol(aᵀa)ᵀ, Q = a R⁻¹. Only n × n factorisations and GEMM-shaped products, and the second
     round restores orthogonality to rounding while cond(a) ≪ 1/√eps. Raises LinAlgError when aᵀa is
     not numerically positive definite."""
+    # a L⁻ᵀ as a GEMM with the small explicit inverse: ~3x faster than a stacked solve with m
+    # right-hand sides, and the second round absorbs the inverse's extra rounding
     L1 = np.linalg.cholesky(_mT(a) @ a)
-    Q1 = _mT(np.linalg.solve(L1, _mT(a)))  # a L1⁻ᵀ
+    Q1 = a @ _mT(np.linalg.inv(L1))
     L2 = np.linalg.cholesky(_mT(Q1) @ Q1)
-    Q = _mT(np.linalg.solve(L2, _mT(Q1)))
+    Q = Q1 @ _mT(np.linalg.inv(L2))
     return Q, _mT(L2) @ _mT(L1)
 
 

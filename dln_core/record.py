@@ -1,9 +1,10 @@
 """Snapshot recording: the diagnostics of all B members of a batch at each snapshot → arrays.
 
-:class:`Recorder` measures one snapshot at a time (dln_core.diagnostics, batched over members) and
-writes it into arrays preallocated for the run's S snapshots (leading axes (S, B)), so memory grows
-with the number of snapshots, never with the number of steps, and the records are never stacked a
-second time at the end (4096 networks × 200 snapshots: benchmarks/bench_sweep.py --memory-record).
+:class:`Recorder` measures snapshots in blocks (dln_core.diagnostics, batched over the block's
+snapshots × members) and writes them into arrays preallocated for the run's S snapshots (leading axes
+(S, B)), so memory grows with the number of snapshots, never with the number of steps, and the records
+are never stacked a second time at the end (4096 networks × 200 snapshots:
+benchmarks/bench_sweep.py --memory-record).
 :meth:`Recorder.snapshots` returns them as :class:`Snapshots`; :meth:`Snapshots.member` cuts one member's view (snapshots before its
 divergence step only), which the theory overlay (overlay.py) and the frames (frames.py) read.
 
@@ -93,6 +94,14 @@ class MemberSnapshots:
     overlaps: dict
 
 
+# Snapshots are measured in blocks: the weights of up to ``chunk`` snapshots are kept, then measured as one
+# flattened stack of chunk·B members, so a single run pays numpy's per-call overhead once per block
+# rather than once per snapshot (benchmarks/bench_recorded.py). The block is capped in members and
+# in floats, so a large batch still measures one snapshot at a time and memory stays bounded.
+BLOCK_MEMBERS = 4096  # chunk·B at most this many network-snapshots per block
+BLOCK_FLOATS = 1 << 22  # and at most this many weight entries buffered (32 MB of float64)
+
+
 class Recorder:
     """Diagnostics of all B members at each snapshot (arrays with a leading batch axis)."""
 
@@ -104,18 +113,28 @@ class Recorder:
         self.H0 = dg.balance_matrices(weights0)
         self.capacity = max(1, int(n_snapshots))  # the run's snapshot count: storage is allocated once
         self.steps = np.zeros(self.capacity, dtype=np.int64)
-        self.count = 0
+        self.count = 0  # snapshots recorded (measured or pending)
+        self.measured = 0  # of which measured into the store
+        B = len(self.lrs)
+        per_member = max(1, sum(int(np.prod(w.shape[1:])) for w in weights0))
+        self.chunk = max(1, min(BLOCK_MEMBERS // B, BLOCK_FLOATS // (B * per_member), self.capacity))
+        # the block's weights, written in place at each snapshot (snapshot-major: rows j·B … j·B + B − 1)
+        self.block = [np.empty((self.chunk * B, *w.shape[1:])) for w in weights0]
+        self.pending = 0  # snapshots in the block, not measured yet
         self.store: dict | None = None  # name -> (S, B, ...) array (per-layer: list; overlaps: dict)
         # leading k×k block of overlaps is scored: the modes with a nonzero target
         self.k_score = max(1, int(np.sum(problem.lambda_star > 0)))
         self.groups = launch.groups(problem)  # equal-λ groups: blocks of the alignment score and launch
 
-    def _put(self, row: dict) -> None:
-        """Write one snapshot's record into the preallocated arrays (allocated from the first record;
-        doubled if a run records more than announced)."""
+    def _put(self, row: dict, c: int) -> None:
+        """Write a block of ``c`` snapshots' records (each value with leading axis c·B, snapshot-major)
+        into the preallocated arrays (allocated from the first block; doubled if a run records more
+        than announced)."""
+        B = len(self.lrs)
+
         def alloc(a):
             a = np.asarray(a)
-            return np.empty((self.capacity, *a.shape), dtype=a.dtype)
+            return np.empty((self.capacity, B, *a.shape[1:]), dtype=a.dtype)
 
         def grow(a):
             out = np.empty((2 * len(a), *a.shape[1:]), dtype=a.dtype)
@@ -126,39 +145,73 @@ class Recorder:
             self.store = {name: [alloc(x) for x in v] if isinstance(v, list) else
                           {k: alloc(x) for k, x in v.items()} if isinstance(v, dict) else alloc(v)
                           for name, v in row.items()}
-        i = self.count
-        if i == self.capacity:
-            self.capacity *= 2
-            self.steps = grow(self.steps)
+        i = self.measured
+        while i + c > len(self.store["loss"]):
             self.store = {name: [grow(x) for x in v] if isinstance(v, list) else
                           {k: grow(x) for k, x in v.items()} if isinstance(v, dict) else grow(v)
                           for name, v in self.store.items()}
+
+        def block(x):
+            x = np.asarray(x)
+            return x.reshape(c, B, *x.shape[1:])
+
         for name, v in row.items():
             dst = self.store[name]
             if isinstance(v, list):
                 for d, x in zip(dst, v):
-                    d[i] = x
+                    d[i: i + c] = block(x)
             elif isinstance(v, dict):
                 for k, x in v.items():
-                    dst[k][i] = x
+                    dst[k][i: i + c] = block(x)
             else:
-                dst[i] = v
+                dst[i: i + c] = block(v)
+        self.measured += c
 
     def record(self, step: int, weights: list[np.ndarray]) -> None:
-        """Measure every field of :data:`FIELDS` for the batch at this step."""
+        """Record the batch at this step: its weights are kept and measured (every field of
+        :data:`FIELDS`) with the rest of their block; the hooks run now."""
+        if self.count == self.capacity:
+            self.capacity *= 2
+            steps = np.zeros(self.capacity, dtype=np.int64)
+            steps[: self.count] = self.steps[: self.count]
+            self.steps = steps
+        self.steps[self.count] = int(step)
+        self.count += 1
+        B = len(self.lrs)
+        for buf, w in zip(self.block, weights):
+            buf[self.pending * B: (self.pending + 1) * B] = w
+        self.pending += 1
+        if self.pending == self.chunk:
+            self._flush()
+        for hook in self.hooks:
+            hook(int(step), weights)
+
+    def _flush(self) -> None:
+        """Measure the pending snapshots as one stack of c·B members (snapshot-major)."""
+        c = self.pending
+        if c == 0:
+            return
+        weights = [buf[: c * len(self.lrs)] for buf in self.block]
+        self.pending = 0
+        lrs = np.tile(self.lrs, c)
+        H0 = [np.concatenate([h] * c) for h in self.H0]
+        self._put(self._measure(weights, lrs, H0), c)
+
+    def _measure(self, weights: list[np.ndarray], lrs: np.ndarray, H0: list[np.ndarray]) -> dict:
+        """Every field of :data:`FIELDS` for a stack of members (weights (N, ...), lrs (N,), H0 per pair)."""
         p = self.p
         with np.errstate(all="ignore"):
             W = dg.end_to_end(weights)
             svds = dg.signed_svds(weights, p.U_star)
             mats = dg.overlaps(svds, p.U_star, p.V_star)
             grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
-            upd_sv = [dg.gram_singular_values(self.lrs[:, None, None] * g) for g in grads]
+            upd_sv = [dg.gram_singular_values(lrs[:, None, None] * g) for g in grads]
             H = dg.balance_matrices(weights)
-            drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, self.H0)], axis=-1) if H else \
-                np.zeros((len(self.lrs), 0))
+            drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, H0)], axis=-1) if H else \
+                np.zeros((len(lrs), 0))
             u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment and launch reuse it
             mode_align = dg.mode_alignment(W, p.U_star, p.V_star, u)
-            self._put({
+            return {
                 "loss": p.loss(W),
                 "u": u,
                 "sv": dg.singular_values(W)[:, : p.r],  # thin QR first for tall or wide W
@@ -171,14 +224,11 @@ class Recorder:
                 "layer_sv": [s for _, s, _ in svds],
                 "upd_sv": upd_sv,
                 "overlaps": mats,
-            })
-        self.steps[self.count] = int(step)
-        self.count += 1
-        for hook in self.hooks:
-            hook(int(step), weights)
+            }
 
     def snapshots(self) -> Snapshots:
         """The recorded snapshots as :class:`Snapshots` (views of the preallocated arrays, no copy)."""
+        self._flush()
         n = self.count
         a = {name: [x[:n] for x in v] if isinstance(v, list) else {k: x[:n] for k, x in v.items()}
              if isinstance(v, dict) else v[:n] for name, v in self.store.items()}

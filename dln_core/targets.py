@@ -114,7 +114,7 @@ class Problem:
     def loss(self, W: np.ndarray) -> np.ndarray:
         """Loss (H) of end-to-end map(s) W (..., n_out, n_in): ½ tr((W − W*) Σxx (W − W*)ᵀ)."""
         D = W - self.w_star
-        return 0.5 * np.einsum("...ij,jk,...ik->...", D, self.sigma_xx, D)
+        return 0.5 * np.einsum("...ij,...ij->...", D @ self.sigma_xx, D)  # 3-operand einsum: ~9x slower
 
     def plateau_levels(self) -> np.ndarray:
         """Loss when exactly the top-k modes are learned, k = 0..r: ½ Σ_{i>k} λ_i²/d_i (THEORY.md §5).
@@ -135,7 +135,7 @@ class Modes(NamedTuple):
     """What a target kind builds: Σyx and its mode basis, plus inputs the kind brings itself."""
 
     sigma_yx: np.ndarray  # (n_out, n_in)
-    U: np.ndarray  # (n_out, n_out) left singular vectors, mode order first (completed to a basis)
+    U: np.ndarray  # (n_out, ≥ r) left singular vectors, mode order first (only the first r are used)
     lam: np.ndarray  # (r,) singular values in mode order (descending)
     V: np.ndarray  # (n_in, n_in or r) right singular vectors, mode order first
     order: np.ndarray | None = None  # spectrum: mode i is the order[i]-th given singular value
@@ -182,7 +182,8 @@ def _spectrum_modes(target) -> Modes:
         U, V = np.eye(n_out), np.eye(n_in)
     else:
         rng = np.random.default_rng(target.rotate_seed)
-        U, V = haar_columns(n_out, n_out, rng), haar_columns(n_in, n_in, rng)
+        # only U's r mode columns are used (Modes.U); V stays square for commuting inputs' basis
+        U, V = haar_columns(n_out, n_out, rng, keep=r), haar_columns(n_in, n_in, rng)
     sigma_yx = U[:, :r] @ np.diag(given) @ V[:, :r].T
     order = np.argsort(-given, kind="stable")  # descending, ties keep the user's order
     U = np.concatenate([U[:, order], U[:, r:]], axis=1)

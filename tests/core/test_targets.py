@@ -111,3 +111,22 @@ def test_haar_columns_are_orthonormal_and_psd_sqrt_squares_back():
     np.testing.assert_allclose(root @ root, a, atol=1e-12)
     np.testing.assert_allclose(root, root.T, atol=0)
     assert np.linalg.eigvalsh(root).min() > 0
+
+
+def test_haar_keep_gives_the_full_draws_first_columns_and_the_same_stream():
+    """``keep`` (a tall target's mode columns without an n × n QR) returns the first columns of the
+    full draw to round-off, and leaves the random stream where the full draw leaves it, so the next
+    draw (V of a rotated spectrum target) is unchanged bit for bit."""
+    from dln_core.linalg import haar_columns
+
+    rng_full, rng_keep = np.random.default_rng(3), np.random.default_rng(3)
+    full = haar_columns(300, 300, rng_full)
+    kept = haar_columns(300, 300, rng_keep, keep=5)
+    assert kept.shape == (300, 5)
+    np.testing.assert_allclose(kept, full[:, :5], atol=1e-13)
+    assert np.array_equal(rng_full.standard_normal(4), rng_keep.standard_normal(4))
+    # a tall rotated spectrum target built this way has exactly its given singular values
+    p = build_problem(RunConfig.make(target_kind="spectrum", singular_values=(3.0, 2.0, 1.0), n_out=300,
+                                     n_in=3, rotate_seed=1).target)
+    np.testing.assert_allclose(np.linalg.svd(p.sigma_yx, compute_uv=False), [3.0, 2.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(p.U_star.T @ p.U_star, np.eye(3), atol=1e-12)
