@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from baseline import train_baseline  # noqa: E402
 
-from dln_core import engine  # noqa: E402
+from dln_core import engine, fused, steppers  # noqa: E402
 from dln_core.config import RunConfig  # noqa: E402
 
 
@@ -102,28 +102,35 @@ def best(repeat: int, fn):
 def case(name: str, cfg: RunConfig, steps: int, every: int, target: float, repeat: int = 1) -> bool:
     """One case's table: wall seconds (best of ``repeat``) and the ratios against the baseline and the
     numpy loop."""
-    engine.run(cfg.replace(steps=20))  # warm-up: imports, the fused kernel load
+    engine.run(cfg.replace(steps=20))  # warm-up: imports
     engine.run(cfg.replace(steps=20), trace="every")
+    if fused.available():  # compile (or load from numba's disk cache) the kernel "auto" picks for B = 1
+        engine.run(cfg.replace(steps=20), backend="fused")
+    p = engine.build_problem(cfg.target)
+    auto = steppers.choose(cfg.layer_dims, p, cfg.optim.dtype, steps, 1)
     train_baseline(cfg, 20, every, record_sv=True)
     t_base, base_loss = best(repeat, lambda: (lambda b: (b["wall_time_s"], b["final_loss"]))(
         train_baseline(cfg, steps, every, record_sv=True)))
     t_naive, loss_naive = best(repeat, lambda: naive(cfg, steps, every))
-    rows = [(f"full diagnostics every {every} (record={every})", cfg, {})]
+    rows = [(f"full diagnostics every {every} (record={every}), {auto} stepper", cfg, {})]
+    if auto != "numpy":
+        rows.append((f"full diagnostics every {every} (record={every}), numpy stepper", cfg, {"backend": "numpy"}))
     log = cfg.replace(record="log")
     if every > 1:
         rows.append((f"trace every {every} + full at ~200 log snapshots", log, {"trace": every}))
     rows.append(("trace every step + full at ~200 log snapshots", log, {"trace": "every"}))
+    rows.append(("trace every step + full at 50 log snapshots", log.replace(n_snapshots=50), {"trace": "every"}))
     print(f"{name}: {steps} steps, recorded every {every} (best of {repeat})")
-    print(f"   {'':52s} {'seconds':>8s} {'+frames':>8s} {'vs baseline':>12s} {'vs numpy':>9s}")
-    print(f"   {'baseline (torch autograd, loss+svdvals)':52s} {t_base:8.2f} {'':8s} {1.0:11.2f}x "
+    print(f"   {'':66s} {'seconds':>8s} {'+frames':>8s} {'vs baseline':>12s} {'vs numpy':>9s}")
+    print(f"   {'baseline (torch autograd, loss+svdvals)':66s} {t_base:8.2f} {'':8s} {1.0:11.2f}x "
           f"{t_naive / t_base:8.2f}x   final loss {base_loss:.10g}")
-    print(f"   {'numpy loop (closed form, loss+svd)':52s} {t_naive:8.2f} {'':8s} {t_base / t_naive:11.2f}x "
+    print(f"   {'numpy loop (closed form, loss+svd)':66s} {t_naive:8.2f} {'':8s} {t_base / t_naive:11.2f}x "
           f"{1.0:8.2f}x   final loss {loss_naive:.10g}")
     ok = False
     for label, c, kw in rows:
         t_eng, t_frames, loss_eng = best(repeat, lambda c=c, kw=kw: engine_run(c, **kw))
         ok = ok or t_base / t_eng >= target
-        print(f"   {'engine: ' + label:52s} {t_eng:8.2f} {t_frames:8.2f} {t_base / t_eng:11.2f}x "
+        print(f"   {'engine: ' + label:66s} {t_eng:8.2f} {t_frames:8.2f} {t_base / t_eng:11.2f}x "
               f"{t_naive / t_eng:8.2f}x   final loss {loss_eng:.10g}  (+frames: {t_base / (t_eng + t_frames):.2f}x "
               "vs baseline)")
     t0 = time.perf_counter()

@@ -35,12 +35,23 @@ def available() -> bool:
 BLOCK = 64  # members per SIMD block: the member axis is innermost, so each scalar op becomes a vector op
 
 
-def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> str:
+def serial_for(batch: int) -> bool:
+    """Whether a batch of this size runs the serial variant: below two SIMD blocks the parallel
+    kernel's per-call thread hand-off dominates (measured 8 ms a call on a loaded 2-core machine,
+    400 us per step at B = 1), while the serial one-member-at-a-time loop takes ~0.5 us per
+    network-step at d = 6, L = 3 (benchmarks/bench_engine.py --rule)."""
+    return batch < 2 * BLOCK
+
+
+def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> str:
     """Python source of ``advance(Ws..., lr, syx, sxx, UT, VT, umax, n)`` for one shape.
 
     Members are processed in blocks of BLOCK, with their matrices transposed to (rows, cols, member)
     so that the innermost loop runs over members (contiguous, vectorised); each block does all n steps
-    before the next starts, and blocks are spread over the cores."""
+    before the next starts, and blocks are spread over the cores. ``serial``: blocks of one member
+    (a compile-time 1, so the member loops vanish) on the calling thread. Per member the arithmetic
+    is the same in both variants, operation for operation."""
+    block = 1 if serial else BLOCK
     L = len(dims) - 1
     n_in, n_out = dims[0], dims[L]
     ws = ", ".join(f"W{li}" for li in range(L))
@@ -48,12 +59,17 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> str:
     a = o.append
     a("import numpy as np")
     a("import numba")
-    a(f"@numba.njit(parallel={PARALLEL}, cache=True, fastmath=False, nogil=True)")
+    a(f"@numba.njit(parallel={PARALLEL and not serial}, cache=True, fastmath=False, nogil=True)")
     a(f"def advance({ws}, lr, syx, sxx, UT, VT, umax, n):")
     a("    B = W0.shape[0]")
-    a(f"    for blk in numba.prange((B + {BLOCK} - 1) // {BLOCK}):")
-    a(f"        b0 = blk * {BLOCK}")
-    a(f"        nb = min({BLOCK}, B - b0)")
+    if serial:
+        a("    for blk in range(B):")
+        a("        b0 = blk")
+        a("        nb = 1")
+    else:
+        a(f"    for blk in numba.prange((B + {block} - 1) // {block}):")
+        a(f"        b0 = blk * {block}")
+        a(f"        nb = min({block}, B - b0)")
     for li in range(L):  # local transposed copies (rows, cols, member)
         a(f"        w{li} = np.empty(({dims[li + 1]}, {dims[li]}, nb))")
         a(f"        for i in range({dims[li + 1]}):")
@@ -155,8 +171,8 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> str:
     return "\n".join(o) + "\n"
 
 
-def _path(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> tuple[str, Path]:
-    src = _source(dims, r, diag, use_sxx)
+def _path(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> tuple[str, Path]:
+    src = _source(dims, r, diag, use_sxx, serial)
     digest = hashlib.sha1(src.encode()).hexdigest()[:16]
     return src, Path(tempfile.gettempdir()) / "dln_lab_fused" / f"fused_{digest}.py"
 
@@ -166,19 +182,20 @@ _compiling: set = set()
 _loaded: set = set()  # shapes whose kernel has run (so is compiled) in this process
 
 
-def compiled(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> bool:
+def compiled(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> bool:
     """Whether the kernel for this shape is ready without compiling: loaded in this process, or in
-    numba's on-disk cache (compiling one costs ~20–30 s on a loaded 2-core machine)."""
-    key = (tuple(dims), int(r), bool(diag), bool(use_sxx))
+    numba's on-disk cache (compiling one costs ~20–30 s on a loaded 2-core machine, the serial
+    variant ~3 s)."""
+    key = (tuple(dims), int(r), bool(diag), bool(use_sxx), bool(serial))
     if key in _loaded:
         return True
     _, path = _path(*key)
     return any(path.parent.glob(f"__pycache__/{path.stem}.advance-*.nbi"))
 
 
-def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> None:
+def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> None:
     """Compile (and cache on disk) the kernel for this shape on a daemon thread, once per process."""
-    key = (tuple(dims), int(r), bool(diag), bool(use_sxx))
+    key = (tuple(dims), int(r), bool(diag), bool(use_sxx), bool(serial))
     with _lock:
         if key in _compiling or key in _loaded:
             return
@@ -199,9 +216,9 @@ def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool) -> N
 
 
 @functools.cache
-def kernel(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool):
+def kernel(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False):
     """The compiled ``advance`` for one shape (numba caches it on disk next to its generated source)."""
-    src, path = _path(dims, r, diag, use_sxx)
+    src, path = _path(dims, r, diag, use_sxx, serial)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     digest = path.stem.removeprefix("fused_")
@@ -221,7 +238,7 @@ def advance(weights: list[np.ndarray], lr: np.ndarray, syx: np.ndarray, sxx: np.
             UT: np.ndarray, VT: np.ndarray, diag: bool, umax: np.ndarray, n: int) -> None:
     """n fused GD steps of every member, in place on ``weights`` [(B, n_l, n_{l−1})] and ``umax`` (B, r)."""
     dims = (weights[0].shape[2], *(w.shape[1] for w in weights))
-    key = (dims, umax.shape[1], bool(diag), sxx is not None)
+    key = (dims, umax.shape[1], bool(diag), sxx is not None, serial_for(weights[0].shape[0]))
     fn = kernel(*key)
     fn(*weights, lr, syx, sxx if sxx is not None else np.zeros((1, 1), dtype=lr.dtype), UT, VT, umax, int(n))
     _loaded.add(key)

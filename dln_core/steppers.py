@@ -13,7 +13,7 @@ batch of one runs on 2-D views with ``np.dot`` (about 2× faster than stacked ma
 
 Steppers are a registry (:data:`STEPPERS`, name → class, like scipy's ``METHODS`` table): "numpy",
 "fused" (dln_core/fused.py: one compiled numba loop over all n steps per block of members, the same
-arithmetic; float64 only) and "torch". With no explicit backend on CPU, :func:`choose` picks "fused"
+arithmetic; float64 only; a serial variant for batches under :data:`FUSED_MIN_BATCH`) and "torch". With no explicit backend on CPU, :func:`choose` picks "fused"
 where benchmarks/bench_engine.py measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is
 installed, else "numpy".
 
@@ -276,26 +276,34 @@ BACKENDS = tuple(STEPPERS)
 # d = 6 wins at every batch size (1.5x at B = 1, 3-5x at B >= 8); d = 10 only 1.2-1.4x from B = 8 and
 # 0.5x at B = 1; larger layers lose (numpy's matmul vectorises over the matrix, the kernel over members).
 FUSED_MAX_DIM = 8
-# ... and only for batches of at least two SIMD blocks: a call costs ~10 ms of thread start-up when the
-# snapshot diagnostics' BLAS threads have just run (measured: a recorded B = 1 run was 4x slower fused)
+# Batches of at least two SIMD blocks run the parallel kernel; smaller ones the serial variant
+# (fused.serial_for): the parallel kernel's per-call thread hand-off costs milliseconds, while the
+# serial loop does a d = 6, L = 3 network-step in ~0.5 us against numpy's ~11 us at B = 1.
 FUSED_MIN_BATCH = 2 * fused.BLOCK
-# compiling a kernel costs ~20-30 s per shape (then cached on disk); without a compiled kernel the
-# fused stepper is used only when the run is long enough to repay that (~0.3 us saved per network-step)
+# compiling the parallel kernel costs ~20-30 s per shape (then cached on disk); without a compiled
+# kernel it is used only when the run is long enough to repay that (~0.3 us saved per network-step)
 FUSED_COMPILE_WORK = 1e8  # network-steps
+# the serial variant compiles in ~3 s and saves ~2-10 us per network-step: compiled in the foreground
+# for runs this long, and in the background (for later runs) only from runs of SERIAL_BACKGROUND_WORK,
+# so that a quick interactive run never shares its CPU with a compile
+SERIAL_COMPILE_WORK = 3e6  # network-steps
+SERIAL_BACKGROUND_WORK = 2e5
 
 
 def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float, batch: int) -> str:
     """The CPU stepper "auto" runs for layer sizes ``dims`` (n_0, …, n_L) and ``work`` network-steps:
-    "fused" for small float64 networks when numba is installed and its kernel is compiled (or the
-    run repays compiling it), else "numpy". A small shape without a compiled kernel starts compiling
-    it in the background, for the runs after this one."""
-    if (np.dtype(dtype) != np.float64 or max(dims) > FUSED_MAX_DIM or batch < FUSED_MIN_BATCH
-            or not fused.available()):
+    "fused" for small float64 networks when numba is installed and the kernel variant for this batch
+    size (fused.serial_for) is compiled (or the run repays compiling it), else "numpy". A shape without
+    a compiled kernel starts compiling it in the background, for the runs after this one (the serial
+    variant only from runs of SERIAL_BACKGROUND_WORK network-steps)."""
+    if np.dtype(dtype) != np.float64 or max(dims) > FUSED_MAX_DIM or not fused.available():
         return "numpy"
-    key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2])
-    if fused.compiled(*key) or work >= FUSED_COMPILE_WORK:
+    serial = fused.serial_for(batch)
+    key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2], serial)
+    if fused.compiled(*key) or work >= (SERIAL_COMPILE_WORK if serial else FUSED_COMPILE_WORK):
         return "fused"
-    if current_profile() != "hosted":  # a hosted server spends no unbudgeted ~30 s of CPU on a compile
+    # a hosted server spends no unbudgeted CPU on a compile
+    if current_profile() != "hosted" and (not serial or work >= SERIAL_BACKGROUND_WORK):
         fused.compile_async(*key)
     return "numpy"
 
@@ -328,5 +336,6 @@ def make_stepper(backend: str, device: str, weights, lrs, problem: Problem, dtyp
     return STEPPERS[backend](weights, lrs, problem, dtype)
 
 
-__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "FUSED_MIN_BATCH", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
+__all__ = ["BACKENDS", "FUSED_COMPILE_WORK", "FUSED_MAX_DIM", "FUSED_MIN_BATCH", "SERIAL_BACKGROUND_WORK",
+           "SERIAL_COMPILE_WORK", "STEPPERS", "FusedStepper", "NumpyStepper", "Ops",
            "TorchStepper", "Trace", "backprop", "choose", "forward", "gd_steps", "make_stepper", "resolve_backend", "structure"]

@@ -24,9 +24,10 @@ def stacked(cfg, B, seed=0):
     dict(depth=2, init_scale=1e-3, rotate_seed=4),  # rotated target: general U*, V*
     dict(depth=4, init_scale=0.05, width=9, input_kind="rotated", input_eigenvalues="2,1.5,1,0.8,0.5,0.3"),  # Σxx ≠ I, rectangular layers
 ])
-def test_fused_kernel_matches_numpy_stepper(flat):
+@pytest.mark.parametrize("B", [5, 2 * fused.BLOCK + 2])  # the serial variant; the parallel one, last block partial
+def test_fused_kernel_matches_numpy_stepper(flat, B):
     cfg = RunConfig.make(**flat)
-    B = 70  # more than one SIMD block, the last one partial
+    assert fused.serial_for(B) == (B < steppers.FUSED_MIN_BATCH)
     problem, weights = stacked(cfg, B)
     lrs = np.linspace(0.004, 0.012, B)
     ref = steppers.NumpyStepper([w.copy() for w in weights], lrs, problem, "float64")
@@ -85,10 +86,12 @@ def test_auto_uses_the_fused_kernel_only_where_it_was_measured_to_win(monkeypatc
 
     cfg = RunConfig.make(**ARTICLE_L3, steps=100)
     problem = engine.build_problem(cfg.target)
-    fused.advance(*_tiny_call(problem, cfg))  # compiled in this process
     B = steppers.FUSED_MIN_BATCH
+    fused.advance(*_tiny_call(problem, cfg))  # both variants compiled in this process
+    fused.advance(*_tiny_call(problem, cfg, B))
     assert Runner([cfg] * B, problem, "auto", "cpu", None).backend == "fused"
-    assert Runner([cfg] * (B - 1), problem, "auto", "cpu", None).backend == "numpy"  # call overhead wins
+    assert Runner([cfg] * (B - 1), problem, "auto", "cpu", None).backend == "fused"  # the serial variant
+    assert Runner([cfg], problem, "auto", "cpu", None).backend == "fused"
     f32 = RunConfig.make(**ARTICLE_L3, steps=100, dtype="float32")
     assert Runner([f32] * B, problem, "auto", "cpu", None).backend == "numpy"  # the kernel is float64 only
     wide = RunConfig.make(**ARTICLE_L3, width=steppers.FUSED_MAX_DIM + 1, steps=100)
@@ -105,10 +108,26 @@ def test_auto_uses_the_fused_kernel_only_where_it_was_measured_to_win(monkeypatc
     assert res.summary["steps"] == 100
 
 
-def _tiny_call(problem, cfg):
+def _tiny_call(problem, cfg, B=1):
     st = steppers.NumpyStepper(engine.init_weights(cfg, problem), np.array([0.01]), problem, "float64")
-    w = [x[None].copy() for x in st.W]
-    return w, st.lr.reshape(-1), st.syx, st.sxx, st.UT, st.VT, st.diag, np.full((1, problem.r), -np.inf), 1
+    w = [np.repeat(x[None], B, 0) for x in st.W]
+    return (w, np.full(B, 0.01), st.syx, st.sxx, st.UT, st.VT, st.diag, np.full((B, problem.r), -np.inf), 1)
+
+
+def test_the_serial_and_parallel_variants_step_a_member_identically():
+    """The same members through the serial variant and through the parallel one: bit for bit."""
+    cfg = RunConfig.make(**ARTICLE_L3)
+    problem, weights = stacked(cfg, 7, seed=3)
+    st = steppers.NumpyStepper(weights, np.linspace(0.005, 0.02, 7), problem, "float64")
+    key = ((6, 6, 6, 6), problem.r, st.diag, False)
+    out = []
+    for serial in (True, False):
+        ws, umax = [w.copy() for w in weights], np.full((7, problem.r), -np.inf)
+        fused.kernel(*key, serial)(*ws, st.lr.reshape(-1), st.syx, np.zeros((1, 1)), st.UT, st.VT, umax, 500)
+        out.append((ws, umax))
+    for a, b in zip(*[ws + [u] for ws, u in out]):
+        assert np.array_equal(a, b)
+    assert np.abs(out[0][0][0] - weights[0]).max() > 1e-3  # the members moved
 
 
 def test_stepper_registry_names_every_backend():
@@ -134,3 +153,9 @@ def test_a_missing_kernel_compiles_in_the_background_locally_but_never_on_a_host
     assert steppers.choose(*args) == "numpy" and started == []
     monkeypatch.setenv("DLN_LAB_PROFILE", "local")
     assert steppers.choose(*args) == "numpy" and len(started) == 1
+    # one network: a quick run starts no compile (it would share the CPU with an interactive page),
+    # a longer one compiles the serial variant for later runs, a long one compiles it now
+    one = (cfg.layer_dims, problem, "float64")
+    assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK / 2, 1) == "numpy" and len(started) == 1
+    assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK, 1) == "numpy" and started[-1][-1] is True
+    assert steppers.choose(*one, steppers.SERIAL_COMPILE_WORK, 1) == "fused"
