@@ -125,7 +125,7 @@ def test_the_serial_and_parallel_variants_step_a_member_identically():
         ws, umax = [w.copy() for w in weights], np.full((7, problem.r), -np.inf)
         fused.kernel(*key, serial)(*ws, st.lr.reshape(-1), st.syx, np.zeros((1, 1)), st.UT, st.VT, umax, 500)
         out.append((ws, umax))
-    for a, b in zip(*[ws + [u] for ws, u in out]):
+    for a, b in zip(*[[*ws, u] for ws, u in out]):
         assert np.array_equal(a, b)
     assert np.abs(out[0][0][0] - weights[0]).max() > 1e-3  # the members moved
 
