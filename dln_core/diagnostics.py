@@ -92,58 +92,65 @@ THIN_RATIO = 4  # a layer is thin (tall or wide) when one side is at least this 
 THIN_COND_MAX = 1e7  # CholeskyQR2 is exact to rounding while cond(a) stays well below 1/√eps ≈ 7e7
 
 
-def _cholesky_qr2(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Q (..., m, n) orthonormal and R (..., n, n) with a = Q R, for tall a, by CholeskyQR2: two rounds
-    of R = chol(aᵀa)ᵀ, Q = a R⁻¹. Only n × n factorisations and GEMM-shaped products, and the second
-    round restores orthogonality to rounding while cond(a) ≪ 1/√eps. Raises LinAlgError when aᵀa is
-    not numerically positive definite."""
+def _cholesky_qr2(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CholeskyQR2 of tall a, as (Q1, X, R): a = Q R with the orthonormal Q = Q1 X and R (..., n, n).
+    Two rounds of R_k = chol(·ᵀ·)ᵀ; only n × n factorisations and GEMM-shaped products, and the second
+    round restores orthogonality to rounding while cond(a) ≪ 1/√eps. Q is left as the product
+    Q1 X, so a caller that needs U = Q U_R forms one tall product, and one that needs only singular
+    values none. Raises LinAlgError when aᵀa is not numerically positive definite."""
     # a L⁻ᵀ as a GEMM with the small explicit inverse: ~3x faster than a stacked solve with m
     # right-hand sides, and the second round absorbs the inverse's extra rounding
     L1 = np.linalg.cholesky(_mT(a) @ a)
     Q1 = a @ _mT(np.linalg.inv(L1))
     L2 = np.linalg.cholesky(_mT(Q1) @ Q1)
-    Q = Q1 @ _mT(np.linalg.inv(L2))
-    return Q, _mT(L2) @ _mT(L1)
+    return Q1, _mT(np.linalg.inv(L2)), _mT(L2) @ _mT(L1)
 
 
-def thin_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _is_thin(m: int, n: int) -> bool:
+    return min(m, n) * THIN_RATIO <= max(m, n) and min(m, n) > 0
+
+
+def thin_svd(a: np.ndarray, compute_uv: bool = True):
     """``np.linalg.svd(a, full_matrices=False)`` (U, s, Vᵀ) for a stack, with tall and wide members
     done as a thin QR (:func:`_cholesky_qr2`) then the SVD of the small n × n factor: a = Q R,
     R = U_R S Vᵀ, U = Q U_R. Same singular values to rounding (~1e-15 of the largest) and the same
     vectors up to the usual sign (and equal-value rotation) freedom, at a fraction of the cost for
     10000 × 30 layers. Members too ill-conditioned for it (s_min < s_max / THIN_COND_MAX, including
-    rank-deficient ones) and matrices that are not thin use LAPACK's SVD directly."""
+    rank-deficient ones) and matrices that are not thin use LAPACK's SVD directly.
+    ``compute_uv=False``: the singular values only (no tall product at all)."""
     m, n = a.shape[-2], a.shape[-1]
-    if min(m, n) * THIN_RATIO > max(m, n) or min(m, n) == 0:
-        return np.linalg.svd(a, full_matrices=False)
+    if not _is_thin(m, n):
+        return np.linalg.svd(a, full_matrices=False, compute_uv=compute_uv)
     if n > m:  # wide: the SVD of the transpose, with the roles of U and V swapped
+        if not compute_uv:
+            return thin_svd(_mT(a), compute_uv=False)
         U, s, Vt = thin_svd(_mT(a))
         return _mT(Vt), s, _mT(U)
     try:
-        Q, R = _cholesky_qr2(a)
-        Ur, s, Vt = np.linalg.svd(R)
+        Q1, X, R = _cholesky_qr2(a)
+        out = list(np.linalg.svd(R)) if compute_uv else [np.linalg.svd(R, compute_uv=False)]
     except np.linalg.LinAlgError:
-        return np.linalg.svd(a, full_matrices=False)
-    U = Q @ Ur
+        return np.linalg.svd(a, full_matrices=False, compute_uv=compute_uv)
+    s = out[1] if compute_uv else out[0]
+    if compute_uv:
+        out[0] = Q1 @ (X @ out[0])  # U = Q U_R = Q1 (X U_R)
     if np.all(np.isfinite(s)):
         bad = ~(s[..., -1] * THIN_COND_MAX > s[..., 0])  # includes NaN
     else:
         bad = np.ones(s.shape[:-1], dtype=bool)
     if np.any(bad):  # recompute those members with LAPACK's SVD
         if a.ndim == 2:
-            return np.linalg.svd(a, full_matrices=False)
-        Ub, sb, Vtb = np.linalg.svd(a[bad], full_matrices=False)
-        U[bad], s[bad], Vt[bad] = Ub, sb, Vtb
-    return U, s, Vt
+            return np.linalg.svd(a, full_matrices=False, compute_uv=compute_uv)
+        lapack = np.linalg.svd(a[bad], full_matrices=False, compute_uv=compute_uv)
+        for x, y in zip(out, lapack if compute_uv else [lapack]):
+            x[bad] = y
+    return tuple(out) if compute_uv else out[0]
 
 
 def singular_values(a: np.ndarray) -> np.ndarray:
     """Singular values (descending) of a stack: :func:`thin_svd`'s for thin matrices (only the n × n
-    factor's SVD; the thin Q is not formed twice), LAPACK's otherwise. Same numbers to rounding."""
-    m, n = a.shape[-2], a.shape[-1]
-    if min(m, n) * THIN_RATIO > max(m, n) or min(m, n) == 0:
-        return np.linalg.svd(a, compute_uv=False)
-    return thin_svd(a)[1]
+    factor's singular values; no tall product), LAPACK's otherwise. Same numbers to rounding."""
+    return thin_svd(a, compute_uv=False)
 
 
 def effective_rank(s: np.ndarray) -> np.ndarray:

@@ -42,6 +42,10 @@ def test_ill_conditioned_and_rank_deficient_members_fall_back_to_lapack():
     a[2, :, 5:] = 0.0  # rank deficient
     U, s, Vt = dg.thin_svd(a)
     np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), atol=1e-14)
+    # the values-only path falls back for the same members (and for a wide stack, by transposition)
+    np.testing.assert_allclose(dg.singular_values(a), np.linalg.svd(a, compute_uv=False), atol=1e-14)
+    np.testing.assert_allclose(dg.singular_values(np.swapaxes(a, -1, -2)), np.linalg.svd(a, compute_uv=False),
+                               atol=1e-14)
     np.testing.assert_allclose((U * s[..., None, :]) @ Vt, a, atol=1e-13)
     np.testing.assert_allclose(np.swapaxes(U, -1, -2) @ U, np.broadcast_to(np.eye(10), (4, 10, 10)), atol=1e-10)
 
