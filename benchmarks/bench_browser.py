@@ -61,7 +61,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
 BARE_APP = 'import streamlit as st\nst.title("bare")\nst.iframe("<body data-drawn=1>ok</body>", height=80)\n'
 
 
-WARM_LINE = "DLN Lab: warm-up of"  # printed by pages/_startup.py when the server-start warm-up ends
+WARM_LINE = "DLN Lab: warm-up"  # printed by pages/_startup.py when the server-start warm-up ends (or is skipped)
 
 
 def start_server(script: Path | None = None) -> tuple[subprocess.Popen, str, float]:

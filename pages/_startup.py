@@ -15,6 +15,7 @@ import time
 from contextlib import asynccontextmanager
 
 WARM_PAGE = "explorer"  # the page most first visits open (README links, shared URLs)
+WARM_DONE_KEY = "explorer_last_good"  # pages/explorer.LAST_GOOD: set once the page has drawn a run
 WARM_TIMEOUT_S = 120.0
 _FINISHED = {0, 1}  # ScriptFinishedStatus: successfully, compile error (not "early for rerun")
 
@@ -34,25 +35,29 @@ class _NoBrowser:
         return None
 
 
-async def warm_default_page(runtime, page: str = WARM_PAGE, timeout: float = WARM_TIMEOUT_S) -> float:
-    """Run ``page`` once with its default widgets in a session without a browser; seconds taken."""
+async def warm_default_page(runtime, page: str = WARM_PAGE, timeout: float = WARM_TIMEOUT_S) -> tuple[float, bool]:
+    """Run ``page`` once with its default widgets in a session without a browser: (seconds taken,
+    whether the page got as far as drawing a run)."""
     from streamlit.proto.ClientState_pb2 import ClientState
 
     t0 = time.perf_counter()
     client = _NoBrowser()
     session_id = runtime.connect_session(client=client, user_info={})
     try:
-        runtime.get_app_session(session_id).request_rerun(ClientState(page_name=page))
+        session = runtime.get_app_session(session_id)
+        session.request_rerun(ClientState(page_name=page))
         await asyncio.wait_for(client.done.wait(), timeout)
+        drew = WARM_DONE_KEY in session.session_state
     finally:
         runtime.close_session(session_id)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, drew
 
 
 async def _warm(runtime) -> None:
     try:
-        seconds = await warm_default_page(runtime)
-        print(f"DLN Lab: warm-up of /{WARM_PAGE} done in {seconds:.1f} s", file=sys.stderr, flush=True)
+        seconds, drew = await warm_default_page(runtime)
+        outcome = "done" if drew else "ended without a run"
+        print(f"DLN Lab: warm-up of /{WARM_PAGE} {outcome} in {seconds:.1f} s", file=sys.stderr, flush=True)
     except Exception as exc:  # the page itself reports any real problem to its first visitor
         print(f"DLN Lab: warm-up skipped ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
 
