@@ -20,17 +20,22 @@ drives Debian's headless Chromium with Playwright. Printed side by side in one r
   (a title and an iframe) served next to ours, so the framework's own share (loading its front end,
   the websocket, the first script run) can be read off on this machine, under its current load.
 
-Measured 2026-12-02 on the shared 2-core machine (load average 4-7 from other jobs), two runs each,
-each "after" run followed at once by "before" = this benchmark on commit 63cd239 (no start-up warm-up):
+Measured 2026-12-02 on the shared 2-core machine (load average 2-7 from other jobs). Four runs of
+this benchmark, each followed at once by the same benchmark on commit 63cd239 ("before": no start-up
+warm-up, first request at once, as then); single samples, so the ratios are the numbers to read:
 
-    measurement                             before          after (warm-up at server start)
-    first chart, fresh server               4.93 / 6.39 s   3.62 / 4.16 s (after warm-up)
-      ratio to the bare page, fresh server  3.10 / 4.96 ×   2.09 / 2.75 ×
-    first chart, fresh server, at once       -              3.42 / 4.77 s (1.98 / 3.14 ×)
-    first chart, new session                3.62 / 3.48 s   3.14 / 3.68 s
-    cached rerun (median of 10)             0.42 / 0.62 s   0.43 / 0.49 s
-    bare Streamlit page, fresh server       1.59 / 1.29 s   1.73 / 1.52 s
-    start-up warm-up, launch to done         -              3.05 / 6.02 s
+    measurement                         before (4 runs)              after (4 runs)
+    first chart, fresh server           4.93 / 6.39 / 5.07 / 5.68 s  3.62 / 4.16 / 3.01 / 3.70 s
+      ratio to the bare page            3.10 / 4.96 / 3.31 / 3.60 ×  2.09 / 2.75 / 2.16 / 2.21 ×
+    first chart, fresh, visitor at once  -                           3.42 / 4.77 / 4.89 / 4.95 s
+    first chart, new session            3.62 / 3.48 / 3.10 / 4.38 s  3.14 / 3.68 / 3.73 / 4.89 s
+    cached rerun (median of 10)         0.42 / 0.62 / 0.44 / 0.56 s  0.43 / 0.49 / 0.43 / 0.47 s
+    start-up warm-up, launch to done     -                           3.05 / 6.02 / 3.09 / 2.88 s
+
+Interleaved A/B with this module's start_server / wait_warm / first_chart (4 rounds of: a fresh
+63cd239 server idle 3 s, a fresh server of this version after its warm-up, a bare page), medians:
+first chart on a fresh server 4.97 s before, 2.98 s after (bare page 1.30 s); then a new session on
+the same server 3.35 s before, 2.81 s after.
 
 The server-side share of a fresh start (imports ~1.6 s idle, the default run ~1 s, and the legacy
 ``pages/`` double run of a deep link, see pages/_shared.ensure_entrypoint) is now paid before the
