@@ -86,13 +86,21 @@ of a depth falls on one curve. The table is the fitted exponent with its standar
     offer_downloads(data, "lambda_law")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _exponent_view(_result, cfg):
+    """This run's exponent chart (None without points), built once per run: building and validating
+    the Altair spec was most of a cached explorer rerun's server time (benchmarks/bench_browser.py)."""
+    depth = cfg.network.depth
+    pts = laws.ode_exponent_points(_result.modes, depth, _result.problem.mode_d)
+    return law_charts.ode_exponent_chart(pts, depth) if len(pts) else None
+
+
 def depth_exponent_panel(result) -> None:
     """Explorer: the Eq. 11 prefactor exponent fitted from this run's trajectory (laws.ode_exponent)."""
-    depth = result.config.network.depth
     with st.expander("The depth exponent of this run"):
-        pts = laws.ode_exponent_points(result.modes, depth, result.problem.mode_d)
+        chart = _exponent_view(result, result.config)
         st.caption(f"Slope of log(u̇ / (L(λ − d·u))) against log u during each rise; the mode ODE says "
                    f"2 − 2/L = {result.summary['ode_exponent_theory']:.3g}. Fitted per mode: "
                    + ", ".join("–" if e is None else f"{e:.3g}" for e in result.summary["ode_exponent"]))
-        if len(pts):
-            st.altair_chart(law_charts.ode_exponent_chart(pts, depth), width="stretch")
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")

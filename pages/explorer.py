@@ -250,9 +250,11 @@ try:
 except Exception as exc:  # a chart that cannot be drawn is reported, never a traceback
     show_error(exc, "could not draw the charts")
 st.caption(captions.loss_caption(depth, summary))
-st.caption(r"Modes: solid is the measured $u_i = u_i^{*\top} W v_i^*$, dashed the scalar mode ODE (faint "
-           r"ahead of the playhead). Alignment: overlaps of singular vectors, $U^{*\top} U_L$, $V_1^\top V^*$ "
-           r"and $V_{\ell+1}^\top U_\ell$; a diagonal pattern means the layers point along the target's modes.")
+# plain Unicode, no $…$: the page's only TeX would make the browser fetch KaTeX (≈ 0.3 MB of script and
+# fonts) while the player draws, delaying the first chart (benchmarks/bench_browser.py)
+st.caption(r"Modes: solid is the measured uᵢ = uᵢ\*ᵀ W vᵢ\*, dashed the scalar mode ODE (faint ahead of the "
+           r"playhead). Alignment: overlaps of singular vectors, U\*ᵀ U\_L, V₁ᵀ V\* and Vₗ₊₁ᵀ Uₗ; a diagonal "
+           r"pattern means the layers point along the target's modes.")
 note, no_theory = launch.theory_note(result.mode_summary)  # where each dashed curve starts, or why none
 st.caption(note)
 if no_theory:
