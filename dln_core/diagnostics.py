@@ -7,6 +7,7 @@ gradients), §3 (conservation law) and §1.5 (alignment overlaps).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,29 @@ Weights = Sequence[np.ndarray]
 
 def _mT(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -2)
+
+
+# numpy's stacked LAPACK calls (svd, eigvalsh) run one matrix after another on one core, with the
+# GIL released: a big stack (a sweep's snapshot of thousands of networks) is split over threads.
+# Each matrix still goes through the same LAPACK call, so the numbers are bit for bit the same.
+SPLIT_MIN = 2048  # matrices in a stack before it is split
+_pool = None
+
+
+def _stacked(fn, a: np.ndarray, **kw):
+    """``fn(a, **kw)`` for a stack of matrices, split along the first axis over the cores when large."""
+    global _pool
+    workers = min(4, os.cpu_count() or 1)
+    if a.ndim < 3 or len(a) < SPLIT_MIN or workers < 2:
+        return fn(a, **kw)
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="dln-linalg")
+    parts = list(_pool.map(lambda x: fn(x, **kw), np.array_split(a, workers)))
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(xs) for xs in zip(*parts))
+    return np.concatenate(parts)
 
 
 def end_to_end(weights: Weights) -> np.ndarray:
@@ -84,7 +108,7 @@ def gram_singular_values(a: np.ndarray, floor: float = 1e-7) -> np.ndarray:
     values below ``floor`` × the largest are returned as exactly 0 (reproducible effective ranks).
     Used for the update spectra, where the leading values and the effective rank are what matter."""
     g = _mT(a) @ a if a.shape[-1] <= a.shape[-2] else a @ _mT(a)
-    s = np.sqrt(np.clip(np.linalg.eigvalsh(g)[..., ::-1], 0.0, None))
+    s = np.sqrt(np.clip(_stacked(np.linalg.eigvalsh, g)[..., ::-1], 0.0, None))
     return np.where(s > floor * s[..., :1], s, 0.0)
 
 
@@ -120,7 +144,7 @@ def thin_svd(a: np.ndarray, compute_uv: bool = True):
     ``compute_uv=False``: the singular values only (no tall product at all)."""
     m, n = a.shape[-2], a.shape[-1]
     if not _is_thin(m, n):
-        return np.linalg.svd(a, full_matrices=False, compute_uv=compute_uv)
+        return _stacked(np.linalg.svd, a, full_matrices=False, compute_uv=compute_uv)
     if n > m:  # wide: the SVD of the transpose, with the roles of U and V swapped
         if not compute_uv:
             return thin_svd(_mT(a), compute_uv=False)

@@ -71,3 +71,21 @@ def test_signed_svds_and_overlaps_unchanged_for_a_tall_network(monkeypatch):
         np.testing.assert_allclose(V, V0, atol=1e-10)
     for key, M in dg.overlaps(thin, U_star, V_star).items():
         np.testing.assert_allclose(M, dg.overlaps(ref, U_star, V_star)[key], atol=1e-10, err_msg=key)
+
+
+def test_big_stacks_split_over_threads_give_the_same_bits(monkeypatch):
+    """A large stack's LAPACK calls are split over a thread pool (diagnostics._stacked): each matrix
+    goes through the same call, so the factors are bit for bit those of one call."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((37, 6, 6))
+    whole = np.linalg.svd(a, full_matrices=False)
+    whole_sv = dg.gram_singular_values(a)
+    monkeypatch.setattr(dg, "SPLIT_MIN", 4)
+    monkeypatch.setattr(dg.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(dg, "_pool", None)
+    split = dg.thin_svd(a)
+    assert dg._pool is not None  # the split path ran
+    for x, y in zip(split, whole):
+        assert np.array_equal(x, y)
+    assert np.array_equal(dg.singular_values(a), np.linalg.svd(a, compute_uv=False))
+    assert np.array_equal(dg.gram_singular_values(a), whole_sv)
