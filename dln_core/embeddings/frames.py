@@ -61,9 +61,12 @@ def history_frames(
     chosen = [q for q in CHOSEN_ANALOGIES if all(w in index for w in q)]
     chosen_ids = np.asarray([[index[w] for w in q] for q in chosen], dtype=np.int64).reshape(-1, 4)
     rows, tracks = [], []
-    for step, W in zip(traj.snapshot_steps, traj.snapshots):
-        Wd = W.astype(np.float64)  # one dtype on both sides keeps matmul on the BLAS path
-        eig = np.sort(np.clip(np.linalg.eigvalsh(Wd.T @ Wd), 0.0, None))[::-1]
+    grams = traj.grams if traj.grams is not None else [None] * len(traj.snapshots)
+    for step, W, gram in zip(traj.snapshot_steps, traj.snapshots, grams):
+        if gram is None:  # the loop did not form WᵀW (the dense route): from the stored W
+            Wd = W.astype(np.float64)  # one dtype on both sides keeps matmul on the BLAS path
+            gram = Wd.T @ Wd
+        eig = np.sort(np.clip(np.linalg.eigvalsh(gram), 0.0, None))[::-1]
         row = {
             "step": int(step),
             "t": lr * step,
