@@ -244,7 +244,7 @@ class _SnapshotMapper:
 
     def _one(self, item) -> None:
         i, X = item
-        self.done[i] = (_map_back(self.Q, [X], self.sdt)[0], _gram(X))
+        self.done[i] = (_map_back(self.Q, X, self.sdt), _gram(X))
 
     def _work(self) -> None:
         try:
@@ -286,18 +286,9 @@ class _SnapshotMapper:
             raise self.error
 
 
-def _map_back(Q, Xs: list, sdt, batch: int = 16) -> list[np.ndarray]:
-    """W = Q Z for each kept Xᵀ = Z, several snapshots per GEMM (wider products run closer to peak)."""
-    import torch
-
-    out: list[np.ndarray] = []
-    for s in range(0, len(Xs), batch):
-        group = Xs[s : s + batch]
-        Zcat = torch.cat([x.T for x in group], dim=1)  # (V, g·d)
-        Wcat = (Q @ Zcat).to("cpu", sdt).numpy()
-        d = group[0].shape[0]
-        out += [Wcat[:, i * d : (i + 1) * d].copy() for i in range(len(group))]
-    return out
+def _map_back(Q, X, sdt) -> np.ndarray:
+    """W = Q Z for one kept X = Zᵀ, stored as ``sdt``."""
+    return (Q @ X.T.contiguous()).to("cpu", sdt).numpy()
 
 
 @contextlib.contextmanager
