@@ -11,7 +11,27 @@
    decomposition is computed and cached), then again (warm: read from the cache).
 4. ``--dense``: also the old route (``--method dense``), for the analogy accuracy and its time.
 5. ``--large``: also V = 10000, d = 200 (cold), with its peak resident memory.
-Each CLI run reports its own peak RSS. Ratios are printed next to the absolute numbers.
+6. ``--compare-src DIR``: the same embed runs from another source tree (e.g. ``git archive`` of the
+   parent commit, unpacked), cold then warm, then this tree warm again: a before/after in one run.
+Each CLI run reports its own peak RSS. Ratios are printed next to the absolute numbers, and a summary
+(stderr) lists each run's ratio, analogy accuracy, final loss and wordsim ρ.
+
+Measured 2026-12-02 (issue 14; 2 cores shared with other helpers' test suites and browsers, load 2-8,
+so the bare product itself moved between 56 and 148 ms; read the ratios, and only within one run):
+    python benchmarks/bench_embed_eigenbasis.py --compare-src /tmp/base_src --dense   (load ~5-8)
+    bare 1500 products 121.2 s | warm 23.4 s ratio 0.193, again 22.7 s 0.188 | parent commit warm
+    44.4 s 0.366 | dense route 279.9 s 2.31. Analogy 0.48097826086956524, final loss
+    14832528.90878937, wordsim ρ 0.6298363640866947 in every eigenbasis run, this tree and the parent's;
+    the dense route gives 0.47989130434782606 (2 of 1,840 questions; float32 routes drift apart over
+    1,500 steps, eigenbasis.py docstring; unchanged by this work).
+  Interleaved warm runs (new, old, new, ...; bare products timed around each run), quieter spells:
+    new 12.1-12.6 s vs parent 14.2-14.4 s wall (ratios 0.13-0.22 vs 0.22-0.25); one run of each
+    hit a load spike (new 21.9 s, parent 26.4 s). CPU time is about equal (~20 s): the gain is the
+    second core mapping snapshots back while the one-threaded loop runs, plus less work (no M*, no
+    counts, no float64 W copies, no scipy import).
+  Where a warm run's time goes (quiet, in-process timings): GD loop + overlapped map-back ~7.3 s,
+  evaluation ~2.3 s (analogy 3CosAdd on 100 snapshots: numpy's 2-thread sgemm, slow under load),
+  start-up ~2 s (torch import ~1 s).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 - ``history`` (one row per snapshot): ``step``, ``t`` (= η·step), ``loss`` (¼‖M* − WWᵀ‖²_F),
   ``analogy_accuracy`` (3CosAdd, in-vocabulary Google questions), ``eff_rank`` (exp of the entropy of
   the normalised eigenvalues of WᵀW), ``learned_rank`` (#k with eig_k(WᵀW) ≥ μ_k/2),
-  ``sv_1..sv_d`` (sorted singular values of W), ``theory_sv_1..theory_sv_d`` (√ of the gradient-flow
+  ``sv_1..sv_d`` (sorted singular values of W; from ``Trajectory.grams`` = ZᵀZ when the eigenbasis
+  route formed WᵀW from its own state), ``theory_sv_1..theory_sv_d`` (√ of the gradient-flow
   logistic u_k(t) from the measured u_k(0)), ``theory_gd_sv_1..theory_gd_sv_d`` (√ of the exact
   finite-η recursion), ``mode_1..mode_d`` (measured u_k = ‖v_kᵀW‖²).
 - ``trace`` (every step): ``step``, ``t``, ``loss``, ``learned_rank`` (from the mode strengths u_k).
