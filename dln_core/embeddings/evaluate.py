@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..errors import ConfigError
 from ..resources import data_path
@@ -151,4 +150,27 @@ def similarity_rho(E: np.ndarray, vocab, pairs) -> tuple[float, int]:
     cos = np.sum(En[i] * En[j], axis=1)
     if np.ptp(cos) == 0:  # e.g. an all-zero embedding: no ranking at all
         return float("nan"), len(kept)
-    return float(spearmanr(human, cos).statistic), len(kept)
+    return spearman_rho(human, cos), len(kept)
+
+
+def spearman_rho(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman ρ: the Pearson correlation of the tie-averaged ranks (NaN if either side is constant
+    or has a NaN). The same computation as scipy.stats.spearmanr, bit for bit, without importing
+    scipy.stats (half a second of every CLI start)."""
+    a = np.column_stack((x, y)).astype(np.float64, copy=False)
+    if np.isnan(a).any() or (a == a[0]).all(axis=0).any():
+        return float("nan")
+    ranked = np.column_stack([_average_ranks(a[:, j]) for j in range(2)])
+    return float(np.corrcoef(ranked, rowvar=False)[1, 0])  # [1, 0] as scipy reads it (not symmetric in rounding)
+
+
+def _average_ranks(v: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their positions (exact in float64)."""
+    order = np.argsort(v, kind="mergesort")
+    sorted_v = v[order]
+    first = np.r_[True, sorted_v[1:] != sorted_v[:-1]]  # the first of each run of equal values
+    ends = np.r_[np.flatnonzero(first)[1:], len(v)]  # one past each run's last position
+    starts = np.flatnonzero(first)
+    ranks = np.empty(len(v))
+    ranks[order] = (0.5 * (starts + 1 + ends))[np.cumsum(first) - 1]
+    return ranks

@@ -3,7 +3,8 @@
 - ``history`` (one row per snapshot): ``step``, ``t`` (= η·step), ``loss`` (¼‖M* − WWᵀ‖²_F),
   ``analogy_accuracy`` (3CosAdd, in-vocabulary Google questions), ``eff_rank`` (exp of the entropy of
   the normalised eigenvalues of WᵀW), ``learned_rank`` (#k with eig_k(WᵀW) ≥ μ_k/2),
-  ``sv_1..sv_d`` (sorted singular values of W), ``theory_sv_1..theory_sv_d`` (√ of the gradient-flow
+  ``sv_1..sv_d`` (sorted singular values of W; from ``Trajectory.grams`` = ZᵀZ when the eigenbasis
+  route formed WᵀW from its own state), ``theory_sv_1..theory_sv_d`` (√ of the gradient-flow
   logistic u_k(t) from the measured u_k(0)), ``theory_gd_sv_1..theory_gd_sv_d`` (√ of the exact
   finite-η recursion), ``mode_1..mode_d`` (measured u_k = ‖v_kᵀW‖²).
 - ``trace`` (every step): ``step``, ``t``, ``loss``, ``learned_rank`` (from the mode strengths u_k).
@@ -61,9 +62,12 @@ def history_frames(
     chosen = [q for q in CHOSEN_ANALOGIES if all(w in index for w in q)]
     chosen_ids = np.asarray([[index[w] for w in q] for q in chosen], dtype=np.int64).reshape(-1, 4)
     rows, tracks = [], []
-    for step, W in zip(traj.snapshot_steps, traj.snapshots):
-        Wd = W.astype(np.float64)  # one dtype on both sides keeps matmul on the BLAS path
-        eig = np.sort(np.clip(np.linalg.eigvalsh(Wd.T @ Wd), 0.0, None))[::-1]
+    grams = traj.grams if traj.grams is not None else [None] * len(traj.snapshots)
+    for step, W, gram in zip(traj.snapshot_steps, traj.snapshots, grams):
+        if gram is None:  # the loop did not form WᵀW (the dense route): from the stored W
+            Wd = W.astype(np.float64)  # one dtype on both sides keeps matmul on the BLAS path
+            gram = Wd.T @ Wd
+        eig = np.sort(np.clip(np.linalg.eigvalsh(gram), 0.0, None))[::-1]
         row = {
             "step": int(step),
             "t": lr * step,

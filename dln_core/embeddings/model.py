@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse.linalg
 
 from .._validate import is_int
 from ..budget import EMBED_HINT, check_budget, checkpoint, embed_seconds
@@ -130,6 +128,9 @@ def frobenius2(M: np.ndarray) -> float:
 
 def spectrum(M: np.ndarray, d: int) -> Spectrum:
     """Top-d algebraic eigenpairs and the most negative eigenvalue of the symmetric M*."""
+    import scipy.linalg  # here, not at import: a run with a cached eigendecomposition never needs it
+    import scipy.sparse.linalg
+
     V = M.shape[0]
     frob2 = frobenius2(M)
     if V <= max(400, 3 * d + 20):  # small: the dense solver is exact and fast
@@ -183,6 +184,9 @@ class Trajectory:
     diverged_step: int | None
     wall_time_s: float
     device: str
+    # WᵀW (d × d, float64) at the snapshot steps when the loop has it cheaper than from the stored W
+    # (the eigenbasis route: WᵀW = ZᵀZ); None = compute it from ``snapshots``
+    grams: list[np.ndarray] | None = None
 
 
 def snapshot_schedule(steps: int, n: int) -> np.ndarray:

@@ -21,12 +21,13 @@ from . import theory
 from .cooccurrence import (
     CACHE_MAX_BYTES,
     cache_dir,
+    check_window,
     corpus_statistics,
     evict_cache,
     target_matrix,
     unigram_probabilities,
 )
-from .corpus import Corpus, load_default_corpus
+from .corpus import Corpus, check_vocab_size, load_default_corpus
 from .frames import (
     CHOSEN_ANALOGIES,
     HIGHLIGHT_WORDS,
@@ -39,7 +40,6 @@ from .frames import (
 from .model import (
     EmbedConfig,
     closed_form_embedding,
-    frobenius2,
     initial_embedding,
     snapshot_schedule,
     spectrum,
@@ -80,30 +80,39 @@ def run_embedding(
     corpus = corpus or load_default_corpus()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    stats = corpus_statistics(corpus, cfg.vocab, cfg.window)
-    timings["statistics_s"] = time.perf_counter() - t0
-    vocab = list(stats.vocab)
-    unigram = unigram_probabilities(corpus, cfg.vocab, stats.counts, cfg.unigram)  # M*'s P_i convention
-    M = target_matrix(stats.counts, cfg.psi, unigram=unigram)
-    del stats
-    t0 = time.perf_counter()
-    frob2 = frobenius2(M)
     # M* depends on the unigram convention too, so its eigendecomposition is cached per convention
     eig_key = corpus.digest if cfg.unigram == "cooccurrence" else f"{corpus.digest}-{cfg.unigram}"
     path = eb.cache_path(cache_dir(), eig_key, cfg.vocab, cfg.window, cfg.psi, cfg.dtype)
     basis = eb.load_cached(path, eig_key, cfg.vocab, cfg.dtype) if cfg.method != "dense" and path.exists() else None
     method = eb.choose_method(cfg.method, cfg.vocab, cfg.dim, cfg.steps, len(snapshot_schedule(cfg.steps, cfg.n_snapshots)),
                               cfg.dtype, cached=basis is not None)
+    t_cache = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if method == "eigenbasis" and basis is not None:
+        # the cached decomposition holds all the run needs from M* (eigenpairs and ‖M*‖²_F): the
+        # counts are not read and M* is not built; the vocabulary is the corpus's top-V words either way
+        check_vocab_size(cfg.vocab, len(corpus.vocab))
+        check_window(cfg.window)
+        vocab = list(corpus.vocab[: cfg.vocab])
+        M = None
+    else:
+        stats = corpus_statistics(corpus, cfg.vocab, cfg.window)
+        vocab = list(stats.vocab)
+        unigram = unigram_probabilities(corpus, cfg.vocab, stats.counts, cfg.unigram)  # M*'s P_i convention
+        M = target_matrix(stats.counts, cfg.psi, unigram=unigram)
+        del stats
+    timings["statistics_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if method == "eigenbasis":
         if basis is None:
             basis = eb.eigendecomposition(M, cfg.dtype, overwrite=True)  # M is not needed afterwards
             if eb.save_cached(path, basis, eig_key, CACHE_MAX_BYTES):
                 evict_cache(path.parent, CACHE_MAX_BYTES, keep=path)
         del M
-        spec = basis.top(cfg.dim, frob2)
+        spec = basis.top(cfg.dim, basis.frob2)
     else:
         spec = spectrum(M, cfg.dim)
-    timings["spectrum_s"] = time.perf_counter() - t0
+    timings["spectrum_s"] = time.perf_counter() - t0 + t_cache
     lr_max = theory.stable_lr(float(spec.mu[0]), spec.mu_min, safety=1.0)
     lr = theory.stable_lr(float(spec.mu[0]), spec.mu_min) if cfg.lr == "auto" else float(cfg.lr)
 
@@ -113,7 +122,7 @@ def run_embedding(
                                              initial_strengths(W0, spec.vectors), lr,
                                              cfg.event_snapshots)
     if method == "eigenbasis":
-        traj = eb.train_gd_eigenbasis(basis, W0, lr, cfg.steps, steps_snap, frob2, cfg.device, cfg.dtype, progress)
+        traj = eb.train_gd_eigenbasis(basis, W0, lr, cfg.steps, steps_snap, spec.frob2, cfg.device, cfg.dtype, progress)
         del basis
     else:
         traj = train_gd(M, W0, lr, cfg.steps, spec.vectors, steps_snap, cfg.device, cfg.dtype, progress,
@@ -128,8 +137,10 @@ def run_embedding(
     # history rows (each scored on the analogy set, the costly part) at the evenly spaced steps only;
     # the event-placed snapshots feed the 3-D scatter
     even = ~np.isin(traj.snapshot_steps, event_steps) | np.isin(traj.snapshot_steps, even_steps)
-    history_traj = dataclasses.replace(traj, snapshot_steps=traj.snapshot_steps[even],
-                                       snapshots=[w for w, keep in zip(traj.snapshots, even) if keep])
+    history_traj = dataclasses.replace(
+        traj, snapshot_steps=traj.snapshot_steps[even],
+        snapshots=[w for w, keep in zip(traj.snapshots, even) if keep],
+        grams=None if traj.grams is None else [g for g, keep in zip(traj.grams, even) if keep])
     history, tracks = history_frames(history_traj, spec, lr, vocab, questions, gd)
     W_final = traj.snapshots[-1] if traj.snapshots else W0.astype(np.float32)
     embedding = scatter_frame(traj, vocab, lr, cfg.scatter_words, cfg.n_scatter_snapshots, W_final,

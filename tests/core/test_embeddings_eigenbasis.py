@@ -3,12 +3,17 @@ and the row-by-row triangle fill of the statistics cache."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dln_core.embeddings import eigenbasis as eb
 from dln_core.embeddings.cooccurrence import _upper_to_full, _upper_triangle
+from dln_core.embeddings.frames import gd_theory_curve, history_frames
 from dln_core.embeddings.model import EmbedConfig, frobenius2, initial_embedding, spectrum, train_gd
 from dln_core.embeddings.pipeline import run_embedding
 from dln_core.errors import ConfigError
@@ -95,8 +100,15 @@ def test_pipeline_routes_agree_and_the_decomposition_is_cached(tmp_path, monkeyp
     dense = run_embedding(EmbedConfig(method="dense", dtype="float64", **kw), limits=LOCAL)
     rot = run_embedding(EmbedConfig(method="eigenbasis", dtype="float64", **kw), limits=LOCAL)
     assert dense.summary["method"] == "dense" and rot.summary["method"] == "eigenbasis"
+    sv1 = dense.history["sv_1"].to_numpy()
     for c in dense.history.columns:
-        np.testing.assert_allclose(rot.history[c], dense.history[c], rtol=2e-5, atol=1e-9, err_msg=c)
+        if c.startswith("sv_"):
+            # the dense route's singular values come from the float32-stored W: an error of float32
+            # rounding times ‖W‖ = sv_1 (the eigenbasis route forms WᵀW = ZᵀZ in float64)
+            err = np.abs(rot.history[c].to_numpy() - dense.history[c].to_numpy())
+            assert np.all(err <= 2e-5 * dense.history[c].to_numpy() + 1e-6 * sv1), c
+        else:
+            np.testing.assert_allclose(rot.history[c], dense.history[c], rtol=2e-5, atol=1e-9, err_msg=c)
     for c in ("halfway_step", "halfway_step_gd_theory", "u0", "mu"):
         np.testing.assert_allclose(rot.modes[c], dense.modes[c], rtol=1e-6, err_msg=c)
     for key in ("analogy_accuracy", "closed_form_accuracy", "king_man_woman", "wordsim_rho"):
@@ -114,6 +126,82 @@ def test_pipeline_routes_agree_and_the_decomposition_is_cached(tmp_path, monkeyp
     pd.testing.assert_frame_equal(again.history, first.history)
     with pytest.raises(ConfigError, match="method"):
         EmbedConfig(method="fast")
+
+
+def test_snapshot_grams_in_the_eigenbasis_equal_the_word_basis_ones():
+    # WᵀW = ZᵀZ: the history's singular values need no mapping back (float64 throughout: to 1e-10)
+    M = embedding_like_target(200, seed=6)
+    lr = 0.9 * 2 / (9.0 + 25.0)
+    d, steps = 8, 400
+    W0 = initial_embedding(200, d, 1e-4, 2)
+    basis = eb.eigendecomposition(M, "float64")
+    spec = basis.top(d, basis.frob2)
+    snaps = np.array([0, 50, 150, 400])
+    rot = eb.train_gd_eigenbasis(basis, W0, lr, steps, snaps, spec.frob2, "cpu", "float64", snapshot_dtype="float64")
+    assert rot.grams is not None and len(rot.grams) == len(snaps)
+    for W, G in zip(rot.snapshots, rot.grams):
+        np.testing.assert_allclose(G, W.T @ W, rtol=0, atol=1e-10 * np.abs(W.T @ W).max())
+    questions = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]])
+    vocab = [f"w{i}" for i in range(200)]
+    gd = gd_theory_curve(rot, spec, lr)
+    with_g, _ = history_frames(rot, spec, lr, vocab, questions, gd)
+    word_basis, _ = history_frames(dataclasses.replace(rot, grams=None), spec, lr, vocab, questions, gd)
+    assert with_g["learned_rank"].iloc[-1] >= 6  # the modes were learned: not a check at init only
+    sv1 = word_basis["sv_1"].to_numpy()
+    for c in word_basis.columns:
+        if c.startswith("sv_"):  # float64 rounding of W times ‖W‖ = sv_1, as in the routes' check above
+            err = np.abs(with_g[c].to_numpy() - word_basis[c].to_numpy())
+            assert np.all(err <= 1e-10 * sv1), c
+        else:
+            np.testing.assert_allclose(with_g[c], word_basis[c], rtol=1e-10, atol=1e-14, err_msg=c)
+
+
+def test_snapshots_mapped_back_during_the_loop_equal_those_mapped_after_it(monkeypatch):
+    # the worker thread (a second core maps W = Q Z while the loop runs) changes no bit
+    M = embedding_like_target(400, seed=7).astype(np.float32)
+    W0 = initial_embedding(400, 10, 1e-4, 3)
+    basis = eb.eigendecomposition(M, "float32")
+    snaps = np.arange(0, 301, 10)
+    on_worker = []
+    Mapper = eb._SnapshotMapper
+
+    class Recording(Mapper):
+        def _one(self, item):
+            if threading.current_thread() is self.thread:
+                on_worker.append(item[0])
+            super()._one(item)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the worker runs only when the loop leaves a thread unused
+    try:
+        monkeypatch.setattr(eb, "_SnapshotMapper", Recording)
+        during = eb.train_gd_eigenbasis(basis, W0, 0.05, 300, snaps, basis.frob2, "cpu")
+        monkeypatch.setattr(eb, "_SnapshotMapper", lambda Q, sdt, background: Mapper(Q, sdt, background=False))
+        after = eb.train_gd_eigenbasis(basis, W0, 0.05, 300, snaps, basis.frob2, "cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert on_worker  # the worker did map some of them
+    assert len(during.snapshots) == len(after.snapshots) == len(snaps)
+    for a, b, ga, gb in zip(during.snapshots, after.snapshots, during.grams, after.grams):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ga, gb)
+    np.testing.assert_array_equal(during.loss, after.loss)
+
+
+def test_cached_decomposition_carries_frob2_and_old_formats_are_refused(tmp_path):
+    M = embedding_like_target(50, seed=8).astype(np.float32)
+    basis = eb.eigendecomposition(M, "float32")
+    assert basis.frob2 == frobenius2(M)
+    path = eb.cache_path(tmp_path, "abc", 50, 16, 1.0, "float32")
+    assert eb.save_cached(path, basis, "abc", 10**9)
+    back = eb.load_cached(path, "abc", 50, "float32")
+    assert back.frob2 == basis.frob2
+    np.testing.assert_array_equal(back.vectors, basis.vectors)
+    with np.load(path) as z:  # a format-1 file (no frob2) is recomputed, not trusted
+        old = {k: z[k] for k in z.files if k != "frob2"}
+    old["format"] = 1
+    np.savez(path, **old)
+    assert eb.load_cached(path, "abc", 50, "float32") is None
 
 
 def test_triangle_fill_row_by_row_equals_index_arrays():
