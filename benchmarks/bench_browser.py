@@ -37,6 +37,11 @@ Interleaved A/B with this module's start_server / wait_warm / first_chart (4 rou
 first chart on a fresh server 4.97 s before, 2.98 s after (bare page 1.30 s); then a new session on
 the same server 3.35 s before, 2.81 s after.
 
+The same day, after the helpers had stopped (load ~1; also with the block recorder and the serial
+fused kernel merged): first chart on a fresh server after the warm-up 2.31 s, visitor at once 3.30 s,
+new session 2.63 s, cached rerun 0.37 s (median of 10), playback 60 frames/s (1.2 ms a frame; depth 8
+2.0 ms), warm-up 2.31 s, bare page 1.14 s fresh / 1.02 s new session.
+
 The server-side share of a fresh start (imports ~1.6 s idle, the default run ~1 s, and the legacy
 ``pages/`` double run of a deep link, see pages/_shared.ensure_entrypoint) is now paid before the
 first visitor; what is left is in the browser: a warm server's script run takes ~0.15 s, but the

@@ -28,12 +28,14 @@ frames is timed separately and added in the "+frames" column):
 
 Targets (issue 14): case 1 >= 10x, case 2 >= 2x the baseline's wall time.
 
-Measured 2026-12-02 on the shared 2-core VM (other jobs running; the spread between runs was up to 4x),
-with OMP/OPENBLAS_NUM_THREADS=1: case 1 baseline 1.46 s, numpy loop 0.11 s, engine record=10 0.55 s
-(2.6x), trace every 10 + log 0.34 s (4.3x), trace every step + log 0.30 s (4.9x); case 2 (1000 steps)
-baseline 3.39 s, numpy loop 2.19 s, engine record=1 21.2 s (0.16x), trace every step + log 3.67 s
-(0.92x), of which ~1.2 s is building the rotated 2000 × 8 problem (a 2000 × 2000 Haar QR) and ~2.4 s
-the 206 full snapshots. Neither target is met.
+Measured 2026-12-02, second session (OMP/OPENBLAS_NUM_THREADS=1; load ~1, then ~3 with other work):
+case 1 baseline 0.53 s; engine record=10 with the serial fused kernel 0.04 s = 13.6x (numpy stepper
+0.11 s = 4.8x); trace every 10 + ~200 log snapshots 5.7x (the trace runs the numpy program). Case 2
+(1000 steps) baseline 0.57 s, numpy loop 0.26 s; trace every step + ~200 log snapshots 0.59 s =
+0.97x; trace every step + 50 log snapshots 0.30 s = 1.90x (3.37x in a loaded run, where the torch
+baseline slows more than the engine). Of those 0.30 s, ~0.16 s is the 1000 steps themselves (three
+2000 x 30 x 8 GEMMs a step, BLAS-bound), 0.04 s drawing the rotated target's random stream, ~0.06 s
+the 50 snapshots. Before this session: case 1 2.6x / 4.3x, case 2 0.16x / 0.92x.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@
    one snapshot of full diagnostics × the number of snapshots, and this machine's float64 GEMM roof
    (numpy 2048² matmul) against the kernel's FLOP rate (≈ 2·Σ products of a step, counted below).
 4. GPU: figures when CUDA is present, a line saying so when not.
+
+Measured 2026-12-02 (load ~1): CLI wall 13.9 s (59.9 s in the previous session) = 2.94 M
+network-steps/s = 302x the torch naive loop (9,755 steps/s); the fused kernel alone 8.66 M/s = 887x
+= 22.5 % of the 102.5 GFLOP/s GEMM roof; snapshots 49 ms each x 207 = 72 % of the wall time. The
+1500x target needs 14.6 M network-steps/s end to end, above what the kernel alone does here.
 """
 
 from __future__ import annotations
