@@ -244,7 +244,7 @@ class TorchStepper(NumpyStepper):
         self.umax.fill_(-math.inf)
 
     def start_trace(self, every: int, capacity: int, problem: Problem) -> Trace:
-        w_star = None if self.sxx is None else self.torch.as_tensor(problem.w_star, device=self.W[0].device,
+        w_star = None if self.sxx is None else self.torch.as_tensor(problem.w_star.copy(), device=self.W[0].device,
                                                                     dtype=self.W[0].dtype)
         self.trace = Trace(every, len(self.lr), self.umax.shape[1], capacity, w_star,
                            lambda t: t.detach().cpu().numpy())

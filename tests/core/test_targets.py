@@ -130,3 +130,26 @@ def test_haar_keep_gives_the_full_draws_first_columns_and_the_same_stream():
                                      n_in=3, rotate_seed=1).target)
     np.testing.assert_allclose(np.linalg.svd(p.sigma_yx, compute_uv=False), [3.0, 2.0, 1.0], atol=1e-12)
     np.testing.assert_allclose(p.U_star.T @ p.U_star, np.eye(3), atol=1e-12)
+
+
+def test_built_problems_are_kept_read_only_and_rebuilt_for_a_new_kind_entry():
+    """build_problem keeps recent Problems: the same object for the same target, arrays read-only
+    (no caller can change another's), and a fresh one when the kind's registry entry is replaced."""
+    from dln_core import targets
+
+    t = RunConfig.make(target_kind="spectrum", singular_values=(3.0, 1.0), n_out=40, n_in=2, rotate_seed=2).target
+    p1, p2 = build_problem(t), build_problem(t)
+    assert p1 is p2
+    with pytest.raises(ValueError):
+        p1.sigma_yx[0, 0] = 1.0
+    kind = targets.TARGET_KINDS["spectrum"]
+    try:
+        targets.register(targets.TargetKind(kind.name, kind.label, kind.dims, lambda tg: kind.modes(tg),
+                                            rotatable=True, check=kind.check))
+        p3 = build_problem(t)
+        assert p3 is not p1 and np.array_equal(p3.sigma_yx, p1.sigma_yx)
+    finally:
+        targets.register(kind)
+    for k in range(targets.PROBLEM_CACHE_SIZE + 1):  # the oldest entries are dropped
+        build_problem(RunConfig.make(target_kind="spectrum", singular_values=(1.0 + k,)).target)
+    assert len(targets._PROBLEMS) == targets.PROBLEM_CACHE_SIZE and build_problem(t) is not p1
