@@ -37,6 +37,7 @@ RUN useradd --create-home --uid 10001 dln
 COPY app.py LICENSE README.md ./
 COPY .streamlit ./.streamlit
 COPY pages ./pages
+COPY static ./static
 # dln_core carries its data (corpora, evaluation sets, licences) as package data
 COPY dln_core ./dln_core
 USER dln

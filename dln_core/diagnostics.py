@@ -8,6 +8,7 @@ gradients), §3 (conservation law) and §1.5 (alignment overlaps).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,19 +27,44 @@ def _mT(a: np.ndarray) -> np.ndarray:
 # Each matrix still goes through the same LAPACK call, so the numbers are bit for bit the same.
 SPLIT_MIN = 2048  # matrices in a stack before it is split
 _pool = None
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child inherits the pool object but not its threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def split_workers() -> int:
+    """Threads a big stack is split over: the CPUs this process may use, at most 4, and 1 when
+    OMP_NUM_THREADS asks for one thread or on a hosted server (one core per request)."""
+    from .limits import current_profile
+
+    if current_profile() == "hosted":
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(4, cpus, int(omp) if omp.isdigit() and int(omp) > 0 else 4))
 
 
 def _stacked(fn, a: np.ndarray, **kw):
     """``fn(a, **kw)`` for a stack of matrices, split along the first axis over the cores when large."""
     global _pool
-    workers = min(4, os.cpu_count() or 1)
-    if a.ndim < 3 or len(a) < SPLIT_MIN or workers < 2:
+    if a.ndim < 3 or len(a) < SPLIT_MIN:
         return fn(a, **kw)
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
+    workers = split_workers()
+    if workers < 2:
+        return fn(a, **kw)
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(workers, thread_name_prefix="dln-linalg")
-    parts = list(_pool.map(lambda x: fn(x, **kw), np.array_split(a, workers)))
+            _pool = ThreadPoolExecutor(4, thread_name_prefix="dln-linalg")
+        pool = _pool
+    parts = list(pool.map(lambda x: fn(x, **kw), np.array_split(a, workers)))
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(xs) for xs in zip(*parts))
     return np.concatenate(parts)
@@ -120,8 +146,8 @@ def _cholesky_qr2(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CholeskyQR2 of tall a, as (Q1, X, R): a = Q R with the orthonormal Q = Q1 X and R (..., n, n).
     Two rounds of R_k = chol(·ᵀ·)ᵀ; only n × n factorisations and GEMM-shaped products, and the second
     round restores orthogonality to rounding while cond(a) ≪ 1/√eps. Q is left as the product
-    Q1 X, so a caller that needs U = Q U_R forms one tall product, and one that needs only singular
-    values none. Raises LinAlgError when aᵀa is not numerically positive definite."""
+    Q1 X, so a caller that needs U = Q U_R forms one tall product less, and one that needs only
+    singular values two less. Raises LinAlgError when aᵀa is not numerically positive definite."""
     # a L⁻ᵀ as a GEMM with the small explicit inverse: ~3x faster than a stacked solve with m
     # right-hand sides, and the second round absorbs the inverse's extra rounding
     L1 = np.linalg.cholesky(_mT(a) @ a)
@@ -141,7 +167,7 @@ def thin_svd(a: np.ndarray, compute_uv: bool = True):
     vectors up to the usual sign (and equal-value rotation) freedom, at a fraction of the cost for
     10000 × 30 layers. Members too ill-conditioned for it (s_min < s_max / THIN_COND_MAX, including
     rank-deficient ones) and matrices that are not thin use LAPACK's SVD directly.
-    ``compute_uv=False``: the singular values only (no tall product at all)."""
+    ``compute_uv=False``: the singular values only (U is never formed)."""
     m, n = a.shape[-2], a.shape[-1]
     if not _is_thin(m, n):
         return _stacked(np.linalg.svd, a, full_matrices=False, compute_uv=compute_uv)
@@ -173,7 +199,7 @@ def thin_svd(a: np.ndarray, compute_uv: bool = True):
 
 def singular_values(a: np.ndarray) -> np.ndarray:
     """Singular values (descending) of a stack: :func:`thin_svd`'s for thin matrices (only the n × n
-    factor's singular values; no tall product), LAPACK's otherwise. Same numbers to rounding."""
+    factor's singular values; U is never formed), LAPACK's otherwise. Same numbers to rounding."""
     return thin_svd(a, compute_uv=False)
 
 

@@ -223,7 +223,7 @@ def kernel(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: boo
     folder.mkdir(parents=True, exist_ok=True)
     digest = path.stem.removeprefix("fused_")
     if not path.exists():  # atomic: several worker processes may generate the same shape at once
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # a compile thread may race a run
         tmp.write_text(src)
         os.replace(tmp, path)
     name = f"dln_lab_fused_{digest}"

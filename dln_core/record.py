@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import budget, launch
 from . import diagnostics as dg
-from . import launch
 from .targets import Problem
 
 # name -> what one snapshot record holds for the batch (B members, r modes, L layers)
@@ -97,9 +97,12 @@ class MemberSnapshots:
 # Snapshots are measured in blocks: the weights of up to ``chunk`` snapshots are kept, then measured as one
 # flattened stack of chunk·B members, so a single run pays numpy's per-call overhead once per block
 # rather than once per snapshot (benchmarks/bench_recorded.py). The block is capped in members and
-# in floats, so a large batch still measures one snapshot at a time and memory stays bounded.
+# in floats, so a large batch or a large network still measures one or a few snapshots at a time.
 BLOCK_MEMBERS = 4096  # chunk·B at most this many network-snapshots per block
-BLOCK_FLOATS = 1 << 22  # and at most this many weight entries buffered (32 MB of float64)
+# ... and at most this many weight entries buffered (2 MB of float64; the measurement's working arrays
+# are ~7x that). A block of a depth-8, width-64 network is then 8 snapshots (~0.1 s), so a cancelled
+# request stops soon (budget.checkpoint before each block); a d = 6 network gets ~2400 per block.
+BLOCK_FLOATS = 1 << 18
 
 
 class Recorder:
@@ -191,6 +194,7 @@ class Recorder:
         c = self.pending
         if c == 0:
             return
+        budget.checkpoint()  # the requester left: measure nothing more
         weights = [buf[: c * len(self.lrs)] for buf in self.block]
         self.pending = 0
         lrs = np.tile(self.lrs, c)

@@ -2,7 +2,7 @@
 
 Per step the stepper (steppers.py) only does the update plus one elementwise max of the mode
 strengths. Everything else happens at chunk boundaries (every ≤ :data:`CHUNK` steps and at every
-snapshot): divergence check, snapshot diagnostics (record.py), progress. Memory is O(snapshots),
+snapshot): divergence check, recording the snapshot (record.py measures them in blocks), progress. Memory is O(snapshots),
 never O(steps).
 
 Exact event steps without per-step Python work:

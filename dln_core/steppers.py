@@ -300,10 +300,13 @@ def choose(dims: Sequence[int], problem: Problem, dtype: str, work: float, batch
         return "numpy"
     serial = fused.serial_for(batch)
     key = (tuple(int(n) for n in dims), *structure(problem)[:2], not structure(problem)[2], serial)
-    if fused.compiled(*key) or work >= (SERIAL_COMPILE_WORK if serial else FUSED_COMPILE_WORK):
+    if fused.compiled(*key):
         return "fused"
-    # a hosted server spends no unbudgeted CPU on a compile
-    if current_profile() != "hosted" and (not serial or work >= SERIAL_BACKGROUND_WORK):
+    if current_profile() == "hosted":  # a hosted server spends no unbudgeted CPU on a compile, in any thread
+        return "numpy"
+    if work >= (SERIAL_COMPILE_WORK if serial else FUSED_COMPILE_WORK):
+        return "fused"  # compiled now: this run repays it
+    if not serial or work >= SERIAL_BACKGROUND_WORK:
         fused.compile_async(*key)
     return "numpy"
 

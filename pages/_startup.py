@@ -10,6 +10,7 @@ visitor who comes during the warm-up waits on the same cache entries instead of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -53,9 +54,11 @@ async def warm_default_page(runtime, page: str = WARM_PAGE, timeout: float = WAR
     return time.perf_counter() - t0, drew
 
 
-async def _warm(runtime) -> None:
+async def _warm() -> None:
     try:
-        seconds, drew = await warm_default_page(runtime)
+        from streamlit.runtime import Runtime  # private API: a change only skips the warm-up
+
+        seconds, drew = await warm_default_page(Runtime.instance())
         outcome = "done" if drew else "ended without a run"
         print(f"DLN Lab: warm-up of /{WARM_PAGE} {outcome} in {seconds:.1f} s", file=sys.stderr, flush=True)
     except Exception as exc:  # the page itself reports any real problem to its first visitor
@@ -65,10 +68,10 @@ async def _warm(runtime) -> None:
 @asynccontextmanager
 async def lifespan(app):
     """st.App lifespan: start the warm-up on the server's event loop and serve at once."""
-    from streamlit.runtime import Runtime
-
-    task = asyncio.get_running_loop().create_task(_warm(Runtime.instance()))
+    task = asyncio.get_running_loop().create_task(_warm())
     try:
         yield None
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # it closes its session first
+            await task

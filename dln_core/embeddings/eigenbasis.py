@@ -274,15 +274,17 @@ class _SnapshotMapper:
         return self.done
 
     def abort(self) -> None:
+        """Stop the worker; its own error (if any) is dropped: the caller's exception (a cancellation,
+        say) is the one to report."""
         self.halt.set()
-        self._join()
+        self._join(raise_error=False)
 
-    def _join(self) -> None:
+    def _join(self, raise_error: bool = True) -> None:
         if self.thread is not None:
             self.todo.put(None)
             self.thread.join()
             self.thread = None
-        if self.error is not None:
+        if raise_error and self.error is not None:
             raise self.error
 
 

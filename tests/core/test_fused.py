@@ -151,11 +151,15 @@ def test_a_missing_kernel_compiles_in_the_background_locally_but_never_on_a_host
     args = (cfg.layer_dims, problem, "float64", 1000.0, steppers.FUSED_MIN_BATCH)
     monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
     assert steppers.choose(*args) == "numpy" and started == []
+    # nor in the foreground, however long the run: both variants stay on numpy until compiled
+    one = (cfg.layer_dims, problem, "float64")
+    assert steppers.choose(*one, steppers.SERIAL_COMPILE_WORK, 1) == "numpy"
+    assert steppers.choose(*one, steppers.FUSED_COMPILE_WORK, steppers.FUSED_MIN_BATCH) == "numpy"
+    assert started == []
     monkeypatch.setenv("DLN_LAB_PROFILE", "local")
     assert steppers.choose(*args) == "numpy" and len(started) == 1
     # one network: a quick run starts no compile (it would share the CPU with an interactive page),
     # a longer one compiles the serial variant for later runs, a long one compiles it now
-    one = (cfg.layer_dims, problem, "float64")
     assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK / 2, 1) == "numpy" and len(started) == 1
     assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK, 1) == "numpy" and started[-1][-1] is True
     assert steppers.choose(*one, steppers.SERIAL_COMPILE_WORK, 1) == "fused"

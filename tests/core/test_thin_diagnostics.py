@@ -81,7 +81,7 @@ def test_big_stacks_split_over_threads_give_the_same_bits(monkeypatch):
     whole = np.linalg.svd(a, full_matrices=False)
     whole_sv = dg.gram_singular_values(a)
     monkeypatch.setattr(dg, "SPLIT_MIN", 4)
-    monkeypatch.setattr(dg.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(dg, "split_workers", lambda: 3)
     monkeypatch.setattr(dg, "_pool", None)
     split = dg.thin_svd(a)
     assert dg._pool is not None  # the split path ran
@@ -89,3 +89,41 @@ def test_big_stacks_split_over_threads_give_the_same_bits(monkeypatch):
         assert np.array_equal(x, y)
     assert np.array_equal(dg.singular_values(a), np.linalg.svd(a, compute_uv=False))
     assert np.array_equal(dg.gram_singular_values(a), whole_sv)
+
+
+def test_split_workers_honour_one_thread_requests_and_the_hosted_profile(monkeypatch):
+    monkeypatch.setenv("DLN_LAB_PROFILE", "local")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert dg.split_workers() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert 1 <= dg.split_workers() <= 4
+    monkeypatch.setenv("DLN_LAB_PROFILE", "hosted")
+    assert dg.split_workers() == 1
+
+
+def test_a_forked_child_gets_a_fresh_pool(monkeypatch):
+    """A process that split a stack, then forks (a ProcessPoolExecutor sweep): the child must not wait
+    on the parent's pool threads, which it does not have."""
+    import multiprocessing as mp
+
+    monkeypatch.setattr(dg, "SPLIT_MIN", 4)
+    monkeypatch.setattr(dg, "split_workers", lambda: 4)  # as many parts as the pool has threads
+    monkeypatch.setattr(dg, "_pool", None)
+    a = np.random.default_rng(2).standard_normal((64, 5, 5))
+    for _ in range(3):
+        dg.gram_singular_values(a)
+    assert dg._pool is not None and len(dg._pool._threads) == 4  # every thread started: none left to spawn
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_child_split, args=(a, q))
+    child.start()
+    child.join(30)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert np.array_equal(q.get(timeout=5), dg.gram_singular_values(a))
+
+
+def _child_split(a, q):
+    q.put(dg.gram_singular_values(a))
