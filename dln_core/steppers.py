@@ -13,8 +13,8 @@ batch of one runs on 2-D views with ``np.dot`` (about 2× faster than stacked ma
 
 Steppers are a registry (:data:`STEPPERS`, name → class, like scipy's ``METHODS`` table): "numpy",
 "fused" (dln_core/fused.py: one compiled numba loop over all n steps per block of members, the same
-arithmetic; float64 only; a serial variant for batches under :data:`FUSED_MIN_BATCH`) and "torch". With no explicit backend on CPU, :func:`choose` picks "fused"
-where benchmarks/bench_engine.py measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is
+arithmetic; float64 only; a serial variant for batches under :data:`FUSED_MIN_BATCH`) and "torch".
+With no explicit backend on CPU, :func:`choose` picks "fused" where benchmarks/bench_engine.py measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is
 installed, else "numpy".
 
 Per step the loop also keeps an elementwise running max of the mode strengths u_i (``umax``): the
@@ -244,8 +244,9 @@ class TorchStepper(NumpyStepper):
         self.umax.fill_(-math.inf)
 
     def start_trace(self, every: int, capacity: int, problem: Problem) -> Trace:
-        w_star = None if self.sxx is None else self.torch.as_tensor(problem.w_star.copy(), device=self.W[0].device,
-                                                                    dtype=self.W[0].dtype)
+        # a copy: the kept Problem's arrays are read-only, which torch warns about
+        w_star = None if self.sxx is None else self.torch.as_tensor(
+            problem.w_star.copy(), device=self.W[0].device, dtype=self.W[0].dtype)
         self.trace = Trace(every, len(self.lr), self.umax.shape[1], capacity, w_star,
                            lambda t: t.detach().cpu().numpy())
         return self.trace

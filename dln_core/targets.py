@@ -287,7 +287,8 @@ def _build_problem(target) -> Problem:
             R = haar_columns(n_in, n_in, np.random.default_rng(target.input_seed))
             sigma_xx = R @ np.diag(ev) @ R.T
     sigma_xx = 0.5 * (sigma_xx + sigma_xx.T)  # exact symmetry (round-off from the basis products)
-    U_star, V_star = U[:, :r], V[:, :r]
+    # copies, not views: a kept Problem must not hold an unrotated target's whole n_out × n_out identity
+    U_star, V_star = np.ascontiguousarray(U[:, :r]), np.ascontiguousarray(V[:, :r])
     w_star = np.linalg.solve(sigma_xx.T, sigma_yx.T).T  # Σyx Σxx⁻¹
     target_strength = np.einsum("ir,ij,jr->r", U_star, w_star, V_star)
     target_strength[lam == 0] = 0.0  # u*_iᵀ Σyx = 0 makes it exactly 0; drop the rounding residue
