@@ -259,7 +259,9 @@ def run_batch(
     backend, device = resolve_backend(cfgs[0].optim.device, backend)
     if requested is None and backend == "numpy":
         backend = "auto"  # the runner picks numpy or fused for the network shape (steppers.choose)
-    work = len(cfgs) * (search_cap if steps == "auto" else int(steps))  # network-steps, for steppers.choose
+    # network-steps, for steppers.choose: an "auto" run may stop after AUTO_MIN_STEPS, so it is priced
+    # at that (its cap would buy a foreground compile for a run that may take a fraction of a second)
+    work = len(cfgs) * (AUTO_MIN_STEPS if steps == "auto" else int(steps))
     runner = Runner(cfgs, problem, backend, device, progress, work, trace_every)
     tracker, first = _curvature_hooks(runner, cfgs, sharpness, first_layer)
     auto_reached, frac0 = None, 0.0

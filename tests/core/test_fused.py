@@ -163,3 +163,17 @@ def test_a_missing_kernel_compiles_in_the_background_locally_but_never_on_a_host
     assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK / 2, 1) == "numpy" and len(started) == 1
     assert steppers.choose(*one, steppers.SERIAL_BACKGROUND_WORK, 1) == "numpy" and started[-1][-1] is True
     assert steppers.choose(*one, steppers.SERIAL_COMPILE_WORK, 1) == "fused"
+
+
+def test_an_auto_length_run_is_priced_at_its_shortest_length_not_its_cap(monkeypatch):
+    """steps = "auto" may stop after AUTO_MIN_STEPS: choose must not see the search cap (which would buy
+    a foreground compile for a run that may take a fraction of a second); a fixed length is priced as is."""
+    from dln_core import runner as runner_mod
+
+    seen = []
+    real = runner_mod.choose
+    monkeypatch.setattr(runner_mod, "choose", lambda *a: seen.append(a[3]) or real(*a))
+    cfg = RunConfig.make(**ARTICLE_L3, steps="auto")
+    engine.run_batch([cfg, cfg.replace(seed=1)])
+    engine.run_batch([cfg.replace(steps=300)] * 2)
+    assert seen[0] == 2 * runner_mod.AUTO_MIN_STEPS and seen[-1] == 2 * 300
