@@ -51,7 +51,6 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     before the next starts, and blocks are spread over the cores. ``serial``: blocks of one member
     (a compile-time 1, so the member loops vanish) on the calling thread. Per member the arithmetic
     is the same in both variants, operation for operation."""
-    block = 1 if serial else BLOCK
     L = len(dims) - 1
     n_in, n_out = dims[0], dims[L]
     ws = ", ".join(f"W{li}" for li in range(L))
@@ -67,9 +66,9 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
         a("        b0 = blk")
         a("        nb = 1")
     else:
-        a(f"    for blk in numba.prange((B + {block} - 1) // {block}):")
-        a(f"        b0 = blk * {block}")
-        a(f"        nb = min({block}, B - b0)")
+        a(f"    for blk in numba.prange((B + {BLOCK} - 1) // {BLOCK}):")
+        a(f"        b0 = blk * {BLOCK}")
+        a(f"        nb = min({BLOCK}, B - b0)")
     for li in range(L):  # local transposed copies (rows, cols, member)
         a(f"        w{li} = np.empty(({dims[li + 1]}, {dims[li]}, nb))")
         a(f"        for i in range({dims[li + 1]}):")

@@ -253,8 +253,8 @@ st.caption(captions.loss_caption(depth, summary))
 # plain Unicode, no $…$: the page's only TeX would make the browser fetch KaTeX (≈ 0.3 MB of script and
 # fonts) while the player draws, delaying the first chart (benchmarks/bench_browser.py)
 st.caption(r"Modes: solid is the measured uᵢ = uᵢ\*ᵀ W vᵢ\*, dashed the scalar mode ODE (faint ahead of the "
-           r"playhead). Alignment: overlaps of singular vectors, U\*ᵀ U\_L, V₁ᵀ V\* and Vₗ₊₁ᵀ Uₗ; a diagonal "
-           r"pattern means the layers point along the target's modes.")
+           r"playhead). Alignment: overlaps of singular vectors, U\*ᵀ U of the top layer, V₁ᵀ V\* and Vₗ₊₁ᵀ Uₗ; a "
+           r"diagonal pattern means the layers point along the target's modes.")
 note, no_theory = launch.theory_note(result.mode_summary)  # where each dashed curve starts, or why none
 st.caption(note)
 if no_theory:
