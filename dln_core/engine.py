@@ -28,7 +28,7 @@ from .inits import init_weights
 from .limits import Limits, check_cap, current_limits
 from .linalg import psd_sqrt
 from .overlay import Overlay, batch_overlays
-from .record import Snapshots
+from .record import RECORD_FIELDS, Snapshots
 from .result import FRAME_NAMES, RunResult, RunSummary
 from .runner import AUTO_MIN_STEPS, CHUNK, Runner, snapshot_steps
 from .steppers import resolve_backend
@@ -96,6 +96,9 @@ def _check_batch(cfgs: Sequence[RunConfig]) -> None:
 def _member_frames(problem: Problem, snaps: Snapshots, b: int, diverged_step, overlay: Overlay,
                    summary: RunSummary) -> dict:
     """Member b's frames (a module function so unbuilt results pickle)."""
+    if not snaps.complete:
+        raise ValueError("this run recorded only its summary fields (run_batch(record_fields='summary'), as a "
+                         "sweep without keep_results does): its frames need record_fields='all'")
     return frames.run_frames(problem, snaps.member(b, diverged_step), overlay, summary)
 
 
@@ -212,6 +215,7 @@ def run_batch(
     sharpness: bool = False,
     first_layer: bool | None = None,
     trace: str | int | None = None,
+    record_fields: str = "all",
 ) -> list[RunResult]:
     """Run B configs as one batched program; equals running each alone (to rounding, ~1e-12 in float64).
 
@@ -224,10 +228,14 @@ def run_batch(
     (None: only for a single hierarchy run) records W_1 at every snapshot as ``result.first_layer``.
     ``trace`` ("none" | "every" | N, config.check_trace): also record loss and mode strengths every N
     steps inside the step loop (steppers.Trace, no SVD) as ``result.trace`` (frames.trace_columns);
-    the full diagnostics stay at the snapshots.
+    the full diagnostics stay at the snapshots. ``record_fields="summary"``: the snapshots measure only
+    what the summary reads (record.SUMMARY_FIELDS, no SVD); the summary is the same, and the results
+    have no frames (a sweep that keeps only its summary frame).
     """
     cfgs = list(cfgs)
     _check_batch(cfgs)
+    if record_fields not in RECORD_FIELDS:
+        raise ConfigError("record_fields", f"must be one of {', '.join(sorted(RECORD_FIELDS))}", record_fields)
     trace_every = check_trace(trace)
     limits = limits or current_limits()
     check_cap("batch", len(cfgs), limits.max_batch, "networks in one batch")
@@ -262,7 +270,7 @@ def run_batch(
     # network-steps, for steppers.choose: an "auto" run may stop after AUTO_MIN_STEPS, so it is priced
     # at that (its cap would buy a foreground compile for a run that may take a fraction of a second)
     work = len(cfgs) * (AUTO_MIN_STEPS if steps == "auto" else int(steps))
-    runner = Runner(cfgs, problem, backend, device, progress, work, trace_every)
+    runner = Runner(cfgs, problem, backend, device, progress, work, trace_every, record_fields)
     tracker, first = _curvature_hooks(runner, cfgs, sharpness, first_layer)
     auto_reached, frac0 = None, 0.0
     if steps == "auto":  # False: never within AUTO_LOSS of the floor within the search

@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -56,6 +58,15 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     ws = ", ".join(f"W{li}" for li in range(L))
     o = []
     a = o.append
+
+    def dot(term: str, K: int, store: str) -> None:
+        """One entry of a small product for every member of the block: the sum over k runs in a
+        register (0 + term_0 + term_1 + …, k ascending), then ``store``."""
+        a("                    for m in range(nb):")
+        a("                        acc = 0.0")
+        a(f"                        for k in range({K}):")
+        a(f"                            acc += {term}")
+        a(f"                        {store}")
     a("import numpy as np")
     a("import numba")
     a(f"@numba.njit(parallel={PARALLEL and not serial}, cache=True, fastmath=False, nogil=True)")
@@ -82,7 +93,6 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     a("        eta = np.empty(nb)")
     a(f"        um = np.empty(({r}, nb))")
     a("        u = np.empty(nb)")
-    a("        t = np.empty(nb)")
     a("        for m in range(nb):")
     a("            eta[m] = lr[b0 + m]")
     a(f"            for q in range({r}):")
@@ -92,11 +102,7 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     for li in range(1, L):  # P_l = W_l P_{l-1}
         a(f"            for i in range({dims[li + 1]}):")
         a(f"                for j in range({n_in}):")
-        a("                    for m in range(nb):")
-        a(f"                        P{li}[i, j, m] = 0.0")
-        a(f"                    for k in range({dims[li]}):")
-        a("                        for m in range(nb):")
-        a(f"                            P{li}[i, j, m] += w{li}[i, k, m] * {prev}[k, j, m]")
+        dot(f"w{li}[i, k, m] * {prev}[k, j, m]", dims[li], f"P{li}[i, j, m] = acc")
         prev = f"P{li}"
     Wend = prev
     # running maximum of u_q = u*_qᵀ W v*_q (NaN propagates, as np.maximum does)
@@ -107,15 +113,13 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     else:
         # the numpy stepper's order: (U*ᵀW)_qj first, then the sum over j with v*_qj
         a("                for m in range(nb):")
-        a("                    u[m] = 0.0")
-        a(f"                for j in range({n_in}):")
-        a("                    for m in range(nb):")
-        a("                        t[m] = 0.0")
-        a(f"                    for i in range({n_out}):")
-        a("                        for m in range(nb):")
-        a(f"                            t[m] += UT[q, i] * {Wend}[i, j, m]")
-        a("                    for m in range(nb):")
-        a("                        u[m] += t[m] * VT[q, j]")
+        a("                    acc_u = 0.0")
+        a(f"                    for j in range({n_in}):")
+        a("                        acc = 0.0")
+        a(f"                        for i in range({n_out}):")
+        a(f"                            acc += UT[q, i] * {Wend}[i, j, m]")
+        a("                        acc_u += acc * VT[q, j]")
+        a("                    u[m] = acc_u")
     a("                for m in range(nb):")
     a("                    x = u[m]")
     a("                    y = um[q, m]")
@@ -124,13 +128,7 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     a(f"            for i in range({n_out}):")
     a(f"                for j in range({n_in}):")
     if use_sxx:
-        a("                    for m in range(nb):")
-        a("                        t[m] = 0.0")
-        a(f"                    for k in range({n_in}):")
-        a("                        for m in range(nb):")
-        a(f"                            t[m] += {Wend}[i, k, m] * sxx[k, j]")
-        a("                    for m in range(nb):")
-        a("                        E[i, j, m] = (t[m] - syx[i, j]) * eta[m]")
+        dot(f"{Wend}[i, k, m] * sxx[k, j]", n_in, "E[i, j, m] = (acc - syx[i, j]) * eta[m]")
     else:
         a("                    for m in range(nb):")
         a(f"                        E[i, j, m] = ({Wend}[i, j, m] - syx[i, j]) * eta[m]")
@@ -140,20 +138,10 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
         below = "w0" if li == 1 else f"P{li - 1}"
         a(f"            for i in range({cols}):")
         a(f"                for j in range({n_in}):")
-        a("                    for m in range(nb):")
-        a(f"                        {other}[i, j, m] = 0.0")
-        a(f"                    for k in range({rows}):")
-        a("                        for m in range(nb):")
-        a(f"                            {other}[i, j, m] += w{li}[k, i, m] * {cur}[k, j, m]")
+        dot(f"w{li}[k, i, m] * {cur}[k, j, m]", rows, f"{other}[i, j, m] = acc")
         a(f"            for i in range({rows}):")
         a(f"                for j in range({cols}):")
-        a("                    for m in range(nb):")
-        a("                        t[m] = 0.0")
-        a(f"                    for k in range({n_in}):")
-        a("                        for m in range(nb):")
-        a(f"                            t[m] += {cur}[i, k, m] * {below}[j, k, m]")
-        a("                    for m in range(nb):")
-        a(f"                        w{li}[i, j, m] -= t[m]")
+        dot(f"{cur}[i, k, m] * {below}[j, k, m]", n_in, f"w{li}[i, j, m] -= acc")
         cur, other = other, cur
     a(f"            for i in range({dims[1]}):")
     a(f"                for j in range({n_in}):")
@@ -192,26 +180,40 @@ def compiled(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: b
     return any(path.parent.glob(f"__pycache__/{path.stem}.advance-*.nbi"))
 
 
+_children: list = []  # background compile processes (polled, so that finished ones are reaped)
+
+
 def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> None:
-    """Compile (and cache on disk) the kernel for this shape on a daemon thread, once per process."""
-    key = (tuple(dims), int(r), bool(diag), bool(use_sxx), bool(serial))
+    """Compile the kernel for this shape into numba's disk cache, once per process, in a detached
+    child process (``python fused.py KEY``); :func:`compiled` sees the result on disk.
+
+    Not a thread: a process that exits while a compile thread is inside LLVM crashes on the way out
+    (exit status 139 or 134, measured with a short CLI run), and the compile would hold this
+    process's GIL for much of its 20–30 s. The child outlives a short-lived parent and finishes."""
+    key = (tuple(int(n) for n in dims), int(r), bool(diag), bool(use_sxx), bool(serial))
     with _lock:
+        _children[:] = [c for c in _children if c.poll() is None]
         if key in _compiling or key in _loaded:
             return
         _compiling.add(key)
-
-    def work() -> None:
         try:
-            fn = kernel(*key)
-            B = 1  # one call with n = 0 triggers the compilation for these argument types
-            ws = [np.zeros((B, dims[li + 1], dims[li])) for li in range(len(dims) - 1)]
-            fn(*ws, np.zeros(B), np.zeros((dims[-1], dims[0])), np.zeros((dims[0], dims[0]) if use_sxx else (1, 1)),
-               np.zeros((r, dims[-1])), np.zeros((r, dims[0])), np.zeros((B, r)), 0)
-            _loaded.add(key)
-        except Exception:  # a failed background compile only means the numpy stepper keeps running
+            _children.append(subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), json.dumps(key)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True))  # its own session: a Ctrl-C of the parent does not kill it
+        except OSError:  # no compile only means the numpy stepper keeps running
             pass
 
-    threading.Thread(target=work, name="dln-fused-compile", daemon=True).start()
+
+def compile_now(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool = False) -> None:
+    """Compile (and cache on disk) the kernel for this shape in this process: one call with n = 0."""
+    key = (tuple(dims), int(r), bool(diag), bool(use_sxx), bool(serial))
+    fn = kernel(*key)
+    B = 1
+    ws = [np.zeros((B, dims[li + 1], dims[li])) for li in range(len(dims) - 1)]
+    fn(*ws, np.zeros(B), np.zeros((dims[-1], dims[0])), np.zeros((dims[0], dims[0]) if use_sxx else (1, 1)),
+       np.zeros((r, dims[-1])), np.zeros((r, dims[0])), np.zeros((B, r)), 0)
+    _loaded.add(key)
 
 
 @functools.cache
@@ -222,7 +224,7 @@ def kernel(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: boo
     folder.mkdir(parents=True, exist_ok=True)
     digest = path.stem.removeprefix("fused_")
     if not path.exists():  # atomic: several worker processes may generate the same shape at once
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # a compile thread may race a run
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # a compile process may race a run
         tmp.write_text(src)
         os.replace(tmp, path)
     name = f"dln_lab_fused_{digest}"
@@ -241,3 +243,8 @@ def advance(weights: list[np.ndarray], lr: np.ndarray, syx: np.ndarray, sxx: np.
     fn = kernel(*key)
     fn(*weights, lr, syx, sxx if sxx is not None else np.zeros((1, 1), dtype=lr.dtype), UT, VT, umax, int(n))
     _loaded.add(key)
+
+
+if __name__ == "__main__":  # the child of compile_async: python fused.py '[[dims...], r, diag, use_sxx, serial]'
+    _dims, _r, _diag, _sxx, _serial = json.loads(sys.argv[1])
+    compile_now(tuple(_dims), _r, _diag, _sxx, _serial)

@@ -43,6 +43,7 @@ with whitened inputs keeps its exact matrix solution (THEORY.md §4) from step 0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -359,22 +360,28 @@ def halfway(problem, launches: list, depth: int, lrs, horizon=None) -> tuple[lis
                               (len(launches),))
     gd_all, gf_all = [[None] * r for _ in launches], [[None] * r for _ in launches]
     parts = []  # (member, lam, d, kap, mix) of members with launched directions
-    for b, launch in enumerate(launches):
-        lam, d, kap, _, mix = _eig_launch(launch, problem)
-        if not len(lam):
-            continue
-        lr, start = float(lrs[b]), launch.step
-        with np.errstate(all="ignore"):
+    single = []  # (member, mode, lam, kap, d) of modes launched alone: one vectorised τ½ call for all
+    with np.errstate(all="ignore"):
+        for b, launch in enumerate(launches):
+            lam, d, kap, _, mix = _eig_launch(launch, problem)
+            if not len(lam):
+                continue
             for i in np.nonzero(launch.applies)[0]:
                 cols = np.nonzero(mix[i] > 0)[0]
                 if len(cols) == 1 and mix[i, cols[0]] == 1.0:
                     j = cols[0]
-                    tau = float(np.asarray(theory.tau_half(lam[j], kap[j], depth, d[j])).reshape(-1)[0])
-                else:
-                    tau = _bisect_half(lam[cols], d[cols], kap[cols], mix[i, cols], half[i], depth)
+                    single.append((b, i, lam[j], kap[j], d[j]))
+                    continue
+                tau = _bisect_half(lam[cols], d[cols], kap[cols], mix[i, cols], half[i], depth)
                 if np.isfinite(tau):
-                    gf_all[b][i] = float(start[i] + tau / lr)
-        parts.append((b, lam, d, kap, mix))
+                    gf_all[b][i] = float(launch.step[i] + tau / float(lrs[b]))
+            parts.append((b, lam, d, kap, mix))
+        if single:  # elementwise closed form: the same value per mode as one call each
+            _, _, lam1, kap1, d1 = (np.array(x) for x in zip(*single))
+            taus = np.asarray(theory.tau_half(lam1, kap1, depth, d1), dtype=float).reshape(-1)
+            for (b, i, *_), tau in zip(single, taus.tolist()):
+                if math.isfinite(tau):
+                    gf_all[b][i] = float(launches[b].step[i] + tau / float(lrs[b]))
     if not parts:
         return gd_all, gf_all
     # finite η: every member's launched directions in one recursion (per-direction lr)
@@ -396,12 +403,17 @@ def halfway(problem, launches: list, depth: int, lrs, horizon=None) -> tuple[lis
     d = np.concatenate([p[2] for p in parts])
     kap = np.concatenate([p[3] for p in parts])
     lr = np.concatenate([np.full(len(p[1]), lrs[p[0]]) for p in parts])
-    mix = np.zeros((len(rows), len(lam)))
-    for row, (b, i) in enumerate(rows):
+    # each row mixes a few directions of its own member: (columns, weights) per row, not a dense
+    # rows × directions matrix (that would be 1.2 GB for a sweep of 2048 networks × 6 modes)
+    cols, weights = [], []
+    for b, i in rows:
         k = pos[b]
-        mix[row, offs[k]:offs[k + 1]] = parts[k][4][i]
+        w = parts[k][4][i]
+        nz = np.nonzero(w)[0]
+        cols.append(offs[k] + nz)
+        weights.append(w[nz])
     halves = np.array([half[i] for _, i in rows])
-    ks = _gd_first_crossing(lam, d, kap, lr, mix, halves, depth, bound)
+    ks = _gd_first_crossing(lam, d, kap, lr, cols, weights, halves, depth, bound)
     for row, (b, i) in enumerate(rows):
         start = launches[b].step[i]
         if ks[row] >= 0:
@@ -441,44 +453,66 @@ def _bisect_half(lam, d, kap, w, half, depth) -> float:
 GD_BLOCK = 128  # recursion steps between crossing checks (a block with a crossing is replayed step by step)
 
 
-def _gd_first_crossing(lam, d, kap, lr, mix, half, depth, bound) -> np.ndarray:
-    """Steps after launch to the first predicted (mix @ u) ≥ half under the exact GD recursion of
-    every eigen-direction (THEORY.md §2; same sign conventions as theory.mode_curve_gd); -1 = none
-    within ``bound`` steps. Iterates in blocks of GD_BLOCK pure updates and replays only a block in
-    which something crossed, so the per-step cost is the update itself."""
+def _gd_first_crossing(lam, d, kap, lr, cols, weights, half, depth, bound) -> np.ndarray:
+    """Steps after launch to each row's first predicted Σ_j w_j u_j ≥ half (row q mixes the directions
+    ``cols[q]`` with ``weights[q]``) under the exact GD recursion of every eigen-direction (THEORY.md §2;
+    same sign conventions as theory.mode_curve_gd); -1 = none within ``bound`` steps.
+
+    Iterates in blocks of GD_BLOCK pure updates and replays only a block in which something crossed,
+    so the per-step cost is the update itself; each block advances only the directions some row still
+    waits for (the update is elementwise, so a direction's values do not depend on which others are
+    advanced beside it). A block whose active states leave the finite range ends the search."""
     L = depth
     sig, s = balanced_layer_strength(kap, L)
     c, ds = lr * sig, d * sig
-    out = np.full(len(half), -1, dtype=np.int64)
-    one_hot = np.all(np.count_nonzero(mix, axis=1) == 1) and np.all(mix.max(axis=1) == 1.0)
-    col = np.argmax(mix, axis=1)
+    n = len(half)
+    out = np.full(n, -1, dtype=np.int64)
+    one_hot = all(len(w) == 1 and w[0] == 1.0 for w in weights)
+    col = np.array([cc[0] for cc in cols], dtype=np.int64) if one_hot else None
 
-    def value(state):
-        u = sig * state**L
-        return u[col] if one_hot else mix @ u
-
-    def step(state):
-        return state + c * state ** (L - 1) * (lam - ds * state**L)
+    def rows_view(rows):
+        """(active directions, a function of their states giving the rows' values)."""
+        if one_hot:
+            act, where = np.unique(col[rows], return_inverse=True)
+            sg = sig[act]
+            return act, lambda st: (sg * st**L)[where]
+        rc = [cols[q] for q in rows]
+        act, where = np.unique(np.concatenate(rc), return_inverse=True)
+        w = np.concatenate([weights[q] for q in rows])
+        starts = np.cumsum([0] + [len(x) for x in rc[:-1]])
+        sg = sig[act]
+        return act, lambda st: np.add.reduceat(w * (sg * st**L)[where], starts)
 
     with np.errstate(all="ignore"):
-        pending = ~(value(s) >= half)
+        act, value = rows_view(np.arange(n))
+        pending = ~(value(s[act]) >= half)
         out[~pending] = 0
         k = 0
         while pending.any() and k < bound:
-            n = min(GD_BLOCK, bound - k)
-            s0 = s
-            for _ in range(n):
-                s = step(s)
+            rows = np.nonzero(pending)[0]
+            act, value = rows_view(rows)
+            st, la, cc, dd, hv = s[act], lam[act], c[act], ds[act], half[rows]
+
+            def step(x, cc=cc, la=la, dd=dd):  # this block's active directions
+                return x + cc * x ** (L - 1) * (la - dd * x**L)
+
+            m = min(GD_BLOCK, bound - k)
+            s0 = st
+            for _ in range(m):
+                st = step(st)
             # a crossing inside the block (or a state that left the finite range) is located exactly
-            if (pending & ~(value(s) < half)).any():
+            if (~(value(st) < hv)).any():
+                left = np.ones(len(rows), bool)
                 t = s0
-                for j in range(1, n + 1):
+                for j in range(1, m + 1):
                     t = step(t)
-                    hit = pending & (value(t) >= half)
-                    out[hit] = k + j
-                    pending &= ~hit
-            k += n
-            if not np.all(np.isfinite(s)):
+                    hit = left & (value(t) >= hv)
+                    out[rows[hit]] = k + j
+                    left &= ~hit
+                pending[rows] = left
+            s[act] = st
+            k += m
+            if not np.all(np.isfinite(st)):
                 break
     return out
 

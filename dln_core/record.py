@@ -39,14 +39,28 @@ FIELDS: dict[str, str] = {
 }
 _PER_LAYER = ("layer_sv", "upd_sv", "blocks")  # lists of arrays (blocks: one per equal-λ group)
 
+# What a run's summary reads (engine._results: the theory launch of overlay.batch_overlays, the
+# prefactor fit of laws.ode_exponents; a sweep's rise times): no SVD among them. A sweep that keeps
+# only its summary records these alone (``fields="summary"``): at d = 6 the per-layer SVDs, overlaps
+# and update spectra are ~80 % of a snapshot (benchmarks/bench_sweep_cli.py). Frames need them all.
+SUMMARY_FIELDS = ("loss", "u", "mode_alignment", "mode_rate", "launch_align", "blocks")
+RECORD_FIELDS = {"all": tuple(FIELDS), "summary": SUMMARY_FIELDS}
+
 
 @dataclass(frozen=True)
 class Snapshots:
-    """Stacked records: ``steps`` (S,) and each field of :data:`FIELDS` with leading axes (S, B)."""
+    """Stacked records: ``steps`` (S,) and each recorded field of :data:`FIELDS` with leading axes (S, B)
+    (``fields``: the names recorded, all of :data:`FIELDS` unless a summary-only run)."""
 
     steps: np.ndarray
     arrays: dict  # name -> (S, B, ...) array; per-layer fields: list of arrays; overlaps: {label: array}
     lrs: np.ndarray  # (B,)
+    fields: tuple = tuple(FIELDS)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every field of :data:`FIELDS` was recorded (the frames need them all)."""
+        return set(self.fields) == set(FIELDS)
 
     def kept(self, diverged_step: int | None) -> np.ndarray:
         """Mask of the snapshots before a member's divergence step (all when it did not diverge)."""
@@ -58,7 +72,9 @@ class Snapshots:
         a = self.arrays
         fields = {}
         for name in FIELDS:
-            if name in _PER_LAYER:
+            if name not in a:
+                fields[name] = None  # not recorded (a summary-only run)
+            elif name in _PER_LAYER:
                 fields[name] = [x[keep, b] for x in a[name]]
             elif name == "overlaps":
                 fields[name] = {k: v[keep, b] for k, v in a[name].items()}
@@ -74,7 +90,8 @@ class Snapshots:
 
 @dataclass(frozen=True)
 class MemberSnapshots:
-    """One member's recorded snapshots: ``steps`` (S,), ``t`` = lr·step, and the :data:`FIELDS` (S, ...)."""
+    """One member's recorded snapshots: ``steps`` (S,), ``t`` = lr·step, and the :data:`FIELDS` (S, ...)
+    (None: a field a summary-only run did not record)."""
 
     steps: np.ndarray
     t: np.ndarray
@@ -109,7 +126,10 @@ class Recorder:
     """Diagnostics of all B members at each snapshot (arrays with a leading batch axis)."""
 
     def __init__(self, problem: Problem, lrs: np.ndarray, weights0: list[np.ndarray], n_snapshots: int = 16,
-                 hooks=()) -> None:
+                 hooks=(), fields: str = "all") -> None:
+        if fields not in RECORD_FIELDS:
+            raise ValueError(f"fields must be one of {sorted(RECORD_FIELDS)}, got {fields!r}")
+        self.fields = RECORD_FIELDS[fields]  # "summary": only what the run summary reads
         self.p = problem
         self.hooks = tuple(hooks)  # optional extra measurements hook(step, weights) (e.g. curvature.py)
         self.lrs = np.asarray(lrs, dtype=float)
@@ -171,8 +191,8 @@ class Recorder:
         self.measured += c
 
     def record(self, step: int, weights: list[np.ndarray]) -> None:
-        """Record the batch at this step: its weights are kept and measured (every field of
-        :data:`FIELDS`) with the rest of their block; the hooks run now."""
+        """Record the batch at this step: its weights are kept and measured (the recorder's fields)
+        with the rest of their block; the hooks run now."""
         if self.count == self.capacity:
             self.capacity *= 2
             steps = np.zeros(self.capacity, dtype=np.int64)
@@ -198,31 +218,36 @@ class Recorder:
         weights = [buf[: c * len(self.lrs)] for buf in self.block]
         self.pending = 0
         lrs = np.tile(self.lrs, c)
-        H0 = [np.concatenate([h] * c) for h in self.H0]
+        H0 = [np.concatenate([h] * c) for h in self.H0] if self.fields != SUMMARY_FIELDS else []
         self._put(self._measure(weights, lrs, H0), c)
 
     def _measure(self, weights: list[np.ndarray], lrs: np.ndarray, H0: list[np.ndarray]) -> dict:
-        """Every field of :data:`FIELDS` for a stack of members (weights (N, ...), lrs (N,), H0 per pair)."""
+        """The recorder's fields for a stack of members (weights (N, ...), lrs (N,), H0 per pair)."""
         p = self.p
         with np.errstate(all="ignore"):
             W = dg.end_to_end(weights)
+            grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
+            u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment and launch reuse it
+            mode_align = dg.mode_alignment(W, p.U_star, p.V_star, u)
+            out = {
+                "loss": p.loss(W),
+                "u": u,
+                "mode_alignment": mode_align,
+                "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
+                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups, u, mode_align))),
+            }
+            if self.fields == SUMMARY_FIELDS:
+                return out
             svds = dg.signed_svds(weights, p.U_star)
             mats = dg.overlaps(svds, p.U_star, p.V_star)
-            grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
             upd_sv = [dg.gram_singular_values(lrs[:, None, None] * g) for g in grads]
             H = dg.balance_matrices(weights)
             drift = np.stack([dg.frobenius(h - h0) for h, h0 in zip(H, H0)], axis=-1) if H else \
                 np.zeros((len(lrs), 0))
-            u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment and launch reuse it
-            mode_align = dg.mode_alignment(W, p.U_star, p.V_star, u)
             return {
-                "loss": p.loss(W),
-                "u": u,
+                **out,
                 "sv": dg.singular_values(W)[:, : p.r],  # thin QR first for tall or wide W
                 "alignment": dg.alignment_score(list(mats.values()), self.k_score, self.groups),  # equal λ: blocks
-                "mode_alignment": mode_align,
-                "mode_rate": dg.mode_rates(weights, grads, p.U_star, p.V_star),
-                **dict(zip(("launch_align", "blocks"), launch.snapshot(W, p, self.groups, u, mode_align))),
                 "drift": drift,
                 "upd_rank": np.stack([dg.effective_rank(s) for s in upd_sv], axis=-1),
                 "layer_sv": [s for _, s, _ in svds],
@@ -236,7 +261,8 @@ class Recorder:
         n = self.count
         a = {name: [x[:n] for x in v] if isinstance(v, list) else {k: x[:n] for k, x in v.items()}
              if isinstance(v, dict) else v[:n] for name, v in self.store.items()}
-        return Snapshots(steps=self.steps[:n], arrays={name: a[name] for name in FIELDS}, lrs=self.lrs)
+        return Snapshots(steps=self.steps[:n], arrays={name: a[name] for name in FIELDS if name in a}, lrs=self.lrs,
+                         fields=tuple(name for name in FIELDS if name in a))
 
 
-__all__ = ["FIELDS", "MemberSnapshots", "Recorder", "Snapshots"]
+__all__ = ["FIELDS", "RECORD_FIELDS", "SUMMARY_FIELDS", "MemberSnapshots", "Recorder", "Snapshots"]

@@ -68,7 +68,8 @@ class Member:
 class Runner:
     """One batch: holds the stepper, the member states and the snapshot recorder."""
 
-    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0, trace: int | None = None) -> None:
+    def __init__(self, cfgs, problem, backend, device, progress, work: float = 0.0, trace: int | None = None,
+                 fields: str = "all") -> None:
         self.cfgs = cfgs
         self.problem = problem
         self.progress = progress
@@ -91,6 +92,7 @@ class Runner:
         self.snapshot_hooks: list = []  # optional hook(step, weights) at every snapshot (engine: sharpness)
         self.trace_every = trace  # None, or record loss and u every N steps inside the step loop (steppers.Trace)
         self.trace = None  # the filled steppers.Trace after simulate
+        self.fields = fields  # what the recorder measures at snapshots (record.RECORD_FIELDS)
 
     # --- helpers
     def _stack(self, per_member: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -218,7 +220,7 @@ class Runner:
         for b, m in enumerate(self.members):
             m.halfway[(u0[b] >= self.half) & self.has_target] = 0
         snaps = snapshot_steps(total, self.optim.record, self.optim.n_snapshots)
-        rec = Recorder(p, self.lrs, w0, len(snaps), self.snapshot_hooks)
+        rec = Recorder(p, self.lrs, w0, len(snaps), self.snapshot_hooks, self.fields)
         rec.record(0, w0)
         if self.trace_every is not None:
             self.trace = stepper.start_trace(self.trace_every, total // self.trace_every + 2, p)

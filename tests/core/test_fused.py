@@ -177,3 +177,28 @@ def test_an_auto_length_run_is_priced_at_its_shortest_length_not_its_cap(monkeyp
     engine.run_batch([cfg, cfg.replace(seed=1)])
     engine.run_batch([cfg.replace(steps=300)] * 2)
     assert seen[0] == 2 * runner_mod.AUTO_MIN_STEPS and seen[-1] == 2 * 300
+
+
+def test_a_process_that_starts_a_background_compile_and_exits_at_once_exits_cleanly(tmp_path):
+    """The background compile runs in a detached process: the parent's exit neither waits for it nor
+    crashes (a compile thread inside LLVM at interpreter exit ended the CLI with status 139 or 134),
+    and the kernel lands in the disk cache, where compiled() finds it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(root)}
+    key = "((2, 2, 2), 2, True, False, True)"  # the serial variant of a tiny shape compiles in seconds
+    code = f"from dln_core import fused; fused.compile_async(*{key}); print(fused.compiled(*{key}))"
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False" and time.perf_counter() - t0 < 30  # it did not wait for the compile
+    check = f"import sys; from dln_core import fused; sys.exit(0 if fused.compiled(*{key}) else 1)"
+    deadline = time.time() + 180
+    while subprocess.run([sys.executable, "-c", check], env=env, timeout=60).returncode != 0:
+        assert time.time() < deadline, "the detached compile never reached the disk cache"
+        time.sleep(1)

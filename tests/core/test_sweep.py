@@ -221,3 +221,33 @@ def test_converged_is_the_engines_verdict_with_a_narrow_hidden_layer():
     assert res.summary["final_loss"].to_numpy() == pytest.approx(0.125, rel=1e-9)
     assert res.summary["converged"].all() and (res.summary["outcome"] == "converged").all()
     assert res.results[0].summary.get("converged") is True
+
+
+def test_a_summary_only_sweep_gives_the_full_sweeps_summary_exactly():
+    """Without keep_results the snapshots record only record.SUMMARY_FIELDS (no SVD): every summary
+    column, theory launch and rise times included, must be the full recording's, bit for bit. The
+    grid mixes depths, a gaussian (unaligned) start whose launch reads the alignments, a diverging
+    member and seeds."""
+    spec = sweep.SweepSpec(depths=(2, 3), init_scales=(0.02, 0.2), lrs=(0.05, 1.5), seeds=(0, 1),
+                           base={"init_scheme": "gaussian", "steps": 1500, "n_snapshots": 60})
+    fast = sweep.run_sweep(spec)
+    full = sweep.run_sweep(spec, keep_results=True)
+    assert fast.results == [] and len(full.results) == 16
+    assert fast.summary["diverged"].any() and not fast.summary["diverged"].all()
+    assert fast.summary["halfway_step_theory"].notna().any() and fast.summary["rise_time"].notna().any()
+    pd.testing.assert_frame_equal(fast.summary, full.summary, check_exact=True)
+
+
+def test_a_summary_only_result_says_why_it_has_no_frames():
+    from dln_core import engine
+    from dln_core.config import RunConfig
+
+    cfg = RunConfig.make(depth=2, init_scheme="aligned", init_scale=0.1, lr=0.05, steps=300, n_snapshots=20)
+    fast = engine.run_batch([cfg], record_fields="summary")[0]
+    full = engine.run(cfg)
+    assert fast.summary.halfway_step_theory == full.summary.halfway_step_theory
+    assert fast.summary.ode_exponent == full.summary.ode_exponent
+    with pytest.raises(ValueError, match="record_fields='all'"):
+        fast.frame("loss")
+    with pytest.raises(ConfigError, match="record_fields"):
+        engine.run_batch([cfg], record_fields="some")
