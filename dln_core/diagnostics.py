@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .linalg import is_basis as _is_basis
+from .linalg import times as _times
 from .steppers import backprop, forward
 
 Weights = Sequence[np.ndarray]
@@ -75,9 +77,16 @@ def end_to_end(weights: Weights) -> np.ndarray:
     return forward(weights)[-1]
 
 
+def _projected(M: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Σ_i M_iq X_iq over the rows (the diagonal of X when M is the first r basis vectors), (..., r)."""
+    if _is_basis(M):
+        return np.diagonal(X, axis1=-2, axis2=-1).copy()
+    return np.sum(M * X, axis=-2)
+
+
 def mode_strengths(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray) -> np.ndarray:
     """u_i = u*_iᵀ W v*_i for every mode i (THEORY.md §1: projection, not svd): shape (..., r)."""
-    return np.sum(U_star * (W @ V_star), axis=-2)  # a matmul: the 3-operand einsum is 3x slower on tall W
+    return _projected(U_star, _times(W, V_star))  # a matmul: the 3-operand einsum is 3x slower on tall W
 
 
 def mode_alignment(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
@@ -88,8 +97,8 @@ def mode_alignment(W: np.ndarray, U_star: np.ndarray, V_star: np.ndarray, u: np.
     ``u``: the :func:`mode_strengths` of W when the caller already has them (computed otherwise).
     """
     u = mode_strengths(W, U_star, V_star) if u is None else u
-    col = np.sqrt(np.sum((W @ V_star) ** 2, axis=-2))  # ‖W v*_i‖
-    row = np.sqrt(np.sum((_mT(W) @ U_star) ** 2, axis=-2))  # ‖Wᵀ u*_i‖
+    col = np.sqrt(np.sum(_times(W, V_star) ** 2, axis=-2))  # ‖W v*_i‖
+    row = np.sqrt(np.sum(_times(_mT(W), U_star) ** 2, axis=-2))  # ‖Wᵀ u*_i‖
     den = col * row
     return np.divide(u * u, den, out=np.zeros_like(den), where=den > 0)
 
@@ -103,19 +112,20 @@ def mode_rates(weights: Weights, grads: Sequence[np.ndarray], U_star: np.ndarray
     L = len(weights)
     right = [V_star]  # right[l] = W_l…W_1 V*  (n_l × r)
     for Wl in weights[:-1]:
-        right.append(Wl @ right[-1])
+        right.append(_times(Wl, right[-1]))
     left = U_star  # (W_L…W_{l+1})ᵀ U*, built from the top down
     rate = 0.0
     for li in range(L - 1, -1, -1):
-        rate = rate - np.sum(left * (grads[li] @ right[li]), axis=-2)
-        left = _mT(weights[li]) @ left
+        rate = rate - _projected(left, _times(grads[li], right[li]))
+        left = _times(_mT(weights[li]), left)
     return rate
 
 
-def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray) -> list[np.ndarray]:
-    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1; steppers.backprop)."""
-    prefix = forward(weights)
-    return backprop(weights, prefix, prefix[-1] @ sigma_xx - sigma_yx)
+def gradients(weights: Weights, sigma_xx: np.ndarray, sigma_yx: np.ndarray, prefix=None) -> list[np.ndarray]:
+    """Closed-form ∇_{W_l} ℓ = (W_L…W_{l+1})ᵀ (W Σxx − Σyx) (W_{l−1}…W_1)ᵀ (THEORY.md §1; steppers.backprop).
+    ``prefix``: the weights' :func:`~dln_core.steppers.forward` products when the caller has them."""
+    prefix = forward(weights) if prefix is None else prefix
+    return backprop(weights, prefix, _times(prefix[-1], sigma_xx) - sigma_yx)  # Σxx = I: no product
 
 
 def balance_matrices(weights: Weights) -> list[np.ndarray]:

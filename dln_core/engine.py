@@ -108,10 +108,11 @@ def _member_series(snaps: Snapshots, b: int, diverged_step) -> tuple:
     return m.steps, m.t, m.u
 
 
-def _ode_exponents(problem: Problem, snaps: Snapshots, b: int, diverged_step, depth: int) -> list:
-    """Member b's fitted Eq. 11 prefactor exponent per mode (laws.ode_exponents; None: not fitted)."""
-    m = snaps.member(b, diverged_step)
-    return laws.ode_exponents(problem, m.u, m.mode_rate, depth)
+def _ode_exponents(problem: Problem, snaps: Snapshots, diverged_steps: list, depth: int) -> list:
+    """Every member's fitted Eq. 11 prefactor exponent per mode (laws.ode_exponents_batch; None: not fitted)."""
+    kept = [int(snaps.kept(d).sum()) for d in diverged_steps]  # a prefix: the snapshots before divergence
+    slopes = laws.ode_exponents_batch(problem, snaps.arrays["u"], snaps.arrays["mode_rate"], np.array(kept), depth)
+    return [[float(x) if np.isfinite(x) else None for x in row] for row in slopes.tolist()]
 
 
 def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, auto_reached, wall: float):
@@ -124,6 +125,7 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
     cap = lr_cap(p, runner.depth, cfgs[0].width)
     floor = loss_floor(p, runner.depth, cfgs[0].width)
     levels = p.plateau_levels().tolist()
+    exponents = _ode_exponents(p, snaps, diverged_steps, runner.depth)
     out = []
     for b, (cfg, m, ov) in enumerate(zip(cfgs, runner.members, overlays)):
         summary = RunSummary(
@@ -153,7 +155,7 @@ def _results(runner: Runner, snaps: Snapshots, final, total: int, auto: bool, au
             theory_applies=ov.applies,
             theory_reason=ov.reasons,
             theory_alignment=ov.alignment,
-            ode_exponent=_ode_exponents(p, snaps, b, m.diverged_step, runner.depth),
+            ode_exponent=exponents[b],
             ode_exponent_theory=2.0 - 2.0 / runner.depth,
             auto_reached=auto_reached,
         )

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import budget, launch
 from . import diagnostics as dg
+from .steppers import forward
 from .targets import Problem
 
 # name -> what one snapshot record holds for the batch (B members, r modes, L layers)
@@ -225,8 +226,9 @@ class Recorder:
         """The recorder's fields for a stack of members (weights (N, ...), lrs (N,), H0 per pair)."""
         p = self.p
         with np.errstate(all="ignore"):
-            W = dg.end_to_end(weights)
-            grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx)
+            prefix = forward(weights)
+            W = prefix[-1]  # the end-to-end map
+            grads = dg.gradients(weights, p.sigma_xx, p.sigma_yx, prefix)
             u = dg.mode_strengths(W, p.U_star, p.V_star)  # once: mode_alignment and launch reuse it
             mode_align = dg.mode_alignment(W, p.U_star, p.V_star, u)
             out = {
