@@ -461,7 +461,8 @@ def _gd_first_crossing(lam, d, kap, lr, cols, weights, half, depth, bound) -> np
     Iterates in blocks of GD_BLOCK pure updates and replays only a block in which something crossed,
     so the per-step cost is the update itself; each block advances only the directions some row still
     waits for (the update is elementwise, so a direction's values do not depend on which others are
-    advanced beside it). A block whose active states leave the finite range ends the search."""
+    advanced beside it). A row whose directions' recursion leaves the finite range stops there (-1
+    unless it crossed first); the other rows go on."""
     L = depth
     sig, s = balanced_layer_strength(kap, L)
     c, ds = lr * sig, d * sig
@@ -471,26 +472,28 @@ def _gd_first_crossing(lam, d, kap, lr, cols, weights, half, depth, bound) -> np
     col = np.array([cc[0] for cc in cols], dtype=np.int64) if one_hot else None
 
     def rows_view(rows):
-        """(active directions, a function of their states giving the rows' values)."""
+        """(active directions, a function of their states giving the rows' values, a function of
+        per-direction flags giving whether each row uses a flagged direction)."""
         if one_hot:
             act, where = np.unique(col[rows], return_inverse=True)
             sg = sig[act]
-            return act, lambda st: (sg * st**L)[where]
+            return act, lambda st: (sg * st**L)[where], lambda flag: flag[where]
         rc = [cols[q] for q in rows]
         act, where = np.unique(np.concatenate(rc), return_inverse=True)
         w = np.concatenate([weights[q] for q in rows])
         starts = np.cumsum([0] + [len(x) for x in rc[:-1]])
         sg = sig[act]
-        return act, lambda st: np.add.reduceat(w * (sg * st**L)[where], starts)
+        return (act, lambda st: np.add.reduceat(w * (sg * st**L)[where], starts),
+                lambda flag: np.logical_or.reduceat(flag[where], starts))
 
     with np.errstate(all="ignore"):
-        act, value = rows_view(np.arange(n))
+        act, value, _ = rows_view(np.arange(n))
         pending = ~(value(s[act]) >= half)
         out[~pending] = 0
         k = 0
         while pending.any() and k < bound:
             rows = np.nonzero(pending)[0]
-            act, value = rows_view(rows)
+            act, value, uses = rows_view(rows)
             st, la, cc, dd, hv = s[act], lam[act], c[act], ds[act], half[rows]
 
             def step(x, cc=cc, la=la, dd=dd):  # this block's active directions
@@ -512,8 +515,11 @@ def _gd_first_crossing(lam, d, kap, lr, cols, weights, half, depth, bound) -> np
                 pending[rows] = left
             s[act] = st
             k += m
-            if not np.all(np.isfinite(st)):
-                break
+            # a direction whose recursion left the finite range ends the search of the rows that read
+            # it (their value is no longer a number), not of everyone else in the batch
+            blown = ~np.isfinite(st)
+            if blown.any():
+                pending[rows[uses(blown)]] = False
     return out
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 RISE = (0.01, 0.9)  # the part of a mode's rise the ODE exponent is fitted on (fractions of its target)
 MIN_POINTS = 3
+FIT_BLOCK = 512  # members fitted at once by ode_exponents_batch
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,18 @@ def ode_exponents_batch(problem, u: np.ndarray, rate: np.ndarray, kept: np.ndarr
     where not fitted. The same selection and least squares as :func:`ode_exponent`, as masked sums
     over the snapshot axis (a sweep fits 2048 × 6 of them: ~1 s one by one, ~30 ms here); the sums
     are ordered differently, so slopes agree with the one-by-one fit to rounding (~1e-15)."""
-    u, rate = np.asarray(u, float), np.asarray(rate, float)
+    u, rate, kept = np.asarray(u, float), np.asarray(rate, float), np.asarray(kept)
+    B = u.shape[1]
+    if B > FIT_BLOCK:  # ~10 temporaries of (S, B, r): bounded by fitting blocks of members
+        return np.concatenate([ode_exponents_batch(problem, u[:, i:i + FIT_BLOCK], rate[:, i:i + FIT_BLOCK],
+                                                   kept[i:i + FIT_BLOCK], depth) for i in range(0, B, FIT_BLOCK)])
     lam = np.asarray(problem.lambda_star, float)
     d = np.asarray(problem.mode_d, float)
     target = lam / d
     S = u.shape[0]
     with np.errstate(all="ignore"):
         sel = (u >= RISE[0] * target) & (u <= RISE[1] * target) & (rate > 0) & np.isfinite(rate)
-        sel &= (np.arange(S)[:, None] < np.asarray(kept)[None, :])[:, :, None]
+        sel &= (np.arange(S)[:, None] < kept[None, :])[:, :, None]
         enough = (sel.sum(axis=0) >= MIN_POINTS) & (lam > 0)
         x = np.log(u)
         y = np.log(rate / (depth * (lam - d * u)))

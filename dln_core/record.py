@@ -8,7 +8,8 @@ benchmarks/bench_sweep.py --memory-record).
 :meth:`Recorder.snapshots` returns them as :class:`Snapshots`; :meth:`Snapshots.member` cuts one member's view (snapshots before its
 divergence step only), which the theory overlay (overlay.py) and the frames (frames.py) read.
 
-The recorded fields are declared once, in :data:`FIELDS` (name → what it holds).
+The recorded fields are declared once, in :data:`FIELDS` (name → what it holds); a summary-only run
+(``Recorder(..., fields="summary")``) measures just :data:`SUMMARY_FIELDS`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ FIELDS: dict[str, str] = {
 _PER_LAYER = ("layer_sv", "upd_sv", "blocks")  # lists of arrays (blocks: one per equal-λ group)
 
 # What a run's summary reads (engine._results: the theory launch of overlay.batch_overlays, the
-# prefactor fit of laws.ode_exponents; a sweep's rise times): no SVD among them. A sweep that keeps
+# prefactor fit of laws.ode_exponents_batch; a sweep's rise times): no SVD among them. A sweep that keeps
 # only its summary records these alone (``fields="summary"``): at d = 6 the per-layer SVDs, overlaps
 # and update spectra are ~80 % of a snapshot (benchmarks/bench_sweep_cli.py). Frames need them all.
 SUMMARY_FIELDS = ("loss", "u", "mode_alignment", "mode_rate", "launch_align", "blocks")

@@ -261,8 +261,11 @@ def run_sweep(
     runs the shape-group batches as parallel tasks (:mod:`dln_core.sweep_executor`); the summary is the
     serial one. Progress then advances per finished batch; ``keep_results`` is not available there.
 
-    ``rise_times=False`` skips the measured 10→90 % rise times: they need each member's snapshot
-    frames, which the engine otherwise never builds (about 40 ms per network)."""
+    ``rise_times=False`` skips the measured 10→90 % rise times (read from each member's recorded mode
+    strengths, RunResult.mode_series; no frame is built).
+
+    Without ``keep_results`` the batches record only what the summary reads (engine.run_batch
+    ``record_fields="summary"``: no SVD at the snapshots); the summary is the same, bit for bit."""
     members = build_members(spec)
     t0 = time.perf_counter()
     if executor is not None:

@@ -202,3 +202,42 @@ def test_a_process_that_starts_a_background_compile_and_exits_at_once_exits_clea
     while subprocess.run([sys.executable, "-c", check], env=env, timeout=60).returncode != 0:
         assert time.time() < deadline, "the detached compile never reached the disk cache"
         time.sleep(1)
+    folder = tmp_path / "dln_lab_fused"
+    while list(folder.glob("*.compiling")):  # the child removes its compile lock when done
+        assert time.time() < deadline, "the compile lock was left behind"
+        time.sleep(0.2)
+    assert list(folder.glob("*.log")) and not any("Traceback" in p.read_text() for p in folder.glob("*.log"))
+
+
+def test_only_one_process_compiles_a_shape_at_a_time(tmp_path, monkeypatch):
+    """A live compile lock (another process compiling this shape) means no second compile; a lock
+    whose process is gone is taken over; the child is started with -P and its stderr in a log."""
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    started = []
+
+    class FakeChild:
+        pid = os.getpid()
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(fused.subprocess, "Popen", lambda cmd, **kw: started.append((cmd, kw)) or FakeChild())
+    monkeypatch.setattr(fused, "_compiling", set())
+    monkeypatch.setattr(fused, "_children", [])
+    live, stale = ((3, 3), 3, True, False, True), ((4, 4), 4, True, False, True)
+    for key, pid in ((live, os.getppid()), (stale, 2**22 + 12345)):  # the parent is alive; no such pid
+        lock = fused._lock_path(key)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text(f"{pid}\n")
+    fused.compile_async(*live)
+    assert started == [] and fused._lock_path(live).exists()
+    fused.compile_async(*stale)
+    assert len(started) == 1
+    cmd, kw = started[0]
+    assert cmd[1] == "-P" and cmd[2].endswith("fused.py") and kw["stderr"].name.endswith(".log")
+    assert fused._lock_path(stale).read_text().split()[0] == str(os.getpid())  # now the child's (here: fake) pid
+    fused.compile_async(*stale)  # once per process
+    assert len(started) == 1

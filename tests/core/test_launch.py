@@ -174,3 +174,25 @@ def test_the_explorer_says_what_it_predicts():
     assert none is None and f"Mode{'s' if len(missing) > 1 else ''} {missing[0]}" in note and "no theory" in note
     (k,) = {k for k in deep.summary["theory_start_step"] if k is not None}
     assert ("Every dashed curve starts at step 0" in note) if k == 0 else (f"start at step {k:,}" in note)
+
+
+def test_a_direction_that_blows_up_does_not_end_the_other_rows_search():
+    """The finite-η crossing search of a batch: directions whose recursion overflows (η·λ = 3 > 2) must
+    not cost the other rows their predicted crossing. Row 1 crosses at once, then its direction blows
+    up; row 3 reads two such directions with opposite signs, so its value is 0, then NaN, and it never
+    crosses. The stable rows (one direction; a mixture of two) get the step of their search alone."""
+    from dln_core.launch import _gd_first_crossing
+
+    lam, d = np.array([1.0, 6.0, 2.0, 2.0, 6.0, 6.0]), np.ones(6)
+    kap, lr = np.array([1e-3, 0.5, 1e-3, 2e-3, 0.5, 0.5]), np.array([0.01, 0.5, 0.01, 0.01, 0.5, 0.5])
+    rows = [([0], [1.0]), ([1], [1.0]), ([2, 3], [0.5, 0.5]), ([4, 5], [1.0, -1.0])]
+    half = np.array([0.5, 3.0, 1.0, 3.0])
+    cols = [np.array(c) for c, _ in rows]
+    weights = [np.array(w) for _, w in rows]
+    together = _gd_first_crossing(lam, d, kap, lr, cols, weights, half, 2, 5000)
+    assert together[1] == 1 and together[3] == -1
+    for q in (0, 2):
+        sel = cols[q]
+        alone = _gd_first_crossing(lam[sel], d[sel], kap[sel], lr[sel], [np.arange(len(sel))], [weights[q]],
+                                   half[q:q + 1], 2, 5000)
+        assert alone[0] > launch.GD_BLOCK and together[q] == alone[0]  # after the blow-up's block

@@ -122,3 +122,23 @@ def test_batched_ode_exponents_equal_the_one_by_one_fit():
                     seen_nan += 1
         assert any(r.summary.diverged for r in results) or depth > 2
     assert seen_fit >= 10 and seen_nan >= 1
+
+
+def test_batched_ode_exponents_in_blocks_equal_one_block(monkeypatch):
+    """Fitting in blocks of members (memory bound) changes nothing: synthetic rises u = λ·logistic with
+    the rate of the mode ODE times noise, members keeping different snapshot prefixes."""
+    from dln_core.engine import build_problem
+
+    p = build_problem(RunConfig.make(depth=3).target)
+    rng = np.random.default_rng(3)
+    S, B = 60, 7
+    t = np.linspace(-8, 8, S)[:, None, None] + rng.normal(0, 0.5, (1, B, p.r))
+    u = p.lambda_star * (1 / (1 + np.exp(-t)))
+    rate = theory.mode_rate(u, p.lambda_star, 3) * np.exp(rng.normal(0, 0.05, u.shape))
+    kept = np.array([60, 60, 10, 0, 35, 60, 2])
+    whole = laws.ode_exponents_batch(p, u, rate, kept, 3)
+    monkeypatch.setattr(laws, "FIT_BLOCK", 2)
+    assert np.array_equal(laws.ode_exponents_batch(p, u, rate, kept, 3), whole, equal_nan=True)
+    assert np.isnan(whole[3]).all() and np.isfinite(whole[0]).all()
+    one = laws.ode_exponents(p, u[:35, 4], rate[:35, 4], 3)
+    assert np.allclose(whole[4], [np.nan if x is None else x for x in one], rtol=1e-12, equal_nan=True)
