@@ -37,6 +37,9 @@ baseline slows more than the engine). Of those 0.30 s, ~0.16 s is the 1000 steps
 2000 x 30 x 8 GEMMs a step, BLAS-bound), 0.04 s drawing the rotated target's random stream, ~0.06 s
 the 50 snapshots. On the final tree (load ~1.4): case 1 record=10 fused 16.8x, case 2 with 50 snapshots
 2.50x. Before this session: case 1 2.6x / 4.3x, case 2 0.16x / 0.92x.
+Third session (this VM's torch baseline is slower: 1.7-2.1 s for case 1, 1.2-1.5 s for case 2):
+case 1 record=10 fused 23.8-28.6x; case 2 trace every step + ~200 log snapshots 1.45-2.01x, + 50 log
+snapshots 2.81-4.01x (the full snapshots of the 2000 x 30 layer, ~3 ms each, are the rest).
 """
 
 from __future__ import annotations
