@@ -135,9 +135,11 @@ def dask_executor(workers: int | None = None, scheduler: str | None = None,
     cluster = None
     try:
         if workers is not None:
-            # one thread per worker process: the batch kernels are single-threaded numpy/numba loops
+            # one thread per worker process, and one for numba's parallel kernel: dask sets
+            # OMP_NUM_THREADS=1 in its workers, which numba does not read, so N workers would each
+            # start one kernel thread per core (measured: NUMBA_NUM_THREADS 2 per worker on 2 cores)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+                                   dashboard_address=None, silence_logs=40, env={"NUMBA_NUM_THREADS": "1"})
             client = Client(cluster, timeout=timeout_s)
             client.wait_for_workers(workers, timeout=timeout_s)
         else:

@@ -43,6 +43,17 @@ def test_dask_summary_is_identical_to_serial(cluster, serial):
     assert seen[-1][0] == 1.0 and any("batch" in text for _, text in seen)  # progress reached the caller
 
 
+def numba_threads(_):
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def test_local_cluster_workers_run_numbas_kernel_on_one_thread_each(cluster):
+    """N worker processes on N cores: each runs the parallel fused kernel on one thread, not one per core."""
+    assert [f.result() for f in [cluster.submit(numba_threads, i) for i in range(4)]] == [1, 1, 1, 1]
+
+
 def test_any_concurrent_futures_executor(serial):
     with ThreadPoolExecutor(2) as pool:
         pd.testing.assert_frame_equal(run_sweep(SPEC, executor=pool).summary, serial.summary)
