@@ -79,8 +79,8 @@ def end_to_end(weights: Weights) -> np.ndarray:
 
 def _projected(M: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Σ_i M_iq X_iq over the rows (the diagonal of X when M is the first r basis vectors), (..., r)."""
-    if _is_basis(M):
-        return np.diagonal(X, axis1=-2, axis2=-1).copy()
+    if _is_basis(M):  # a copy, in the dtype the weighted sum would have
+        return np.diagonal(X, axis1=-2, axis2=-1).astype(np.result_type(X, M))
     return np.sum(M * X, axis=-2)
 
 

@@ -10,9 +10,10 @@ can differ, so trajectories agree with the numpy stepper to ~1e-15 per step (tes
 The kernel is generated for one network shape (layer sizes, Σxx = I or not, diagonal U*, V* or not),
 so every loop bound is a compile-time constant that LLVM unrolls; compiled kernels are cached per
 shape in memory (and by numba on disk, keyed by the generated source). Each entry of a small product
-is summed in a register, member by member across the SIMD block (not accumulated in memory): 1.7–1.9x
-faster than accumulating in the block's arrays, the same additions in the same order, so the same bits
-(benchmarks/bench_sweep_cli.py: ~13 M network-steps/s at d = 6, L = 3, ~40 % of the float64 GEMM roof).
+is summed in a register (not accumulated in the block's arrays), with the same additions in the same
+order, so the same bits: the parallel kernel 1.7–1.9x faster for it (~13 M network-steps/s at d = 6,
+L = 3, ~40 % of the float64 GEMM roof: benchmarks/bench_sweep_cli.py), the serial one ~1.5x more from
+computing a row's entries side by side (~3 M network-steps/s on one core).
 """
 
 from __future__ import annotations
@@ -63,14 +64,31 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     o = []
     a = o.append
 
-    def dot(term: str, K: int, store: str) -> None:
-        """One entry of a small product for every member of the block: the sum over k runs in a
-        register (0 + term_0 + term_1 + …, k ascending), then ``store``."""
-        a("                    for m in range(nb):")
-        a("                        acc = 0.0")
-        a(f"                        for k in range({K}):")
-        a(f"                            acc += {term}")
-        a(f"                        {store}")
+    def row(J: int, K: int, shared: str, other: str, store: str) -> None:
+        """Row i of a small product, entries j = 0 … J−1, for every member of the block; ``other`` and
+        ``store`` are formatted with j (and acc, the sum's name). Each entry is one sum in a register,
+        0 + term_0 + term_1 + … with k ascending (the order of a plain loop), so both forms below give
+        the same bits. Serial: the J sums run side by side and share the load of ``shared`` (1.6x at
+        d = 6). Parallel: one entry at a time over the member vector, which LLVM vectorises (the
+        side-by-side form does not vectorise there: 3x slower)."""
+        if serial:
+            a("                for m in range(nb):")
+            for j in range(J):
+                a(f"                    acc{j} = 0.0")
+            a(f"                    for k in range({K}):")
+            a(f"                        x = {shared}")
+            for j in range(J):
+                a(f"                        acc{j} += x * {other.format(j=j)}")
+            for j in range(J):
+                a(f"                    {store.format(j=j, acc=f'acc{j}')}")
+            return
+        for j in range(J):
+            a("                for m in range(nb):")
+            a("                    acc = 0.0")
+            a(f"                    for k in range({K}):")
+            a(f"                        acc += {shared} * {other.format(j=j)}")
+            a(f"                    {store.format(j=j, acc='acc')}")
+
     a("import numpy as np")
     a("import numba")
     a(f"@numba.njit(parallel={PARALLEL and not serial}, cache=True, fastmath=False, nogil=True)")
@@ -105,8 +123,7 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     prev = "w0"
     for li in range(1, L):  # P_l = W_l P_{l-1}
         a(f"            for i in range({dims[li + 1]}):")
-        a(f"                for j in range({n_in}):")
-        dot(f"w{li}[i, k, m] * {prev}[k, j, m]", dims[li], f"P{li}[i, j, m] = acc")
+        row(n_in, dims[li], f"w{li}[i, k, m]", prev + "[k, {j}, m]", f"P{li}" + "[i, {j}, m] = {acc}")
         prev = f"P{li}"
     Wend = prev
     # running maximum of u_q = u*_qᵀ W v*_q (NaN propagates, as np.maximum does)
@@ -130,10 +147,10 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
     a("                    um[q, m] = np.nan if (x != x or y != y) else (x if x > y else y)")
     # E = η (W Σxx − Σyx)
     a(f"            for i in range({n_out}):")
-    a(f"                for j in range({n_in}):")
     if use_sxx:
-        dot(f"{Wend}[i, k, m] * sxx[k, j]", n_in, "E[i, j, m] = (acc - syx[i, j]) * eta[m]")
+        row(n_in, n_in, f"{Wend}[i, k, m]", "sxx[k, {j}]", "E[i, {j}, m] = ({acc} - syx[i, {j}]) * eta[m]")
     else:
+        a(f"                for j in range({n_in}):")
         a("                    for m in range(nb):")
         a(f"                        E[i, j, m] = ({Wend}[i, j, m] - syx[i, j]) * eta[m]")
     cur, other = "E", "F"
@@ -141,11 +158,9 @@ def _source(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bo
         rows, cols = dims[li + 1], dims[li]
         below = "w0" if li == 1 else f"P{li - 1}"
         a(f"            for i in range({cols}):")
-        a(f"                for j in range({n_in}):")
-        dot(f"w{li}[k, i, m] * {cur}[k, j, m]", rows, f"{other}[i, j, m] = acc")
+        row(n_in, rows, f"w{li}[k, i, m]", cur + "[k, {j}, m]", other + "[i, {j}, m] = {acc}")
         a(f"            for i in range({rows}):")
-        a(f"                for j in range({cols}):")
-        dot(f"{cur}[i, k, m] * {below}[j, k, m]", n_in, f"w{li}[i, j, m] -= acc")
+        row(cols, n_in, f"{cur}[i, k, m]", below + "[{j}, k, m]", f"w{li}" + "[i, {j}, m] -= {acc}")
         cur, other = other, cur
     a(f"            for i in range({dims[1]}):")
     a(f"                for j in range({n_in}):")
@@ -168,7 +183,7 @@ def _path(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: bool
     return src, Path(tempfile.gettempdir()) / "dln_lab_fused" / f"fused_{digest}.py"
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: compile_async holds it while it asks compiled()
 _compiling: set = set()
 _loaded: set = set()  # shapes whose kernel has run (so is compiled) in this process
 
@@ -181,7 +196,8 @@ def compiled(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, serial: b
     if key in _loaded:
         return True
     if _children:
-        _reap()
+        with _lock:
+            _reap()
     _, path = _path(*key)
     return any(path.parent.glob(f"__pycache__/{path.stem}.advance-*.nbi"))
 

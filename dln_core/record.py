@@ -44,7 +44,7 @@ _PER_LAYER = ("layer_sv", "upd_sv", "blocks")  # lists of arrays (blocks: one pe
 # What a run's summary reads (engine._results: the theory launch of overlay.batch_overlays, the
 # prefactor fit of laws.ode_exponents_batch; a sweep's rise times): no SVD among them. A sweep that keeps
 # only its summary records these alone (``fields="summary"``): at d = 6 the per-layer SVDs, overlaps
-# and update spectra are ~80 % of a snapshot (benchmarks/bench_sweep_cli.py). Frames need them all.
+# and update spectra are ~85 % of a snapshot (benchmarks/bench_sweep_cli.py). Frames need them all.
 SUMMARY_FIELDS = ("loss", "u", "mode_alignment", "mode_rate", "launch_align", "blocks")
 RECORD_FIELDS = {"all": tuple(FIELDS), "summary": SUMMARY_FIELDS}
 
