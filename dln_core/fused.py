@@ -265,11 +265,15 @@ def compile_async(dims: tuple[int, ...], r: int, diag: bool, use_sxx: bool, seri
                 return
             lock = _lock_path(key)
             flags = {"creationflags": subprocess.CREATE_NO_WINDOW} if os.name == "nt" else {"start_new_session": True}
-            with open(lock.with_suffix(".log"), "w") as log:
-                # -P: the script's folder (dln_core/) does not shadow top-level modules; own session:
-                # a Ctrl-C of the parent does not kill it
-                child = subprocess.Popen([sys.executable, "-P", str(Path(__file__).resolve()), json.dumps(key)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, **flags)
+            try:
+                with open(lock.with_suffix(".log"), "w") as log:
+                    # -P: the script's folder (dln_core/) does not shadow top-level modules; own session:
+                    # a Ctrl-C of the parent does not kill it
+                    child = subprocess.Popen([sys.executable, "-P", str(Path(__file__).resolve()), json.dumps(key)],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, **flags)
+            except BaseException:
+                lock.unlink(missing_ok=True)  # no child: nobody compiles it, so nobody holds the lock
+                raise
             lock.write_text(f"{child.pid}\n")  # the child holds it now; it removes it when done
             _children.append(child)
         except (OSError, ValueError, TypeError):  # no compile only means the numpy stepper keeps running

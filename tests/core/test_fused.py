@@ -241,3 +241,11 @@ def test_only_one_process_compiles_a_shape_at_a_time(tmp_path, monkeypatch):
     assert fused._lock_path(stale).read_text().split()[0] == str(os.getpid())  # now the child's (here: fake) pid
     fused.compile_async(*stale)  # once per process
     assert len(started) == 1
+
+    def no_child(cmd, **kw):
+        raise OSError("cannot start a process")
+
+    monkeypatch.setattr(fused.subprocess, "Popen", no_child)
+    failed = ((5, 5), 5, True, False, True)
+    fused.compile_async(*failed)  # no child, no error, and no lock left to block the next process
+    assert not fused._lock_path(failed).exists()
