@@ -14,8 +14,8 @@ batch of one runs on 2-D views with ``np.dot`` (about 2× faster than stacked ma
 Steppers are a registry (:data:`STEPPERS`, name → class, like scipy's ``METHODS`` table): "numpy",
 "fused" (dln_core/fused.py: one compiled numba loop over all n steps per block of members, the same
 arithmetic; float64 only; a serial variant for batches under :data:`FUSED_MIN_BATCH`) and "torch".
-With no explicit backend on CPU, :func:`choose` picks "fused" where benchmarks/bench_engine.py measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is
-installed, else "numpy".
+With no explicit backend on CPU, :func:`choose` picks "fused" where benchmarks/bench_engine.py
+measured it faster than numpy (:data:`FUSED_MAX_DIM`) and numba is installed, else "numpy".
 
 Per step the loop also keeps an elementwise running max of the mode strengths u_i (``umax``): the
 runner uses it to see, at a chunk end, whether a halfway crossing happened inside the chunk.
@@ -33,6 +33,7 @@ import numpy as np
 from . import fused
 from .errors import ConfigError
 from .limits import current_profile
+from .linalg import is_basis
 from .targets import Problem
 
 
@@ -100,10 +101,8 @@ def gd_steps(n: int, Ws: list, lr, umax, syx, sxx, UT, VT, diag: bool, ops: Ops,
 def structure(problem: Problem) -> tuple[int, bool, bool]:
     """(r, diag, whitened): diag when U*, V* are the leading standard basis vectors (u_i is then a
     diagonal entry of W), whitened when Σxx = I (the step skips the product with Σxx)."""
-    r = problem.r
-    n_out, n_in = problem.sigma_yx.shape
-    diag = np.array_equal(problem.U_star, np.eye(n_out, r)) and np.array_equal(problem.V_star, np.eye(n_in, r))
-    return r, bool(diag), bool(np.array_equal(problem.sigma_xx, np.eye(len(problem.sigma_xx))))
+    diag = is_basis(problem.U_star) and is_basis(problem.V_star)
+    return problem.r, diag, is_basis(problem.sigma_xx)
 
 
 class Trace:

@@ -367,3 +367,16 @@ def test_alignment_score_exact_values():
     assert dg.alignment_score([np.zeros((3, 3))], 3) == 0.0
     batch = np.stack([eye, np.ones((3, 3))])  # second member: all-ones → 3/9
     np.testing.assert_allclose(dg.alignment_score([batch], 3), [1.0, 1.0 / 3.0], rtol=1e-15)
+
+
+def test_is_basis_is_exactly_the_identity_columns_test_and_times_slices_to_the_same_numbers():
+    from dln_core.linalg import is_basis, times
+
+    cases = [(np.eye(5, 3), True), (np.eye(3), True), (np.eye(3) * 2, False), (np.eye(3, 5), False),
+             (np.array([[1.0, 0], [0, 1], [0, 1e-300]]), False), (np.array([[1.0, 0], [0, 1], [0, np.nan]]), False),
+             (-np.eye(2), False), (np.eye(4)[:, [1, 0]], False), (np.eye(4, 0), True)]
+    for M, want in cases:
+        assert is_basis(M) is want and want == (M.shape[0] >= M.shape[1] and np.array_equal(M, np.eye(*M.shape)))
+    X = np.random.default_rng(0).standard_normal((7, 4, 5)).astype(np.float32)
+    out = times(X, np.eye(5, 3))
+    assert out.dtype == np.float64 and np.array_equal(out, X.astype(np.float64) @ np.eye(5, 3))
